@@ -1,0 +1,80 @@
+import { sql } from 'drizzle-orm';
+import {
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import { createdAt, id, updatedAt } from './_columns';
+
+export const LEAD_STATUSES = ['new', 'contacted', 'qualified', 'proposal', 'customer', 'lost'] as const;
+export type LeadStatus = (typeof LEAD_STATUSES)[number];
+
+export interface ScoreBreakdownItem {
+  rule: string;
+  points: number;
+  detail: string;
+}
+
+/** A customer known by their E.164 phone number. */
+export const contacts = pgTable(
+  'contacts',
+  {
+    id: id(),
+    phone: text().notNull(),
+    name: text(),
+    pushName: text(),
+    email: text(),
+    company: text(),
+    position: text(),
+    leadStatus: text().$type<LeadStatus>().notNull().default('new'),
+    leadScore: integer().notNull().default(0),
+    scoreBreakdown: jsonb().$type<ScoreBreakdownItem[]>().notNull().default([]),
+    scoredAt: timestamp({ withTimezone: true }),
+    source: text().notNull().default('whatsapp'),
+    tags: text().array().notNull().default(sql`'{}'::text[]`),
+    notes: text(),
+    optedOutAt: timestamp({ withTimezone: true }),
+    lastInboundAt: timestamp({ withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    deletedAt: timestamp({ withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('contacts_phone_key').on(t.phone),
+    index('contacts_lead_status_idx').on(t.leadStatus),
+    index('contacts_tags_idx').using('gin', t.tags),
+    index('contacts_last_inbound_idx').on(t.lastInboundAt),
+    check(
+      'contacts_lead_status_check',
+      sql`${t.leadStatus} in ('new','contacted','qualified','proposal','customer','lost')`,
+    ),
+    check('contacts_phone_e164_check', sql`${t.phone} ~ '^\\+[1-9][0-9]{6,14}$'`),
+  ],
+).enableRLS();
+
+export const IDENTITY_KINDS = ['phone', 'lid'] as const;
+export type IdentityKind = (typeof IDENTITY_KINDS)[number];
+
+/**
+ * The WhatsApp ids a contact has been seen under: the phone JID and the privacy LID.
+ * One person writing under either id resolves to the same contact.
+ */
+export const contactIdentities = pgTable(
+  'contact_identities',
+  {
+    id: id(),
+    contactId: uuid()
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'cascade' }),
+    kind: text().$type<IdentityKind>().notNull(),
+    value: text().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex('contact_identities_kind_value_key').on(t.kind, t.value), index().on(t.contactId)],
+).enableRLS();

@@ -1,0 +1,148 @@
+import { sql } from 'drizzle-orm';
+import {
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+import { createdAt, id, updatedAt } from './_columns';
+import { contacts } from './contacts';
+
+export const OWNERS = ['bot', 'human'] as const;
+export type Owner = (typeof OWNERS)[number];
+
+/** One conversation per contact, owned either by the bot or by a human. */
+export const conversations = pgTable(
+  'conversations',
+  {
+    id: id(),
+    contactId: uuid()
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'cascade' }),
+    owner: text().$type<Owner>().notNull().default('bot'),
+    ownerSince: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    ownerReason: text(),
+    /** When a human owns the conversation: the time the bot takes it back by itself (null: never). */
+    botResumesAt: timestamp({ withTimezone: true }),
+    unreadCount: integer().notNull().default(0),
+    lastMessageAt: timestamp({ withTimezone: true }),
+    lastMessagePreview: text(),
+    lastInboundAt: timestamp({ withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('conversations_contact_key').on(t.contactId),
+    index('conversations_last_message_idx').on(t.lastMessageAt.desc(), t.id),
+    index('conversations_owner_idx').on(t.owner),
+    check('conversations_owner_check', sql`${t.owner} in ('bot','human')`),
+  ],
+).enableRLS();
+
+export const DIRECTIONS = ['inbound', 'outbound'] as const;
+export type Direction = (typeof DIRECTIONS)[number];
+export const AUTHORS = ['contact', 'bot', 'agent', 'campaign', 'system'] as const;
+export type Author = (typeof AUTHORS)[number];
+export const MESSAGE_TYPES = [
+  'text',
+  'image',
+  'audio',
+  'video',
+  'document',
+  'sticker',
+  'location',
+  'contact',
+  'reaction',
+  'other',
+] as const;
+export type MessageType = (typeof MESSAGE_TYPES)[number];
+
+/**
+ * Delivery status of a message. Outbound statuses only move forward along
+ * queued → sent → delivered → read → played; `failed` and `not_configured` are final
+ * unless a retry sends the message again.
+ */
+export const MESSAGE_STATUSES = [
+  'received',
+  'queued',
+  'pending',
+  'sent',
+  'delivered',
+  'read',
+  'played',
+  'failed',
+  'not_configured',
+] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+export interface AiUsage {
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+  latencyMs: number;
+}
+
+/** One row per WhatsApp message, inbound or outbound. */
+export const messages = pgTable(
+  'messages',
+  {
+    id: id(),
+    conversationId: uuid()
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    direction: text().$type<Direction>().notNull(),
+    author: text().$type<Author>().notNull(),
+    type: text().$type<MessageType>().notNull().default('text'),
+    body: text(),
+    /** The gateway's id of the message: unique, so a webhook delivered twice is stored once. */
+    providerMessageId: text(),
+    status: text().$type<MessageStatus>().notNull(),
+    error: text(),
+    /** Which reply (or agent send) this part belongs to, and its position in it. */
+    replyGroup: uuid(),
+    partIndex: integer().notNull().default(0),
+    ai: jsonb().$type<AiUsage>(),
+    /** Api key (or other actor) that wrote an agent message. */
+    actorId: text(),
+    campaignId: uuid(),
+    sentAt: timestamp({ withTimezone: true }),
+    deliveredAt: timestamp({ withTimezone: true }),
+    readAt: timestamp({ withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('messages_provider_message_id_key').on(t.providerMessageId),
+    index('messages_conversation_created_idx').on(t.conversationId, t.createdAt.desc(), t.id),
+    index('messages_status_idx').on(t.status).where(sql`${t.status} in ('queued','pending')`),
+    check('messages_direction_check', sql`${t.direction} in ('inbound','outbound')`),
+    check('messages_author_check', sql`${t.author} in ('contact','bot','agent','campaign','system')`),
+  ],
+).enableRLS();
+
+export const ACTOR_TYPES = ['bot', 'system', 'agent', 'admin', 'contact'] as const;
+export type ActorType = (typeof ACTOR_TYPES)[number];
+
+/** Every change of a conversation's owner, with who made it and why. */
+export const botEvents = pgTable(
+  'bot_events',
+  {
+    id: id(),
+    conversationId: uuid()
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    fromOwner: text().$type<Owner>().notNull(),
+    toOwner: text().$type<Owner>().notNull(),
+    actorType: text().$type<ActorType>().notNull(),
+    actorId: text(),
+    reason: text(),
+    metadata: jsonb().$type<Record<string, unknown>>(),
+    createdAt: createdAt(),
+  },
+  (t) => [index('bot_events_conversation_idx').on(t.conversationId, t.createdAt.desc())],
+).enableRLS();

@@ -1,0 +1,5 @@
+export * from './auth';
+export * from './campaigns';
+export * from './contacts';
+export * from './conversations';
+export * from './crm';

@@ -1,0 +1,74 @@
+import cors from '@fastify/cors';
+import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger as PinoLogger } from 'pino';
+import type { Logger } from './logger';
+import type { Runtime } from './runtime';
+import { createRequestContext } from './trpc/context';
+import { type AppRouter, appRouter } from './trpc/router';
+
+export interface AppOptions {
+  runtime: Runtime;
+  /** The pino instance requests log through (tests pass a silent or capturing one). */
+  logger: PinoLogger;
+}
+
+/** The HTTP host: health, readiness, tRPC at /trpc. Built without listening so tests can inject. */
+export async function buildApp({ runtime, logger }: AppOptions): Promise<FastifyInstance> {
+  const { config, services } = runtime;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    routerOptions: { maxParamLength: 5000 },
+    bodyLimit: config.http.bodyLimit,
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: config.http.requestTimeoutMs,
+    return503OnClosing: true,
+  });
+
+  await app.register(cors, {
+    origin: config.http.corsOrigins.includes('*') ? true : config.http.corsOrigins,
+    methods: ['GET', 'POST', 'OPTIONS'],
+    allowedHeaders: ['content-type', 'authorization', 'trpc-accept', 'last-event-id'],
+    maxAge: 600,
+  });
+
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('x-frame-options', 'DENY');
+  });
+
+  app.get('/health', async () => ({
+    status: 'ok' as const,
+    integrations: services.system.integrations(),
+  }));
+
+  app.get('/ready', async (_req, reply) => {
+    const status = await services.system.status();
+    const ready = status.database.reachable && status.queue.reachable;
+    return reply
+      .code(ready ? 200 : 503)
+      .send({ ready, database: status.database.reachable, queue: status.queue.reachable });
+  });
+
+  await app.register(fastifyTRPCPlugin, {
+    prefix: '/trpc',
+    trpcOptions: {
+      router: appRouter,
+      maxBatchSize: config.http.maxBatchSize,
+      createContext: ({ req }) =>
+        createRequestContext({
+          services,
+          log: req.log as unknown as Logger,
+          authorization: req.headers.authorization,
+        }),
+      onError({ error, path, ctx }) {
+        if (error.code === 'INTERNAL_SERVER_ERROR') {
+          (ctx?.log ?? runtime.log).error({ err: error.cause ?? error, path }, 'procedure failed');
+        }
+      },
+    } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
+  });
+
+  return app;
+}

@@ -1,0 +1,134 @@
+import { type SQL, sql } from 'drizzle-orm';
+import PgBoss from 'pg-boss';
+import type { Database } from '../db/client';
+import type { DbOrTx } from '../db/types';
+import type { Logger } from '../logger';
+
+export type JobHandler<T> = (job: { id: string; data: T; retryCount: number }) => Promise<void>;
+
+export interface QueueDefinition {
+  name: string;
+  retryLimit?: number;
+  retryDelay?: number;
+  retryBackoff?: boolean;
+  expireInSeconds?: number;
+  policy?: 'standard' | 'short' | 'singleton' | 'stately';
+}
+
+export interface EnqueueOptions {
+  singletonKey?: string;
+  startAfter?: Date | number;
+  retryLimit?: number;
+  /** Enqueue inside this transaction: the job exists if and only if the transaction commits. */
+  tx?: DbOrTx;
+}
+
+/** Durable jobs over pg-boss, on whichever database this process opened. */
+export interface JobQueue {
+  define(def: QueueDefinition): Promise<void>;
+  send<T extends object>(name: string, data: T, opts?: EnqueueOptions): Promise<string | null>;
+  work<T>(
+    name: string,
+    opts: { concurrency?: number; pollingIntervalSeconds?: number },
+    handler: JobHandler<T>,
+  ): Promise<void>;
+  /** True when the queue's tables answer. */
+  ping(): Promise<boolean>;
+  stop(opts?: { timeoutMs?: number }): Promise<void>;
+  readonly boss: PgBoss;
+}
+
+/**
+ * pg-boss talks through the same postgres.js client as the rest of the server, so it works the same on
+ * PGlite and on Postgres, and can enqueue inside an application transaction.
+ */
+export async function startJobQueue(
+  database: Database,
+  log: Logger,
+  opts: { supervise: boolean },
+): Promise<JobQueue> {
+  const boss = new PgBoss({
+    db: {
+      executeSql: async (text: string, values: unknown[] = []) => ({
+        rows: await database.sql.unsafe(text, values.map(nullIfUndefined) as never[]),
+      }),
+    },
+    schema: 'pgboss',
+    supervise: opts.supervise,
+    schedule: false,
+    migrate: true,
+  });
+  boss.on('error', (err: Error) => log.error({ err }, 'job queue error'));
+  await boss.start();
+
+  const defined = new Set<string>();
+  return {
+    boss,
+    async define(def) {
+      if (defined.has(def.name)) return;
+      const existing = await boss.getQueue(def.name);
+      const { name, ...options } = def;
+      if (existing) await boss.updateQueue(name, { name, ...options });
+      else await boss.createQueue(name, { name, ...options });
+      defined.add(def.name);
+    },
+    async send(name, data, o = {}) {
+      const { tx, startAfter, ...rest } = o;
+      const options: PgBoss.SendOptions = { ...rest };
+      if (startAfter !== undefined)
+        options.startAfter = startAfter instanceof Date ? startAfter : new Date(startAfter);
+      if (tx) options.db = transactionExecutor(tx);
+      return boss.send(name, data, options);
+    },
+    async work(name, o, handler) {
+      const concurrency = o.concurrency ?? 1;
+      for (let i = 0; i < concurrency; i++) {
+        await boss.work<object>(
+          name,
+          { batchSize: 1, pollingIntervalSeconds: o.pollingIntervalSeconds ?? 0.5, includeMetadata: true },
+          async ([job]) => {
+            if (!job) return;
+            await handler({ id: job.id, data: job.data as never, retryCount: job.retryCount });
+          },
+        );
+      }
+    },
+    async ping() {
+      try {
+        await database.sql`select 1 from pgboss.version limit 1`;
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async stop(s = {}) {
+      await boss.stop({ graceful: true, wait: true, timeout: s.timeoutMs ?? 10_000 });
+    },
+  };
+}
+
+function nullIfUndefined(v: unknown) {
+  return v === undefined ? null : v;
+}
+
+/** pg-boss's statements, run on an open Drizzle transaction (positional parameters kept). */
+function transactionExecutor(tx: DbOrTx): PgBoss.Db {
+  return {
+    async executeSql(text: string, values: unknown[] = []) {
+      const rows = await tx.execute(positional(text, values));
+      return { rows: [...rows] };
+    },
+  };
+}
+
+function positional(text: string, values: unknown[]): SQL {
+  const chunks: SQL[] = [];
+  let last = 0;
+  for (const m of text.matchAll(/\$(\d+)/g)) {
+    chunks.push(sql.raw(text.slice(last, m.index)));
+    chunks.push(sql`${nullIfUndefined(values[Number(m[1]) - 1])}`);
+    last = (m.index ?? 0) + m[0].length;
+  }
+  chunks.push(sql.raw(text.slice(last)));
+  return sql.join(chunks);
+}

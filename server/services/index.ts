@@ -1,0 +1,35 @@
+import type { Db } from '../db/types';
+import { type AuthService, createAuthService } from './auth';
+import { type BotService, createBotService } from './bot';
+import { type CampaignsService, createCampaignsService } from './campaigns';
+import { type ConversationsService, createConversationsService } from './conversations';
+import { type CrmService, createCrmService } from './crm';
+import { createLeadsService, type LeadsService } from './leads';
+import type { SystemService } from './system';
+
+/**
+ * Everything the routers may call. Only interfaces appear here (no database types), because this type
+ * is part of the tRPC context and so of the sdk's published declarations.
+ */
+export interface Services {
+  auth: AuthService;
+  system: SystemService;
+  crm: CrmService;
+  conversations: ConversationsService;
+  bot: BotService;
+  campaigns: CampaignsService;
+  leads: LeadsService;
+}
+
+export function createServices(deps: { db: Db; defaultRegion: string; system: SystemService }): Services {
+  const { db, defaultRegion } = deps;
+  return {
+    auth: createAuthService({ db }),
+    system: deps.system,
+    crm: createCrmService({ db, defaultRegion }),
+    conversations: createConversationsService({ db }),
+    bot: createBotService({ db, defaultRegion }),
+    campaigns: createCampaignsService({ db }),
+    leads: createLeadsService({ db }),
+  };
+}

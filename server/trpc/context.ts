@@ -1,0 +1,46 @@
+import type { Logger } from '../logger';
+import type { Caller } from '../services/auth';
+import type { Services } from '../services';
+
+export type { Caller };
+
+/** The tRPC context: plain interfaces only, so the router's type carries no server dependency. */
+export interface Context {
+  log: Logger;
+  services: Services;
+  /** Resolves the caller once per request; null when the request carries no valid credentials. */
+  authenticate(): Promise<Caller | null>;
+}
+
+/** A context for in-process callers (scripts, jobs, tests): the given caller, no HTTP involved. */
+export function createInnerContext(opts: {
+  services: Services;
+  log: Logger;
+  caller: Caller | null;
+}): Context {
+  return { services: opts.services, log: opts.log, authenticate: async () => opts.caller };
+}
+
+/** The context of one HTTP request: credentials come from `Authorization: Bearer <key>`. */
+export function createRequestContext(opts: {
+  services: Services;
+  log: Logger;
+  authorization: string | undefined;
+}): Context {
+  let pending: Promise<Caller | null> | undefined;
+  const token = bearerToken(opts.authorization);
+  return {
+    services: opts.services,
+    log: opts.log,
+    authenticate: () => {
+      pending ??= opts.services.auth.authenticate(token);
+      return pending;
+    },
+  };
+}
+
+function bearerToken(header: string | undefined): string | null {
+  if (!header) return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m?.[1] ?? null;
+}

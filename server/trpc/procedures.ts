@@ -1,0 +1,21 @@
+import { TRPCError } from '@trpc/server';
+import { baseProcedure, middleware } from './init';
+
+const requireCaller = (role: 'agent' | 'admin') =>
+  middleware(async ({ ctx, next }) => {
+    const caller = await ctx.authenticate();
+    if (!caller) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'A valid API key is required' });
+    if (role === 'admin' && caller.role !== 'admin') {
+      throw new TRPCError({ code: 'FORBIDDEN', message: 'This needs an admin key' });
+    }
+    return next({ ctx: { caller, log: ctx.log.child({ caller: caller.id }) } });
+  });
+
+/** Anyone may call: liveness-style information only. */
+export const publicProcedure = baseProcedure.meta({ auth: 'public' });
+
+/** Staff: agent or admin keys (and the server's own scripts). */
+export const authedProcedure = baseProcedure.meta({ auth: 'agent' }).use(requireCaller('agent'));
+
+/** Admins only: keys, deletions, settings. */
+export const adminProcedure = baseProcedure.meta({ auth: 'admin' }).use(requireCaller('admin'));

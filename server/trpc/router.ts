@@ -1,0 +1,26 @@
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
+import { createCallerFactory, router } from './init';
+import { botRouter } from './routers/bot';
+import { campaignsRouter } from './routers/campaigns';
+import { conversationsRouter } from './routers/conversations';
+import { crmRouter } from './routers/crm';
+import { keysRouter } from './routers/keys';
+import { leadsRouter } from './routers/leads';
+import { statsRouter } from './routers/stats';
+
+export const appRouter = router({
+  conversations: conversationsRouter,
+  crm: crmRouter,
+  leads: leadsRouter,
+  bot: botRouter,
+  campaigns: campaignsRouter,
+  stats: statsRouter,
+  keys: keysRouter,
+});
+
+export type AppRouter = typeof appRouter;
+export type RouterInputs = inferRouterInputs<AppRouter>;
+export type RouterOutputs = inferRouterOutputs<AppRouter>;
+
+/** In-process calls (scripts, jobs, tests) through the same procedures and rules as HTTP. */
+export const createCaller = createCallerFactory(appRouter);
