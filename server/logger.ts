@@ -23,6 +23,7 @@ export const REDACT_PATHS = [
   'req.headers["x-webhook-signature"]',
   'req.headers.cookie',
   'headers.authorization',
+  'headers["x-webhook-signature"]',
   'authorization',
   'apiKey',
   'apiToken',

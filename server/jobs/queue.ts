@@ -49,9 +49,17 @@ export async function startJobQueue(
 ): Promise<JobQueue> {
   const boss = new PgBoss({
     db: {
-      executeSql: async (text: string, values: unknown[] = []) => ({
-        rows: await database.sql.unsafe(text, values.map(nullIfUndefined) as never[]),
-      }),
+      executeSql: async (text: string, values: unknown[] = []) => {
+        const params = values.map(toParam) as never[];
+        // pg-boss sends some work as one BEGIN ... COMMIT script, which needs a connection of its own.
+        if (!/\bBEGIN\b/i.test(text)) return { rows: await database.sql.unsafe(text, params) };
+        const reserved = await database.sql.reserve();
+        try {
+          return { rows: await reserved.unsafe(text, params) };
+        } finally {
+          reserved.release();
+        }
+      },
     },
     schema: 'pgboss',
     supervise: opts.supervise,
@@ -107,8 +115,22 @@ export async function startJobQueue(
   };
 }
 
-function nullIfUndefined(v: unknown) {
-  return v === undefined ? null : v;
+/**
+ * pg-boss hands its parameters to node-postgres style drivers. The shared client has Drizzle's
+ * passthrough JSON serializers, so plain objects are sent as JSON text, and undefined as null.
+ */
+function toParam(v: unknown) {
+  if (v === undefined) return null;
+  if (
+    v !== null &&
+    typeof v === 'object' &&
+    !(v instanceof Date) &&
+    !Array.isArray(v) &&
+    !Buffer.isBuffer(v)
+  ) {
+    return JSON.stringify(v);
+  }
+  return v;
 }
 
 /** pg-boss's statements, run on an open Drizzle transaction (positional parameters kept). */
@@ -126,7 +148,7 @@ function positional(text: string, values: unknown[]): SQL {
   let last = 0;
   for (const m of text.matchAll(/\$(\d+)/g)) {
     chunks.push(sql.raw(text.slice(last, m.index)));
-    chunks.push(sql`${nullIfUndefined(values[Number(m[1]) - 1])}`);
+    chunks.push(sql`${toParam(values[Number(m[1]) - 1])}`);
     last = (m.index ?? 0) + m[0].length;
   }
   chunks.push(sql.raw(text.slice(last)));

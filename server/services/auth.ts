@@ -49,7 +49,7 @@ export function createAuthService(deps: { db: Db }): AuthService {
 
   return {
     async authenticate(token) {
-      if (!token || !token.startsWith(KEY_PREFIX) || token.length > 200) return null;
+      if (!token?.startsWith(KEY_PREFIX) || token.length > 200) return null;
       const hash = hashKey(token);
       const now = Date.now();
       const hit = cache.get(hash);

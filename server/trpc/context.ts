@@ -1,6 +1,6 @@
 import type { Logger } from '../logger';
-import type { Caller } from '../services/auth';
 import type { Services } from '../services';
+import type { Caller } from '../services/auth';
 
 export type { Caller };
 

@@ -1,6 +1,6 @@
 import { and, count, desc, eq, isNull } from 'drizzle-orm';
-import { apiKeys } from '../../../drizzle';
 import type { Role } from '../../../drizzle';
+import { apiKeys } from '../../../drizzle';
 import type { DbOrTx } from '../types';
 
 const publicColumns = {

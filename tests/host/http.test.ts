@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../server/log';
+import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
+
+const lines: string[] = [];
+let t: TestRuntime;
+let key: string;
+beforeAll(async () => {
+  const logger = createLogger({ logLevel: 'info' }, ['sk-test-secret-value'], {
+    write: (l: string) => void lines.push(l),
+  });
+  t = await createTestRuntime(
+    { CORS_ORIGINS: 'https://dashboard.example.com', TRPC_MAX_BATCH_SIZE: '3', BODY_LIMIT_BYTES: '2048' },
+    { logger },
+  );
+  key = await t.key('admin');
+});
+afterAll(() => t?.close());
+
+describe('health and readiness', () => {
+  it('/health needs no key and says which integrations are missing', async () => {
+    const res = await (await t.app()).inject({ url: '/health' });
+    expect(res.statusCode).toBe(200);
+    const body = res.json();
+    expect(body.status).toBe('ok');
+    expect(body.integrations.openai.configured).toBe(false);
+    expect(body.integrations.openai.detail).toContain('OPENAI_API_KEY');
+    expect(body.integrations.webhook.detail).toContain('WASENDER_WEBHOOK_SECRET');
+  });
+
+  it('/ready reports the database and the queue', async () => {
+    const res = await (await t.app()).inject({ url: '/ready' });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ ready: true, database: true, queue: true });
+  });
+
+  it('security headers are set', async () => {
+    const res = await (await t.app()).inject({ url: '/health' });
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['x-frame-options']).toBe('DENY');
+  });
+});
+
+describe('tRPC transport', () => {
+  const auth = () => ({ authorization: `Bearer ${key}` });
+
+  it('serves batches whose path is longer than the default parameter limit', async () => {
+    const paths = ['stats.systemStatus', 'campaigns.list', 'leads.list'];
+    const url = `/trpc/${paths.join(',')}?batch=1&input=${encodeURIComponent('{}')}`;
+    expect(paths.join(',').length).toBeGreaterThan(40);
+    const res = await (await t.app()).inject({ url, headers: auth() });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toHaveLength(3);
+  });
+
+  it('rejects a batch larger than the configured maximum with 400', async () => {
+    const paths = Array.from({ length: 4 }, () => 'stats.systemStatus');
+    const res = await (await t.app()).inject({
+      url: `/trpc/${paths.join(',')}?batch=1&input={}`,
+      headers: auth(),
+    });
+    expect(res.statusCode).toBe(400);
+  });
+
+  it('accepts a 120-procedure path under a raised batch limit (maxParamLength)', async () => {
+    const wide = await createTestRuntime({ TRPC_MAX_BATCH_SIZE: '200' });
+    try {
+      const wideKey = await wide.key('agent');
+      const paths = Array.from({ length: 120 }, () => 'campaigns.list');
+      expect(paths.join(',').length).toBeGreaterThan(1000);
+      const res = await (await wide.app()).inject({
+        url: `/trpc/${paths.join(',')}?batch=1&input={}`,
+        headers: { authorization: `Bearer ${wideKey}` },
+      });
+      expect(res.statusCode).toBe(200);
+    } finally {
+      await wide.close();
+    }
+  });
+
+  it('refuses bodies over the limit with 413', async () => {
+    const res = await (await t.app()).inject({
+      method: 'POST',
+      url: '/trpc/crm.contacts.create',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      payload: JSON.stringify({ json: { phone: '+14155550120', notes: 'x'.repeat(4000) } }),
+    });
+    expect(res.statusCode).toBe(413);
+  });
+});
+
+describe('CORS', () => {
+  it('allows a configured origin and no other', async () => {
+    const app = await t.app();
+    const pre = (origin: string) =>
+      app.inject({
+        method: 'OPTIONS',
+        url: '/trpc/stats.systemStatus',
+        headers: {
+          origin,
+          'access-control-request-method': 'GET',
+          'access-control-request-headers': 'authorization',
+        },
+      });
+    const ok = await pre('https://dashboard.example.com');
+    expect(ok.headers['access-control-allow-origin']).toBe('https://dashboard.example.com');
+    const other = await pre('https://evil.example.net');
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});
+
+describe('logging', () => {
+  it('never writes the bearer key', async () => {
+    const app = await t.app();
+    await app.inject({ url: '/trpc/stats.systemStatus', headers: { authorization: `Bearer ${key}` } });
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.join('\n')).not.toContain(key);
+  });
+
+  it('redacts credentials in structured fields and configured secrets in free text', async () => {
+    const app = await t.app();
+    app.log.warn(
+      {
+        headers: { authorization: `Bearer ${key}`, 'x-webhook-signature': 'sig-value-1' },
+        apiToken: 'tok-1',
+      },
+      'upstream said: invalid key sk-test-secret-value',
+    );
+    const last = lines.at(-1)!;
+    expect(last).not.toContain(key);
+    expect(last).not.toContain('sig-value-1');
+    expect(last).not.toContain('tok-1');
+    expect(last).not.toContain('sk-test-secret-value');
+    expect(last.match(/\[redacted\]/g)?.length).toBe(4);
+  });
+});
