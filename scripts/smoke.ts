@@ -40,7 +40,7 @@ async function main() {
   const key = /wcb_[A-Za-z0-9_-]+/.exec(output)?.[0];
   if (!key) throw new Error(`no admin key was printed on first start:\n${output}`);
   const res = await fetch(`${base}/trpc/stats.systemStatus`, { headers: { authorization: `Bearer ${key}` } });
-  const body = await res.json();
+  const body = (await res.json()) as { result: { data: { json: { database: unknown } } } };
   if (res.status !== 200)
     throw new Error(`stats.systemStatus answered ${res.status}: ${JSON.stringify(body)}`);
   console.log('stats.systemStatus:', JSON.stringify(body.result.data.json.database));

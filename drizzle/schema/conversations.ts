@@ -33,6 +33,10 @@ export const conversations = pgTable(
     lastMessageAt: timestamp({ withTimezone: true }),
     lastMessagePreview: text(),
     lastInboundAt: timestamp({ withTimezone: true }),
+    /** Time of the latest agent message, for handing back to the bot after a quiet time. */
+    lastAgentAt: timestamp({ withTimezone: true }),
+    /** The newest inbound message the bot has answered (or chose not to answer): replies start after it. */
+    botHandledThrough: timestamp({ withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -101,6 +105,11 @@ export const messages = pgTable(
     body: text(),
     /** The gateway's id of the message: unique, so a webhook delivered twice is stored once. */
     providerMessageId: text(),
+    /**
+     * The gateway's own id for a message we sent (WaSender's msgId), which differs from WhatsApp's id
+     * carried by status webhooks; kept to match the two.
+     */
+    gatewayMessageId: text(),
     status: text().$type<MessageStatus>().notNull(),
     error: text(),
     /** Which reply (or agent send) this part belongs to, and its position in it. */
@@ -118,6 +127,7 @@ export const messages = pgTable(
   },
   (t) => [
     uniqueIndex('messages_provider_message_id_key').on(t.providerMessageId),
+    index('messages_gateway_message_id_idx').on(t.gatewayMessageId),
     index('messages_conversation_created_idx').on(t.conversationId, t.createdAt.desc(), t.id),
     index('messages_status_idx').on(t.status).where(sql`${t.status} in ('queued','pending')`),
     check('messages_direction_check', sql`${t.direction} in ('inbound','outbound')`),

@@ -3,3 +3,4 @@ export * from './campaigns';
 export * from './contacts';
 export * from './conversations';
 export * from './crm';
+export * from './events';

@@ -3,6 +3,7 @@ export * from './campaigns';
 export * from './common';
 export * from './conversations';
 export * from './crm';
+export * from './events';
 export * from './keys';
 export * from './leads';
 export * from './stats';

@@ -13,7 +13,10 @@ afterAll(() => t?.close());
 
 /** Every procedure of the router with its declared auth rule. */
 function procedures() {
-  const procs = appRouter._def.procedures as Record<string, { _def: { meta?: Meta; type: string } }>;
+  const procs = appRouter._def.procedures as unknown as Record<
+    string,
+    { _def: { meta?: Meta; type: string } }
+  >;
   return Object.entries(procs).map(([path, proc]) => ({
     path,
     auth: (proc._def.meta ?? { auth: 'public' }).auth,

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { ZId } from './common';
+
+/** What the dashboards are told about, in order, through `conversations.events`. */
+export const ZAppEvent = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('message.created'),
+    conversationId: ZId,
+    messageId: ZId,
+    direction: z.enum(['inbound', 'outbound']),
+    author: z.enum(['contact', 'bot', 'agent', 'campaign', 'system']),
+  }),
+  z.object({
+    type: z.literal('message.status'),
+    conversationId: ZId,
+    messageId: ZId,
+    status: z.string(),
+  }),
+  z.object({
+    type: z.literal('conversation.owner'),
+    conversationId: ZId,
+    owner: z.enum(['bot', 'human']),
+    reason: z.string().nullable(),
+  }),
+  z.object({ type: z.literal('conversation.updated'), conversationId: ZId }),
+  z.object({ type: z.literal('campaign.progress'), campaignId: ZId }),
+]);
+export type TAppEvent = z.infer<typeof ZAppEvent>;

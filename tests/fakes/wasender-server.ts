@@ -1,0 +1,292 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A real HTTP fake of WaSender's send endpoint on 127.0.0.1, for tests that exercise the gateway client, the
+ * send queue and retry logic over a socket.
+ *
+ * - `POST /api/send-message` with `Authorization: Bearer <token>` and JSON `{ to, text }`.
+ * - Success: `{ success: true, data: { msgId, jid, status: 'in_progress' } }`, recorded in `sent`.
+ * - Wrong or missing token: 401 `{ success: false, message: 'API key is required' }`.
+ * - Invalid body: 422 with a Laravel-style `errors` map.
+ * - `script(...)` queues behaviours for the next send requests, one per request.
+ * - `setRatePerSecond(n)` enforces n accepted sends per sliding second; extra sends get 429 with
+ *   `retry_after` (seconds) and are recorded in `rejected`.
+ */
+
+export interface FakeWasenderStep {
+  /** Respond with this status. 429 gets `retry_after` in the body; other non-2xx get `{ success: false }`. */
+  status?: number;
+  /** For 429: `retry_after` in seconds in the body (default 1). Set null to omit it. */
+  retryAfter?: number | null;
+  /** A `Retry-After` response header. */
+  retryAfterHeader?: string;
+  /** The `message` of an error body. */
+  message?: string;
+  /** Exact JSON body to send (with `status`, default 200). Nothing is recorded. */
+  body?: unknown;
+  /** Wait this long before acting (alone: then handle the request normally). */
+  delayMs?: number;
+  /** Never answer (until `close()`), to exercise client timeouts. */
+  hang?: boolean;
+  /** Destroy the socket without answering. */
+  reset?: boolean;
+}
+
+export interface FakeWasenderSend {
+  to: string;
+  text: string;
+  at: number;
+  msgId: number;
+}
+
+export interface FakeWasenderRejection {
+  to: string;
+  text: string;
+  at: number;
+  retryAfter: number;
+}
+
+export interface FakeWasenderRequest {
+  at: number;
+  authorized: boolean;
+  body: unknown;
+}
+
+export interface FakeWasenderOptions {
+  /** Bearer token to accept (default: random). */
+  token?: string;
+  ratePerSecond?: number | null;
+  /** First msgId handed out (default 100000, as in WaSender's docs). */
+  firstMsgId?: number;
+}
+
+export interface FakeWasender {
+  /** Base URL without a trailing slash and without `/api`. */
+  url: string;
+  token: string;
+  sent: FakeWasenderSend[];
+  rejected: FakeWasenderRejection[];
+  /** Every request that reached `/api/send-message`, in order. */
+  requests: FakeWasenderRequest[];
+  script(...steps: FakeWasenderStep[]): void;
+  setRatePerSecond(perSecond: number | null): void;
+  /** Resolves with a copy of `sent` once it holds at least n sends; rejects after timeoutMs. */
+  waitForSends(n: number, timeoutMs?: number): Promise<FakeWasenderSend[]>;
+  close(): Promise<void>;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  if (res.destroyed || res.writableEnded) return;
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(payload),
+    ...headers,
+  });
+  res.end(payload);
+}
+
+function parseSend(raw: string): { to: string; text: string } | { errors: Record<string, string[]> } {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return { errors: { body: ['The body must be valid JSON.'] } };
+  }
+  const body = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  const errors: Record<string, string[]> = {};
+  if (typeof body.to !== 'string' || body.to.trim() === '') errors.to = ['The to field is required.'];
+  if (typeof body.text !== 'string' || body.text === '') {
+    errors.text = ['The text field is required when no media is present.'];
+  }
+  if (Object.keys(errors).length > 0) return { errors };
+  return { to: body.to as string, text: body.text as string };
+}
+
+export async function startFakeWasender(options: FakeWasenderOptions = {}): Promise<FakeWasender> {
+  const token = options.token ?? `wsk_${randomBytes(12).toString('hex')}`;
+  const sent: FakeWasenderSend[] = [];
+  const rejected: FakeWasenderRejection[] = [];
+  const requests: FakeWasenderRequest[] = [];
+  const steps: FakeWasenderStep[] = [];
+  const events = new EventEmitter();
+  const timers = new Set<NodeJS.Timeout>();
+  let ratePerSecond = options.ratePerSecond ?? null;
+  let nextMsgId = options.firstMsgId ?? 100_000;
+  let closed = false;
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, ms);
+      timers.add(timer);
+    });
+
+  /** Seconds until the oldest send in the window leaves it, or null when there is room. */
+  function rateLimitWait(now: number): number | null {
+    if (ratePerSecond === null) return null;
+    const inWindow = sent.filter((s) => s.at > now - 1000);
+    if (inWindow.length < ratePerSecond) return null;
+    const oldest = inWindow[inWindow.length - ratePerSecond]?.at ?? now;
+    return Math.max(1, Math.ceil((oldest + 1000 - now) / 1000));
+  }
+
+  async function handleSend(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req);
+    let parsedBody: unknown = raw;
+    try {
+      parsedBody = JSON.parse(raw);
+    } catch {
+      // Keep the raw text.
+    }
+    const authorized = req.headers.authorization === `Bearer ${token}`;
+    requests.push({ at: Date.now(), authorized, body: parsedBody });
+    if (!authorized) {
+      sendJson(res, 401, { success: false, message: 'API key is required' });
+      return;
+    }
+
+    const step = steps.shift();
+    if (step?.delayMs) await sleep(step.delayMs);
+    if (closed) return;
+    if (step?.hang) return;
+    if (step?.reset) {
+      req.socket.destroy();
+      return;
+    }
+    if (step?.body !== undefined) {
+      sendJson(res, step.status ?? 200, step.body);
+      return;
+    }
+    if (step?.status !== undefined && (step.status < 200 || step.status >= 300)) {
+      const headers: Record<string, string> = step.retryAfterHeader
+        ? { 'retry-after': step.retryAfterHeader }
+        : {};
+      if (step.status === 429) {
+        const retryAfter = step.retryAfter === undefined ? 1 : step.retryAfter;
+        sendJson(
+          res,
+          429,
+          {
+            message: step.message ?? 'You have exceeded the rate limit.',
+            ...(retryAfter === null ? {} : { retry_after: retryAfter }),
+          },
+          headers,
+        );
+      } else {
+        sendJson(
+          res,
+          step.status,
+          { success: false, message: step.message ?? `Scripted error ${step.status}` },
+          headers,
+        );
+      }
+      return;
+    }
+
+    const input = parseSend(raw);
+    if ('errors' in input) {
+      sendJson(res, 422, { success: false, message: 'Validation failed', errors: input.errors });
+      return;
+    }
+    const now = Date.now();
+    const wait = rateLimitWait(now);
+    if (wait !== null) {
+      rejected.push({ to: input.to, text: input.text, at: now, retryAfter: wait });
+      sendJson(res, 429, {
+        message: `You can only send ${ratePerSecond} messages per second.`,
+        retry_after: wait,
+      });
+      return;
+    }
+    const msgId = nextMsgId++;
+    const record: FakeWasenderSend = { to: input.to, text: input.text, at: now, msgId };
+    sent.push(record);
+    events.emit('send', record);
+    sendJson(res, step?.status ?? 200, {
+      success: true,
+      data: { msgId, jid: input.to, status: 'in_progress' },
+    });
+  }
+
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'POST' && path === '/api/send-message') {
+      handleSend(req, res).catch(() => {
+        if (!res.headersSent) sendJson(res, 500, { success: false, message: 'fake server error' });
+      });
+      return;
+    }
+    req.resume();
+    sendJson(res, 404, { success: false, message: 'Not found' });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    token,
+    sent,
+    rejected,
+    requests,
+    script(...next) {
+      steps.push(...next);
+    },
+    setRatePerSecond(perSecond) {
+      if (perSecond !== null && !(Number.isInteger(perSecond) && perSecond > 0)) {
+        throw new RangeError('ratePerSecond must be a positive integer or null');
+      }
+      ratePerSecond = perSecond;
+    },
+    waitForSends(n, timeoutMs = 5000) {
+      if (sent.length >= n) return Promise.resolve(sent.slice());
+      return new Promise((resolve, reject) => {
+        const onSend = () => {
+          if (sent.length < n) return;
+          cleanup();
+          resolve(sent.slice());
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`waitForSends: expected ${n} sends within ${timeoutMs} ms, got ${sent.length}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          events.off('send', onSend);
+        };
+        events.on('send', onSend);
+      });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
