@@ -65,6 +65,10 @@ const envSchema = z.object({
   TRPC_MAX_BATCH_SIZE: int(1, 1000).default(20),
   REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(15_000),
+  /** Requests per minute per API key (or per IP without a key) on /trpc; 0 turns the limit off. */
+  RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).default(600),
+  /** Requests per minute per IP on /webhook (the gateway posts from few addresses). */
+  WEBHOOK_RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).default(6000),
   /** Print a new admin key on a first start with no key in the database. */
   BOOTSTRAP_ADMIN_KEY: bool.default(true),
 
@@ -95,7 +99,33 @@ const envSchema = z.object({
   /** Global gateway throttle shared by replies and campaigns. */
   SEND_RATE_PER_MINUTE: int(1, 6000).default(60),
   AI_MAX_ATTEMPTS: int(1, 10).default(3),
+  /** Conversations one process answers at the same time (model calls are slow, so more than cores). */
+  REPLY_CONCURRENCY: int(1, 64).default(8),
+  /** A job running longer than this is taken as lost (its process died) and is retried. */
+  REPLY_JOB_TIMEOUT_SECONDS: int(5, 3600).default(120),
+  SEND_JOB_TIMEOUT_SECONDS: int(2, 3600).default(60),
+  /** How often the job queue looks for lost jobs. */
+  JOB_MAINTENANCE_SECONDS: int(1, 3600).default(15),
   SEND_MAX_ATTEMPTS: int(1, 20).default(5),
+
+  /** Campaign pace when a campaign does not set its own (messages per minute, on average). */
+  CAMPAIGN_DEFAULT_RATE_PER_MINUTE: int(1, 6000).default(20),
+  /** Random spread of the gaps between a campaign's sends, in percent of the average gap. */
+  CAMPAIGN_JITTER_PERCENT: int(0, 100).default(20),
+  /** Auto-pause: a campaign pauses when this percent of its last CAMPAIGN_FAILURE_WINDOW sends failed. */
+  CAMPAIGN_FAILURE_WINDOW: int(2, 1000).default(20),
+  CAMPAIGN_FAILURE_THRESHOLD_PERCENT: int(1, 100).default(50),
+  /** Tries per recipient when the gateway answers with an error that means nothing was sent (5xx). */
+  CAMPAIGN_MAX_ATTEMPTS: int(1, 10).default(3),
+  /** Campaigns one worker process dispatches at the same time. */
+  CAMPAIGN_CONCURRENCY: int(1, 64).default(4),
+  /** A dispatcher's hold on a campaign lasts this long without renewal: the takeover time after a crash. */
+  CAMPAIGN_LEASE_SECONDS: int(2, 600).default(30),
+  /** How long one dispatch job runs before handing over to the next job of its chain. */
+  CAMPAIGN_SLICE_SECONDS: int(1, 3600).default(60),
+  /** How often workers look for due scheduled campaigns and campaigns left without a dispatcher. */
+  CAMPAIGN_SWEEP_SECONDS: int(1, 3600).default(15),
+  CAMPAIGN_MAX_RECIPIENTS: int(1, 1_000_000).default(50_000),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -120,6 +150,8 @@ export interface Config {
     maxBatchSize: number;
     requestTimeoutMs: number;
     shutdownTimeoutMs: number;
+    rateLimitPerMinute: number;
+    webhookRateLimitPerMinute: number;
   };
   bootstrapAdminKey: boolean;
   personaPath: string;
@@ -144,7 +176,23 @@ export interface Config {
     historyTokenBudget: number;
     sendRatePerMinute: number;
     aiMaxAttempts: number;
+    replyConcurrency: number;
     sendMaxAttempts: number;
+    replyJobTimeoutSeconds: number;
+    sendJobTimeoutSeconds: number;
+  };
+  jobMaintenanceSeconds: number;
+  campaigns: {
+    defaultRatePerMinute: number;
+    jitterPercent: number;
+    failureWindow: number;
+    failureThresholdPercent: number;
+    maxAttempts: number;
+    concurrency: number;
+    leaseSeconds: number;
+    sliceSeconds: number;
+    sweepSeconds: number;
+    maxRecipients: number;
   };
 }
 
@@ -198,6 +246,8 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
       maxBatchSize: e.TRPC_MAX_BATCH_SIZE,
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+      webhookRateLimitPerMinute: e.WEBHOOK_RATE_LIMIT_PER_MINUTE,
     },
     bootstrapAdminKey: e.BOOTSTRAP_ADMIN_KEY,
     personaPath: path.resolve(e.PERSONA_PATH),
@@ -222,7 +272,23 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
       historyTokenBudget: e.HISTORY_TOKEN_BUDGET,
       sendRatePerMinute: e.SEND_RATE_PER_MINUTE,
       aiMaxAttempts: e.AI_MAX_ATTEMPTS,
+      replyConcurrency: e.REPLY_CONCURRENCY,
       sendMaxAttempts: e.SEND_MAX_ATTEMPTS,
+      replyJobTimeoutSeconds: e.REPLY_JOB_TIMEOUT_SECONDS,
+      sendJobTimeoutSeconds: e.SEND_JOB_TIMEOUT_SECONDS,
+    },
+    jobMaintenanceSeconds: e.JOB_MAINTENANCE_SECONDS,
+    campaigns: {
+      defaultRatePerMinute: e.CAMPAIGN_DEFAULT_RATE_PER_MINUTE,
+      jitterPercent: e.CAMPAIGN_JITTER_PERCENT,
+      failureWindow: e.CAMPAIGN_FAILURE_WINDOW,
+      failureThresholdPercent: e.CAMPAIGN_FAILURE_THRESHOLD_PERCENT,
+      maxAttempts: e.CAMPAIGN_MAX_ATTEMPTS,
+      concurrency: e.CAMPAIGN_CONCURRENCY,
+      leaseSeconds: e.CAMPAIGN_LEASE_SECONDS,
+      sliceSeconds: e.CAMPAIGN_SLICE_SECONDS,
+      sweepSeconds: e.CAMPAIGN_SWEEP_SECONDS,
+      maxRecipients: e.CAMPAIGN_MAX_RECIPIENTS,
     },
   };
 }

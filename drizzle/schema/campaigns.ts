@@ -29,6 +29,17 @@ export interface CampaignAudience {
   tags?: string[];
   leadStatuses?: string[];
   phones?: string[];
+  /** A pasted list or CSV of numbers: how many data lines it had and the columns read from it. */
+  numbers?: { lines: number; columns: string[] };
+}
+
+/** What audience resolution found at creation: entries that did not become recipients, and why. */
+export interface CampaignAudienceReport {
+  invalid: Array<{ line: number | null; value: string; reason: string }>;
+  duplicates: Array<{ line: number | null; value: string; reason: string }>;
+  /** Totals (the lists above are capped). */
+  invalidCount: number;
+  duplicateCount: number;
 }
 
 export const campaigns = pgTable(
@@ -45,6 +56,20 @@ export const campaigns = pgTable(
     startedAt: timestamp({ withTimezone: true }),
     completedAt: timestamp({ withTimezone: true }),
     pausedReason: text(),
+    /** Random spread of the gaps between sends, in percent of the average gap. */
+    jitterPercent: integer().notNull().default(20),
+    /** Auto-pause: failed share (percent) of the last `failureWindow` send outcomes that pauses the campaign. */
+    failureWindow: integer().notNull().default(20),
+    failureThresholdPercent: integer().notNull().default(50),
+    audienceReport: jsonb()
+      .$type<CampaignAudienceReport>()
+      .notNull()
+      .default({ invalid: [], duplicates: [], invalidCount: 0, duplicateCount: 0 }),
+    pausedAt: timestamp({ withTimezone: true }),
+    cancelledAt: timestamp({ withTimezone: true }),
+    /** The dispatcher currently running this campaign, and until when its claim holds without renewal. */
+    leaseOwner: text(),
+    leaseUntil: timestamp({ withTimezone: true }),
     createdBy: text(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
@@ -82,19 +107,31 @@ export const campaignRecipients = pgTable(
       .references(() => contacts.id, { onDelete: 'cascade' }),
     phone: text().notNull(),
     status: text().$type<RecipientStatus>().notNull().default('pending'),
+    /** Order in the audience; recipients are sent in this order. */
+    position: integer().notNull().default(0),
+    /** Per-recipient template values (extra CSV columns). */
+    variables: jsonb().$type<Record<string, string>>().notNull().default({}),
     attempts: integer().notNull().default(0),
     error: text(),
+    /** Machine-readable kind of `error` (rejected, unavailable, unknown, opted_out, cancelled, ...). */
+    errorCode: text(),
     renderedText: text(),
     messageId: uuid().references(() => messages.id, { onDelete: 'set null' }),
     claimedAt: timestamp({ withTimezone: true }),
     sentAt: timestamp({ withTimezone: true }),
+    /** When the last send attempt ended (sent, failed or skipped); orders the auto-pause window. */
+    finishedAt: timestamp({ withTimezone: true }),
     repliedAt: timestamp({ withTimezone: true }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
   (t) => [
     uniqueIndex('campaign_recipients_campaign_contact_key').on(t.campaignId, t.contactId),
+    index('campaign_recipients_campaign_status_position_idx').on(t.campaignId, t.status, t.position),
+    index('campaign_recipients_campaign_position_idx').on(t.campaignId, t.position, t.id),
+    index('campaign_recipients_sending_idx').on(t.claimedAt).where(sql`${t.status} = 'sending'`),
     index('campaign_recipients_campaign_status_idx').on(t.campaignId, t.status),
     index('campaign_recipients_message_idx').on(t.messageId),
+    index('campaign_recipients_contact_idx').on(t.contactId),
   ],
 ).enableRLS();

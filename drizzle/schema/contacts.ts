@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  type AnyPgColumn,
   check,
   index,
   integer,
@@ -20,6 +21,27 @@ export interface ScoreBreakdownItem {
   points: number;
   detail: string;
 }
+
+type ContactColumns = {
+  name: AnyPgColumn;
+  pushName: AnyPgColumn;
+  email: AnyPgColumn;
+  company: AnyPgColumn;
+  phone: AnyPgColumn;
+  lastInboundAt: AnyPgColumn;
+  createdAt: AnyPgColumn;
+};
+
+/**
+ * What the dashboard's contact search matches (names, email, company, phone), as one expression so a
+ * single trigram index serves it. Queries must use this same expression to use the index.
+ */
+export const contactSearchText = (t: ContactColumns) =>
+  sql<string>`coalesce(${t.name}, '') || ' ' || coalesce(${t.pushName}, '') || ' ' || coalesce(${t.email}, '') || ' ' || coalesce(${t.company}, '') || ' ' || ${t.phone}`;
+
+/** A contact's "recent activity" time: its latest inbound message, else its creation. */
+export const contactActivityAt = (t: ContactColumns) =>
+  sql<Date>`coalesce(${t.lastInboundAt}, ${t.createdAt})`;
 
 /** A customer known by their E.164 phone number. */
 export const contacts = pgTable(
@@ -50,6 +72,9 @@ export const contacts = pgTable(
     index('contacts_lead_status_idx').on(t.leadStatus),
     index('contacts_tags_idx').using('gin', t.tags),
     index('contacts_last_inbound_idx').on(t.lastInboundAt),
+    index('contacts_search_trgm_idx').using('gin', sql`(${contactSearchText(t)}) gin_trgm_ops`),
+    index('contacts_activity_idx').on(sql`${contactActivityAt(t)} desc nulls last`, t.id.desc()),
+    index('contacts_score_idx').on(t.leadScore.desc(), t.id.desc()),
     check(
       'contacts_lead_status_check',
       sql`${t.leadStatus} in ('new','contacted','qualified','proposal','customer','lost')`,

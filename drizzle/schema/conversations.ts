@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  type AnyPgColumn,
   check,
   index,
   integer,
@@ -15,6 +16,10 @@ import { contacts } from './contacts';
 
 export const OWNERS = ['bot', 'human'] as const;
 export type Owner = (typeof OWNERS)[number];
+
+/** The time a conversation list is ordered by: its latest message, else its creation. */
+export const conversationActivityAt = (t: { lastMessageAt: AnyPgColumn; createdAt: AnyPgColumn }) =>
+  sql<Date>`coalesce(${t.lastMessageAt}, ${t.createdAt})`;
 
 /** One conversation per contact, owned either by the bot or by a human. */
 export const conversations = pgTable(
@@ -36,7 +41,7 @@ export const conversations = pgTable(
     /** Time of the latest agent message, for handing back to the bot after a quiet time. */
     lastAgentAt: timestamp({ withTimezone: true }),
     /** The newest inbound message the bot has answered (or chose not to answer): replies start after it. */
-    botHandledThrough: timestamp({ withTimezone: true }),
+    botHandledThrough: timestamp({ withTimezone: true, precision: 3 }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -44,6 +49,7 @@ export const conversations = pgTable(
     uniqueIndex('conversations_contact_key').on(t.contactId),
     index('conversations_last_message_idx').on(t.lastMessageAt.desc(), t.id),
     index('conversations_owner_idx').on(t.owner),
+    index('conversations_activity_idx').on(sql`${conversationActivityAt(t)} desc nulls last`, t.id.desc()),
     check('conversations_owner_check', sql`${t.owner} in ('bot','human')`),
   ],
 ).enableRLS();
@@ -122,7 +128,8 @@ export const messages = pgTable(
     sentAt: timestamp({ withTimezone: true }),
     deliveredAt: timestamp({ withTimezone: true }),
     readAt: timestamp({ withTimezone: true }),
-    createdAt: createdAt(),
+    /** Millisecond precision, like a JS Date: the pipeline compares these times exactly. */
+    createdAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
     updatedAt: updatedAt(),
   },
   (t) => [
@@ -130,6 +137,8 @@ export const messages = pgTable(
     index('messages_gateway_message_id_idx').on(t.gatewayMessageId),
     index('messages_conversation_created_idx').on(t.conversationId, t.createdAt.desc(), t.id),
     index('messages_status_idx').on(t.status).where(sql`${t.status} in ('queued','pending')`),
+    index('messages_created_direction_idx').on(t.createdAt, t.direction),
+    index('messages_body_trgm_idx').using('gin', t.body.op('gin_trgm_ops')),
     check('messages_direction_check', sql`${t.direction} in ('inbound','outbound')`),
     check('messages_author_check', sql`${t.author} in ('contact','bot','agent','campaign','system')`),
   ],

@@ -62,6 +62,10 @@ export const tasks = pgTable(
   (t) => [
     index('tasks_contact_idx').on(t.contactId),
     index('tasks_status_due_idx').on(t.status, t.dueAt),
+    index('tasks_deal_idx').on(t.dealId),
+    index('tasks_open_handoff_idx')
+      .on(t.conversationId)
+      .where(sql`${t.type} = 'handoff' and ${t.status} = 'open'`),
     check('tasks_status_check', sql`${t.status} in ('open','done')`),
   ],
 ).enableRLS();
@@ -83,5 +87,8 @@ export const activities = pgTable(
     occurredAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
     createdAt: createdAt(),
   },
-  (t) => [index('activities_contact_idx').on(t.contactId, t.occurredAt.desc())],
+  (t) => [
+    index('activities_contact_idx').on(t.contactId, t.occurredAt.desc()),
+    index('activities_deal_idx').on(t.dealId),
+  ],
 ).enableRLS();

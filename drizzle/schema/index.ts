@@ -4,3 +4,4 @@ export * from './contacts';
 export * from './conversations';
 export * from './crm';
 export * from './events';
+export * from './throttle';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ZId } from './common';
-import { ZOwner } from './conversations';
+import { ZId, ZPageInput, zPage } from './common';
+import { ZOwner, ZOwnerChange } from './conversations';
 
 export const ZBotStatusInput = z.union([
   z.object({ conversationId: ZId }).strict(),
@@ -19,3 +19,48 @@ export const ZBotStatus = z.object({
   botResumesAt: z.date().nullable(),
 });
 export type TBotStatus = z.infer<typeof ZBotStatus>;
+
+const ZReason = z.string().trim().min(1).max(500).optional();
+const setEnabledFields = {
+  /** true: the bot answers this conversation; false: a human owns it. */
+  enabled: z.boolean(),
+  reason: ZReason,
+  /**
+   * Only when turning the bot off: give the conversation back to the bot after this many minutes
+   * (left out: the bot stays off until turned on again).
+   */
+  resumeInMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(60 * 24 * 30)
+    .optional(),
+};
+
+export const ZBotSetEnabledInput = z.union([
+  z.object({ conversationId: ZId, ...setEnabledFields }).strict(),
+  z.object({ phone: z.string().trim().min(5).max(32), ...setEnabledFields }).strict(),
+]);
+export type TBotSetEnabledInput = z.infer<typeof ZBotSetEnabledInput>;
+
+export const ZBotSetEnabledResult = z.object({ changed: z.boolean(), status: ZBotStatus });
+export type TBotSetEnabledResult = z.infer<typeof ZBotSetEnabledResult>;
+
+export const ZBotSetEnabledBulkInput = z.object({
+  conversationIds: z.array(ZId).min(1).max(500),
+  enabled: z.boolean(),
+  reason: ZReason,
+});
+export type TBotSetEnabledBulkInput = z.infer<typeof ZBotSetEnabledBulkInput>;
+
+export const ZBotSetEnabledBulkResult = z.object({
+  results: z.array(z.object({ conversationId: ZId, result: z.enum(['changed', 'unchanged', 'not_found']) })),
+  changed: z.number(),
+  unchanged: z.number(),
+  notFound: z.number(),
+});
+export type TBotSetEnabledBulkResult = z.infer<typeof ZBotSetEnabledBulkResult>;
+
+export const ZBotHistoryInput = ZPageInput.extend({ conversationId: ZId });
+export type TBotHistoryInput = z.infer<typeof ZBotHistoryInput>;
+export const ZBotHistoryPage = zPage(ZOwnerChange);

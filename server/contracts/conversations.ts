@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { ZId } from './common';
+import { ZId, ZPageInput, ZTag, ZTextQuery, zPage } from './common';
+import { ZContact, ZContactSummary, ZLeadStatus } from './crm';
+import type { ZAppEvent } from './events';
 
 export const ZOwner = z.enum(['bot', 'human']);
 export type TOwner = z.infer<typeof ZOwner>;
@@ -19,3 +21,141 @@ export const ZConversation = z.object({
 export type TConversation = z.infer<typeof ZConversation>;
 
 export const ZConversationGetInput = z.object({ id: ZId });
+
+export const ZConversationListInput = ZPageInput.extend({
+  owner: ZOwner.optional(),
+  /** true: only conversations with unread messages; false: only read ones. */
+  unread: z.boolean().optional(),
+  /** true: only conversations with an open handoff task. */
+  hasOpenHandoff: z.boolean().optional(),
+  optedOut: z.boolean().optional(),
+  tag: ZTag.optional(),
+  leadStatus: ZLeadStatus.optional(),
+  /** Matches the contact's name, WhatsApp name, email, company or phone. */
+  q: ZTextQuery.optional(),
+}).default({ limit: 25 });
+export type TConversationListInput = z.infer<typeof ZConversationListInput>;
+
+/** A row of the inbox, newest activity first. */
+export const ZConversationListItem = z.object({
+  id: ZId,
+  owner: ZOwner,
+  ownerSince: z.date(),
+  botResumesAt: z.date().nullable(),
+  unreadCount: z.number(),
+  lastMessageAt: z.date().nullable(),
+  lastMessagePreview: z.string().nullable(),
+  lastInboundAt: z.date().nullable(),
+  hasOpenHandoff: z.boolean(),
+  contact: ZContactSummary,
+});
+export type TConversationListItem = z.infer<typeof ZConversationListItem>;
+export const ZConversationPage = zPage(ZConversationListItem);
+
+export const ZActorType = z.enum(['bot', 'system', 'agent', 'admin', 'contact']);
+
+/** One change of a conversation's owner. */
+export const ZOwnerChange = z.object({
+  id: ZId,
+  conversationId: ZId,
+  fromOwner: ZOwner,
+  toOwner: ZOwner,
+  actorType: ZActorType,
+  actorId: z.string().nullable(),
+  reason: z.string().nullable(),
+  createdAt: z.date(),
+});
+export type TOwnerChange = z.infer<typeof ZOwnerChange>;
+
+export const ZConversationDetail = z.object({
+  conversation: ZConversation.extend({
+    lastInboundAt: z.date().nullable(),
+    lastAgentAt: z.date().nullable(),
+  }),
+  contact: ZContact,
+  /** The latest 20 owner changes, newest first (bot.history pages through all of them). */
+  ownerHistory: z.array(ZOwnerChange),
+  openHandoff: z
+    .object({ taskId: ZId, title: z.string(), createdAt: z.date(), dueAt: z.date().nullable() })
+    .nullable(),
+});
+export type TConversationDetail = z.infer<typeof ZConversationDetail>;
+
+export const ZMessageDirection = z.enum(['inbound', 'outbound']);
+export const ZMessageAuthor = z.enum(['contact', 'bot', 'agent', 'campaign', 'system']);
+
+export const ZAiUsage = z.object({
+  model: z.string(),
+  promptTokens: z.number(),
+  completionTokens: z.number(),
+  latencyMs: z.number(),
+});
+
+export const ZMessage = z.object({
+  id: ZId,
+  conversationId: ZId,
+  direction: ZMessageDirection,
+  author: ZMessageAuthor,
+  type: z.string(),
+  body: z.string().nullable(),
+  status: z.string(),
+  error: z.string().nullable(),
+  replyGroup: ZId.nullable(),
+  partIndex: z.number(),
+  /** Model, tokens and latency of a bot reply; null for other messages. */
+  ai: ZAiUsage.nullable(),
+  actorId: z.string().nullable(),
+  campaignId: ZId.nullable(),
+  sentAt: z.date().nullable(),
+  deliveredAt: z.date().nullable(),
+  readAt: z.date().nullable(),
+  createdAt: z.date(),
+});
+export type TMessage = z.infer<typeof ZMessage>;
+
+export const ZConversationMessagesInput = ZPageInput.extend({ conversationId: ZId });
+export const ZMessagePage = zPage(ZMessage);
+
+export const ZConversationSearchInput = z.object({
+  /** At least 2 characters; message text is searched from 3. */
+  q: z.string().trim().min(2, { error: 'must be at least 2 characters' }).max(100),
+  limit: z.number().int().min(1).max(50).default(20),
+  /** Cursor of the message hits (contacts come with the first page only). */
+  cursor: z.string().max(200).nullish(),
+});
+export type TConversationSearchInput = z.infer<typeof ZConversationSearchInput>;
+
+export const ZSearchResult = z.object({
+  contacts: z.array(ZContactSummary.extend({ conversationId: ZId.nullable() })),
+  messages: zPage(
+    z.object({
+      messageId: ZId,
+      conversationId: ZId,
+      direction: ZMessageDirection,
+      author: ZMessageAuthor,
+      body: z.string(),
+      createdAt: z.date(),
+      contact: ZContactSummary,
+    }),
+  ),
+});
+export type TSearchResult = z.infer<typeof ZSearchResult>;
+
+export const ZMarkReadInput = z.object({ conversationId: ZId });
+export const ZMarkReadResult = z.object({ conversationId: ZId, changed: z.boolean() });
+
+export const ZConversationEventsInput = z
+  .object({
+    /** Only events of this conversation (default: all). */
+    conversationId: ZId.optional(),
+    /** Resume after this event id (the client sends it back by itself on reconnect). */
+    lastEventId: z
+      .string()
+      .regex(/^\d{1,18}$/)
+      .nullish(),
+  })
+  .default({});
+export type TConversationEventsInput = z.infer<typeof ZConversationEventsInput>;
+
+/** What a subscription yields: the event and when it happened; the tracked id is the event's id. */
+export type TStreamedEvent = z.infer<typeof ZAppEvent> & { at: Date };

@@ -11,7 +11,7 @@ export const EVENTS_CHANNEL = 'wcb_events';
  */
 export async function recordEvents(db: DbOrTx, list: TAppEvent[]): Promise<void> {
   if (!list.length) return;
-  const rows = await db
+  const insert = db
     .insert(events)
     .values(
       list.map((e) => ({
@@ -22,6 +22,8 @@ export async function recordEvents(db: DbOrTx, list: TAppEvent[]): Promise<void>
       })),
     )
     .returning({ id: events.id });
-  const last = rows.at(-1)!.id;
-  await db.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${String(last)})`);
+  // One round trip: the rows and the notification (carrying the newest id) together.
+  await db.execute(
+    sql`with inserted as ${insert} select pg_notify(${EVENTS_CHANNEL}, max(id)::text) from inserted`,
+  );
 }

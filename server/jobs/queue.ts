@@ -32,6 +32,8 @@ export interface JobQueue {
     opts: { concurrency?: number; pollingIntervalSeconds?: number },
     handler: JobHandler<T>,
   ): Promise<void>;
+  /** Wakes this process's workers of a queue now instead of at their next poll. */
+  wake(name: string): void;
   /** True when the queue's tables answer. */
   ping(): Promise<boolean>;
   stop(opts?: { timeoutMs?: number }): Promise<void>;
@@ -45,7 +47,7 @@ export interface JobQueue {
 export async function startJobQueue(
   database: Database,
   log: Logger,
-  opts: { supervise: boolean },
+  opts: { supervise: boolean; maintenanceSeconds?: number },
 ): Promise<JobQueue> {
   const boss = new PgBoss({
     db: {
@@ -63,6 +65,7 @@ export async function startJobQueue(
     },
     schema: 'pgboss',
     supervise: opts.supervise,
+    maintenanceIntervalSeconds: opts.maintenanceSeconds ?? 15,
     schedule: false,
     migrate: true,
   });
@@ -70,6 +73,7 @@ export async function startJobQueue(
   await boss.start();
 
   const defined = new Set<string>();
+  const workers = new Map<string, string[]>();
   return {
     boss,
     async define(def) {
@@ -91,7 +95,7 @@ export async function startJobQueue(
     async work(name, o, handler) {
       const concurrency = o.concurrency ?? 1;
       for (let i = 0; i < concurrency; i++) {
-        await boss.work<object>(
+        const id = await boss.work<object>(
           name,
           { batchSize: 1, pollingIntervalSeconds: o.pollingIntervalSeconds ?? 0.5, includeMetadata: true },
           async ([job]) => {
@@ -99,7 +103,11 @@ export async function startJobQueue(
             await handler({ id: job.id, data: job.data as never, retryCount: job.retryCount });
           },
         );
+        workers.set(name, [...(workers.get(name) ?? []), id]);
       }
+    },
+    wake(name) {
+      for (const id of workers.get(name) ?? []) boss.notifyWorker(id);
     },
     async ping() {
       try {
@@ -117,7 +125,8 @@ export async function startJobQueue(
 
 /**
  * pg-boss hands its parameters to node-postgres style drivers. The shared client has Drizzle's
- * passthrough JSON serializers, so plain objects are sent as JSON text, and undefined as null.
+ * passthrough JSON and timestamp serializers, so plain objects are sent as JSON text, dates as ISO
+ * text, and undefined as null.
  */
 function toParam(v: unknown) {
   if (v === undefined) return null;

@@ -1,35 +1,120 @@
-import type { TBotStatus, TBotStatusInput } from '../contracts';
+import type {
+  TBotHistoryInput,
+  TBotSetEnabledBulkInput,
+  TBotSetEnabledBulkResult,
+  TBotSetEnabledInput,
+  TBotSetEnabledResult,
+  TBotStatus,
+  TBotStatusInput,
+  TOwnerChange,
+} from '../contracts';
 import * as q from '../db/queries/conversations';
 import type { Db } from '../db/types';
 import { badRequest, notFound } from '../errors';
 import { toE164 } from '../phone';
+import type { Actor } from './actor';
+import { setOwner } from './ownership';
+import { decodeCursor, toPage } from './pagination';
 
 export interface BotService {
   status(input: TBotStatusInput): Promise<TBotStatus>;
+  /** Turns the bot on (owner bot) or off (owner human) for one conversation, by id or phone. */
+  setEnabled(input: TBotSetEnabledInput, actor: Actor): Promise<TBotSetEnabledResult>;
+  /** The same for many conversations at once, reporting each one; nothing is logged for a missing id. */
+  setEnabledBulk(input: TBotSetEnabledBulkInput, actor: Actor): Promise<TBotSetEnabledBulkResult>;
+  /** Every owner change of a conversation, newest first. */
+  history(input: TBotHistoryInput): Promise<{ items: TOwnerChange[]; nextCursor: string | null }>;
 }
 
 export function createBotService(deps: { db: Db; defaultRegion: string }): BotService {
+  const { db } = deps;
+
+  function locate(input: { conversationId: string } | { phone: string }): { id: string } | { phone: string } {
+    if ('conversationId' in input) return { id: input.conversationId };
+    const phone = toE164(input.phone, deps.defaultRegion);
+    if (!phone) {
+      throw badRequest(`phone: "${input.phone}" is not a valid phone number`, {
+        phone: ['is not a valid phone number'],
+      });
+    }
+    return { phone };
+  }
+
+  async function status(input: TBotStatusInput): Promise<TBotStatus> {
+    const row = await q.findConversationWithPhone(db, locate(input));
+    if (!row) throw notFound('Conversation');
+    return {
+      conversationId: row.id,
+      contactId: row.contactId,
+      phone: row.phone,
+      owner: row.owner,
+      botActive: row.owner === 'bot',
+      ownerSince: row.ownerSince,
+      ownerReason: row.ownerReason,
+      botResumesAt: row.botResumesAt,
+    };
+  }
+
+  const change = (
+    tx: Parameters<typeof setOwner>[0],
+    conversationId: string,
+    p: { enabled: boolean; reason?: string; resumeInMinutes?: number },
+    actor: Actor,
+  ) =>
+    setOwner(
+      tx,
+      {
+        conversationId,
+        to: p.enabled ? 'bot' : 'human',
+        actorType: actor.type,
+        actorId: actor.id,
+        reason: p.reason ?? null,
+      },
+      // Turned off by hand, the bot stays off unless a resume time was asked for.
+      { humanQuietMinutes: p.enabled ? 0 : (p.resumeInMinutes ?? 0) },
+    );
+
   return {
-    async status(input) {
-      let by: { id: string } | { phone: string };
-      if ('conversationId' in input) by = { id: input.conversationId };
-      else {
-        const phone = toE164(input.phone, deps.defaultRegion);
-        if (!phone) throw badRequest(`phone: "${input.phone}" is not a valid phone number`);
-        by = { phone };
-      }
-      const row = await q.findConversationWithPhone(deps.db, by);
-      if (!row) throw notFound('Conversation');
+    status,
+
+    async setEnabled(input, actor) {
+      const found = await status(
+        'conversationId' in input ? { conversationId: input.conversationId } : { phone: input.phone },
+      );
+      const changed = await db.transaction((tx) => change(tx, found.conversationId, input, actor));
+      return { changed, status: changed ? await status({ conversationId: found.conversationId }) : found };
+    },
+
+    async setEnabledBulk(input, actor) {
+      const ids = [...new Set(input.conversationIds)];
+      const results = await db.transaction(async (tx) => {
+        const existing = await q.conversationIdsExisting(tx, ids);
+        const out: TBotSetEnabledBulkResult['results'] = [];
+        for (const id of ids) {
+          if (!existing.has(id)) out.push({ conversationId: id, result: 'not_found' });
+          else {
+            const changed = await change(tx, id, input, actor);
+            out.push({ conversationId: id, result: changed ? 'changed' : 'unchanged' });
+          }
+        }
+        return out;
+      });
+      const count = (r: string) => results.filter((x) => x.result === r).length;
       return {
-        conversationId: row.id,
-        contactId: row.contactId,
-        phone: row.phone,
-        owner: row.owner,
-        botActive: row.owner === 'bot',
-        ownerSince: row.ownerSince,
-        ownerReason: row.ownerReason,
-        botResumesAt: row.botResumesAt,
+        results,
+        changed: count('changed'),
+        unchanged: count('unchanged'),
+        notFound: count('not_found'),
       };
+    },
+
+    async history(input) {
+      const after = decodeCursor('bot-history', input.cursor, 'timestamptz');
+      if (!(await q.findConversation(db, input.conversationId))) {
+        throw notFound('Conversation', input.conversationId);
+      }
+      const rows = await q.listOwnerChanges(db, { ...input, after });
+      return toPage('bot-history', rows, input.limit, ({ sortKey: _, ...h }) => h);
     },
   };
 }

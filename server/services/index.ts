@@ -1,10 +1,14 @@
 import type { Db } from '../db/types';
+import type { EventStream } from '../events/types';
 import { type AuthService, createAuthService } from './auth';
 import { type BotService, createBotService } from './bot';
 import { type CampaignsService, createCampaignsService } from './campaigns';
 import { type ConversationsService, createConversationsService } from './conversations';
 import { type CrmService, createCrmService } from './crm';
+import type { LeadScoringConfig } from './lead-scoring';
 import { createLeadsService, type LeadsService } from './leads';
+import type { MessagingService } from './messaging';
+import { createStatsService, type StatsService } from './stats';
 import type { SystemService } from './system';
 
 /**
@@ -19,9 +23,20 @@ export interface Services {
   bot: BotService;
   campaigns: CampaignsService;
   leads: LeadsService;
+  stats: StatsService;
+  /** The events log as a stream: replay after an id, then live (across processes). */
+  events: EventStream;
+  messaging: MessagingService;
 }
 
-export function createServices(deps: { db: Db; defaultRegion: string; system: SystemService }): Services {
+export function createServices(deps: {
+  db: Db;
+  defaultRegion: string;
+  system: SystemService;
+  messaging: MessagingService;
+  events: EventStream;
+  leadScoring?: Partial<LeadScoringConfig>;
+}): Services {
   const { db, defaultRegion } = deps;
   return {
     auth: createAuthService({ db }),
@@ -30,6 +45,9 @@ export function createServices(deps: { db: Db; defaultRegion: string; system: Sy
     conversations: createConversationsService({ db }),
     bot: createBotService({ db, defaultRegion }),
     campaigns: createCampaignsService({ db }),
-    leads: createLeadsService({ db }),
+    leads: createLeadsService({ db, scoring: deps.leadScoring }),
+    stats: createStatsService({ db }),
+    events: deps.events,
+    messaging: deps.messaging,
   };
 }

@@ -67,11 +67,13 @@ export async function createTestRuntime(
     DATABASE_URL: url,
   });
   const persona = loadPersona(config.personaPath);
-  const logger = opts.logger ?? createLogger({ logLevel: 'silent' });
+  // TEST_LOG=debug shows the server's log while a test runs.
+  const testLog = process.env.TEST_LOG as 'debug' | 'info' | undefined;
+  const logger = opts.logger ?? createLogger({ logLevel: testLog ?? 'silent' });
   const runtime = await createRuntime({
     config,
     persona,
-    log: opts.logger ?? silentLogger,
+    log: opts.logger ?? (testLog ? logger : silentLogger),
     workers: opts.workers ?? false,
     loadDataDir,
   });

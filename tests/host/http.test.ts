@@ -134,3 +134,53 @@ describe('logging', () => {
     expect(last.match(/\[redacted\]/g)?.length).toBe(4);
   });
 });
+
+describe('rate limits', () => {
+  it('limit one abusive key while other callers and /health keep working', async () => {
+    const limited = await createTestRuntime({ RATE_LIMIT_PER_MINUTE: '5' });
+    try {
+      const app = await limited.app();
+      const noisy = await limited.key('agent');
+      const quiet = await limited.key('agent');
+      const call = (key: string) =>
+        app.inject({ url: '/trpc/campaigns.list', headers: { authorization: `Bearer ${key}` } });
+      const codes: number[] = [];
+      for (let i = 0; i < 8; i++) codes.push((await call(noisy)).statusCode);
+      expect(codes.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
+      expect(codes.slice(5)).toEqual([429, 429, 429]);
+      expect((await call(quiet)).statusCode).toBe(200);
+      expect((await app.inject({ url: '/health' })).statusCode).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('slow bodies', () => {
+  it('a request whose body never ends is cut off after the request timeout', async () => {
+    const slow = await createTestRuntime({ REQUEST_TIMEOUT_MS: '1000' });
+    try {
+      const app = await slow.app();
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const { port } = app.server.address() as { port: number };
+      const { connect } = await import('node:net');
+      const socket = connect(port, '127.0.0.1');
+      let answer = '';
+      socket.on('data', (d) => (answer += d));
+      socket.write('POST /trpc/crm.contacts.create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"json":');
+      const closed = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 8000);
+        socket.on('close', () => {
+          clearTimeout(timer);
+          resolve(true);
+        });
+      });
+      expect(closed).toBe(true);
+      expect(answer).not.toMatch(/^HTTP\/1.1 2/);
+      // Other callers are still served.
+      expect((await app.inject({ url: '/health' })).statusCode).toBe(200);
+    } finally {
+      await slow.close();
+    }
+  });
+});

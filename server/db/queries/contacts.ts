@@ -1,6 +1,14 @@
-import { and, desc, eq, isNull } from 'drizzle-orm';
-import { contacts } from '../../../drizzle';
+import { and, eq, gte, inArray, isNull, lt, lte, type SQL, sql } from 'drizzle-orm';
+import {
+  contactActivityAt,
+  contactSearchText,
+  contacts,
+  conversations,
+  type LeadStatus,
+  type ScoreBreakdownItem,
+} from '../../../drizzle';
 import type { DbOrTx } from '../types';
+import { afterKeyset, type Keyset, type KeyType, keysetOrder, keyText, likePattern } from './keyset';
 
 export type ContactInsert = typeof contacts.$inferInsert;
 
@@ -23,6 +31,37 @@ export const contactColumns = {
   updatedAt: contacts.updatedAt,
 };
 
+/** What a list row shows of a contact. */
+export const contactSummaryColumns = {
+  id: contacts.id,
+  phone: contacts.phone,
+  name: contacts.name,
+  pushName: contacts.pushName,
+  leadStatus: contacts.leadStatus,
+  leadScore: contacts.leadScore,
+  tags: contacts.tags,
+  optedOutAt: contacts.optedOutAt,
+};
+
+const notDeleted = isNull(contacts.deletedAt);
+
+/** `array[$1, $2]::text[]`: a text array as separate parameters, the same on every driver setting. */
+export const textArray = (values: string[]) =>
+  sql`array[${sql.join(
+    values.map((v) => sql`${v}`),
+    sql`, `,
+  )}]::text[]`;
+
+/**
+ * The contact search condition (served by the trigram index on contactSearchText). A query made of
+ * phone characters is matched by its digits, so "+1 (415) 555" finds +14155550101.
+ */
+export function contactSearchCondition(q: string): SQL {
+  const digits = q.replace(/\D/g, '');
+  const phoneLike = /^[\d\s()+.-]+$/.test(q) && digits.length >= 3;
+  return sql`${contactSearchText(contacts)} ilike ${likePattern(phoneLike ? digits : q)}`;
+}
+
 /** Inserts a contact; returns null when the phone already exists. */
 export async function insertContact(db: DbOrTx, row: ContactInsert) {
   const [created] = await db
@@ -33,11 +72,39 @@ export async function insertContact(db: DbOrTx, row: ContactInsert) {
   return created ?? null;
 }
 
+/** Inserts many contacts; rows whose phone exists are skipped. Returns the created ids. */
+export async function insertContacts(db: DbOrTx, rows: ContactInsert[]) {
+  if (!rows.length) return [];
+  return db
+    .insert(contacts)
+    .values(rows)
+    .onConflictDoNothing({ target: contacts.phone })
+    .returning({ id: contacts.id });
+}
+
 export async function findContact(db: DbOrTx, id: string) {
   const [row] = await db
     .select(contactColumns)
     .from(contacts)
-    .where(and(eq(contacts.id, id), isNull(contacts.deletedAt)))
+    .where(and(eq(contacts.id, id), notDeleted))
+    .limit(1);
+  return row ?? null;
+}
+
+export async function findContactDetail(db: DbOrTx, id: string) {
+  const [row] = await db
+    .select({
+      ...contactColumns,
+      scoreBreakdown: contacts.scoreBreakdown,
+      scoredAt: contacts.scoredAt,
+      conversationId: conversations.id,
+      conversationOwner: conversations.owner,
+      conversationUnread: conversations.unreadCount,
+      conversationLastMessageAt: conversations.lastMessageAt,
+    })
+    .from(contacts)
+    .leftJoin(conversations, eq(conversations.contactId, contacts.id))
+    .where(and(eq(contacts.id, id), notDeleted))
     .limit(1);
   return row ?? null;
 }
@@ -46,27 +113,183 @@ export async function findContactByPhone(db: DbOrTx, phone: string) {
   const [row] = await db
     .select(contactColumns)
     .from(contacts)
-    .where(and(eq(contacts.phone, phone), isNull(contacts.deletedAt)))
+    .where(and(eq(contacts.phone, phone), notDeleted))
     .limit(1);
   return row ?? null;
 }
 
-export function listLeads(db: DbOrTx, filter: { status?: ContactInsert['leadStatus']; limit: number }) {
+/** Contacts holding any of these phones, deleted ones included (the phone stays taken). */
+export async function findContactsByPhones(db: DbOrTx, phones: string[]) {
+  const found: { id: string; phone: string; deleted: boolean }[] = [];
+  for (let i = 0; i < phones.length; i += 1000) {
+    const chunk = phones.slice(i, i + 1000);
+    const rows = await db
+      .select({
+        id: contacts.id,
+        phone: contacts.phone,
+        deleted: sql<boolean>`${contacts.deletedAt} is not null`,
+      })
+      .from(contacts)
+      .where(inArray(contacts.phone, chunk));
+    found.push(...rows);
+  }
+  return found;
+}
+
+export type ContactSort = 'recent' | 'score' | 'name';
+
+const SORTS: Record<
+  ContactSort,
+  { expr: () => SQL | typeof contacts.leadScore; dir: 'asc' | 'desc'; type: KeyType }
+> = {
+  recent: { expr: () => contactActivityAt(contacts), dir: 'desc', type: 'timestamptz' },
+  score: { expr: () => contacts.leadScore, dir: 'desc', type: 'int4' },
+  name: {
+    expr: () => sql`lower(coalesce(${contacts.name}, ${contacts.pushName}, ${contacts.phone}))`,
+    dir: 'asc',
+    type: 'text',
+  },
+};
+
+export const contactSortKeyType = (sort: ContactSort) => SORTS[sort].type;
+
+export interface ContactListFilter {
+  tag?: string;
+  leadStatus?: LeadStatus;
+  minScore?: number;
+  maxScore?: number;
+  source?: string;
+  optedOut?: boolean;
+  q?: string;
+  lastInboundAfter?: Date;
+  lastInboundBefore?: Date;
+}
+
+export function contactFilterConditions(f: ContactListFilter): (SQL | undefined)[] {
+  return [
+    notDeleted,
+    f.tag ? sql`${contacts.tags} @> ${textArray([f.tag])}` : undefined,
+    f.leadStatus ? eq(contacts.leadStatus, f.leadStatus) : undefined,
+    f.minScore !== undefined ? gte(contacts.leadScore, f.minScore) : undefined,
+    f.maxScore !== undefined ? lte(contacts.leadScore, f.maxScore) : undefined,
+    f.source ? eq(contacts.source, f.source) : undefined,
+    f.optedOut === undefined
+      ? undefined
+      : f.optedOut
+        ? sql`${contacts.optedOutAt} is not null`
+        : sql`${contacts.optedOutAt} is null`,
+    f.q ? contactSearchCondition(f.q) : undefined,
+    f.lastInboundAfter ? gte(contacts.lastInboundAt, f.lastInboundAfter) : undefined,
+    f.lastInboundBefore ? lt(contacts.lastInboundAt, f.lastInboundBefore) : undefined,
+  ];
+}
+
+export function listContacts(
+  db: DbOrTx,
+  p: ContactListFilter & { sort: ContactSort; limit: number; after: Keyset | null },
+) {
+  const s = SORTS[p.sort];
+  const expr = s.expr();
   return db
-    .select({
-      id: contacts.id,
-      phone: contacts.phone,
-      name: contacts.name,
-      leadStatus: contacts.leadStatus,
-      leadScore: contacts.leadScore,
-      source: contacts.source,
-      tags: contacts.tags,
-      lastInboundAt: contacts.lastInboundAt,
-    })
+    .select({ ...contactColumns, sortKey: keyText(expr) })
     .from(contacts)
-    .where(
-      and(isNull(contacts.deletedAt), filter.status ? eq(contacts.leadStatus, filter.status) : undefined),
-    )
-    .orderBy(desc(contacts.leadScore), desc(contacts.createdAt), contacts.id)
-    .limit(filter.limit);
+    .where(and(...contactFilterConditions(p), afterKeyset(expr, contacts.id, s.dir, p.after, s.type)))
+    .orderBy(keysetOrder(expr, contacts.id, s.dir))
+    .limit(p.limit + 1);
+}
+
+export type ContactPatch = Partial<
+  Pick<
+    ContactInsert,
+    'phone' | 'name' | 'email' | 'company' | 'position' | 'leadStatus' | 'source' | 'tags' | 'notes'
+  >
+>;
+
+export async function updateContact(db: DbOrTx, id: string, patch: ContactPatch) {
+  const [row] = await db
+    .update(contacts)
+    .set({ ...patch, updatedAt: new Date() })
+    .where(and(eq(contacts.id, id), notDeleted))
+    .returning(contactColumns);
+  return row ?? null;
+}
+
+/** The contact's lead status, locked for the rest of the transaction. */
+export async function lockContactStatus(db: DbOrTx, id: string) {
+  const [row] = await db
+    .select({ leadStatus: contacts.leadStatus })
+    .from(contacts)
+    .where(and(eq(contacts.id, id), notDeleted))
+    .for('update');
+  return row ?? null;
+}
+
+export async function softDeleteContact(db: DbOrTx, id: string, at: Date) {
+  const rows = await db
+    .update(contacts)
+    .set({ deletedAt: at, updatedAt: at })
+    .where(and(eq(contacts.id, id), notDeleted))
+    .returning({ id: contacts.id });
+  return rows.length > 0;
+}
+
+export async function existingContactIds(db: DbOrTx, ids: string[]) {
+  const rows = await db
+    .select({ id: contacts.id })
+    .from(contacts)
+    .where(and(inArray(contacts.id, ids), notDeleted));
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Adds tags to contacts that lack one of them; returns the ids that changed. */
+export async function addTags(db: DbOrTx, ids: string[], tags: string[]) {
+  const rows = await db
+    .update(contacts)
+    .set({
+      tags: sql`${contacts.tags} || array(select t from unnest(${textArray(tags)}) with ordinality as n(t, i) where t <> all(${contacts.tags}) order by i)`,
+      updatedAt: new Date(),
+    })
+    .where(and(inArray(contacts.id, ids), notDeleted, sql`not (${contacts.tags} @> ${textArray(tags)})`))
+    .returning({ id: contacts.id });
+  return rows.map((r) => r.id);
+}
+
+/** Removes tags from contacts that carry one of them; returns the ids that changed. */
+export async function removeTags(db: DbOrTx, ids: string[], tags: string[]) {
+  const rows = await db
+    .update(contacts)
+    .set({
+      tags: sql`array(select t from unnest(${contacts.tags}) with ordinality as n(t, i) where t <> all(${textArray(tags)}) order by i)`,
+      updatedAt: new Date(),
+    })
+    .where(and(inArray(contacts.id, ids), notDeleted, sql`${contacts.tags} && ${textArray(tags)}`))
+    .returning({ id: contacts.id });
+  return rows.map((r) => r.id);
+}
+
+export async function setLeadScores(
+  db: DbOrTx,
+  rows: { id: string; score: number; breakdown: ScoreBreakdownItem[] }[],
+  at: Date,
+) {
+  if (!rows.length) return 0;
+  const values = sql.join(
+    rows.map((r) => sql`(${r.id}::uuid, ${r.score}::int, ${JSON.stringify(r.breakdown)}::jsonb)`),
+    sql`, `,
+  );
+  const result = await db.execute<{ changed: boolean }>(sql`
+    update ${contacts} set lead_score = v.score, score_breakdown = v.breakdown, scored_at = ${at.toISOString()}::timestamptz
+    from (
+      select v.id, v.score, v.breakdown, c.lead_score as old_score
+      from (values ${values}) as v(id, score, breakdown) join ${contacts} c on c.id = v.id
+    ) as v
+    where ${contacts.id} = v.id
+    returning v.old_score <> v.score as changed`);
+  return result.filter((r) => r.changed).length;
+}
+
+/** A contact by id even when deleted (a conversation keeps showing whom it was with). */
+export async function findContactIncludingDeleted(db: DbOrTx, id: string) {
+  const [row] = await db.select(contactColumns).from(contacts).where(eq(contacts.id, id)).limit(1);
+  return row ?? null;
 }

@@ -1,6 +1,17 @@
-import { ZBotStatus, ZBotStatusInput } from '../../contracts';
+import {
+  ZBotHistoryInput,
+  ZBotHistoryPage,
+  ZBotSetEnabledBulkInput,
+  ZBotSetEnabledBulkResult,
+  ZBotSetEnabledInput,
+  ZBotSetEnabledResult,
+  ZBotStatus,
+  ZBotStatusInput,
+} from '../../contracts';
+import { actorOf } from '../../services/actor';
 import { router } from '../init';
 import { authedProcedure } from '../procedures';
+import { botOwnership } from './messaging';
 
 export const botRouter = router({
   /** Who owns a conversation, by conversation id or by the customer's phone. */
@@ -8,4 +19,20 @@ export const botRouter = router({
     .input(ZBotStatusInput)
     .output(ZBotStatus)
     .query(({ ctx, input }) => ctx.services.bot.status(input)),
+  /** Turns the bot on or off for one conversation (by id or phone), with a reason. */
+  setEnabled: authedProcedure
+    .input(ZBotSetEnabledInput)
+    .output(ZBotSetEnabledResult)
+    .mutation(({ ctx, input }) => ctx.services.bot.setEnabled(input, actorOf(ctx.caller))),
+  /** The same for many conversations, reporting changed, unchanged or not found for each id. */
+  setEnabledBulk: authedProcedure
+    .input(ZBotSetEnabledBulkInput)
+    .output(ZBotSetEnabledBulkResult)
+    .mutation(({ ctx, input }) => ctx.services.bot.setEnabledBulk(input, actorOf(ctx.caller))),
+  /** Every owner change of a conversation with actor, reason and time, newest first. */
+  history: authedProcedure
+    .input(ZBotHistoryInput)
+    .output(ZBotHistoryPage)
+    .query(({ ctx, input }) => ctx.services.bot.history(input)),
+  ...botOwnership,
 });

@@ -1,8 +1,13 @@
-import { ZSystemStatus } from '../../contracts';
+import { ZDashboard, ZDashboardInput, ZSystemStatus } from '../../contracts';
 import { router } from '../init';
 import { authedProcedure } from '../procedures';
 
 export const statsRouter = router({
+  /** Headline figures for the dashboard's home page, in one database round trip. */
+  dashboard: authedProcedure
+    .input(ZDashboardInput)
+    .output(ZDashboard)
+    .query(({ ctx, input }) => ctx.services.stats.dashboard(input)),
   /** Health of the database, the job queue and every integration, for the dashboard's status page. */
   systemStatus: authedProcedure.output(ZSystemStatus).query(({ ctx }) => ctx.services.system.status()),
 });

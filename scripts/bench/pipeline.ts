@@ -1,0 +1,220 @@
+import { randomBytes } from 'node:crypto';
+import autocannon from 'autocannon';
+import Fastify from 'fastify';
+import postgres from 'postgres';
+import { buildApp } from '../../server/app';
+import { loadConfig } from '../../server/config';
+import { createLogger } from '../../server/log';
+import { loadPersona } from '../../server/persona';
+import { createRuntime } from '../../server/runtime';
+import { startFakeOpenAI } from '../../tests/fakes/openai-server';
+import { startFakeWasender } from '../../tests/fakes/wasender-server';
+import { percentile, type ScenarioResult, scratchDatabase, sleep, summarize } from './lib';
+
+const SECRET = 'bench-webhook-secret-000000';
+
+function webhookBody(phone: string, providerId: string, text: string) {
+  return JSON.stringify({
+    event: 'messages.upsert',
+    timestamp: Date.now(),
+    data: {
+      messages: {
+        key: { id: providerId, fromMe: false, remoteJid: `${phone}@s.whatsapp.net` },
+        pushName: 'Bench',
+        messageTimestamp: Math.floor(Date.now() / 1000),
+        message: { conversation: text },
+      },
+    },
+  });
+}
+
+async function runLoad(url: string, requests: number, connections: number, headers: Record<string, string>) {
+  const ids: string[] = [];
+  const result = await autocannon({
+    url,
+    connections,
+    amount: requests,
+    timeout: 20,
+    requests: [
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        setupRequest: (req) => {
+          const id = `B${randomBytes(10).toString('hex')}`;
+          ids.push(id);
+          // A few hundred customers, so contacts and conversations are shared as in real traffic.
+          const phone = `1415555${String(1000 + (ids.length % 400)).padStart(4, '0')}`;
+          return { ...req, body: webhookBody(phone, id, `message ${ids.length}`) };
+        },
+      },
+    ],
+  });
+  return { result, ids };
+}
+
+/**
+ * Webhook acknowledgement at 50 concurrent senders: our /webhook (verify, parse, one transaction with
+ * contact, conversation, message, event and reply job) against a plain Fastify route doing one raw
+ * INSERT, alternating, on the same Postgres. Counts lost and duplicated messages.
+ */
+export async function benchWebhook(pgUrl: string, quick: boolean): Promise<ScenarioResult> {
+  const db = await scratchDatabase(pgUrl);
+  const config = loadConfig({
+    DATABASE_URL: db.url,
+    LOG_LEVEL: 'silent',
+    WASENDER_WEBHOOK_SECRET: SECRET,
+    BOOTSTRAP_ADMIN_KEY: 'false',
+    DATABASE_POOL_MAX: '10',
+  });
+  const log = createLogger({ logLevel: 'silent' });
+  const runtime = await createRuntime({ config, persona: loadPersona(config.personaPath), log, workers: false });
+  const app = await buildApp({ runtime, logger: log });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const subjectUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/webhook`;
+
+  const sql = postgres(db.url, { max: 10, onnotice: () => {} });
+  await sql`create table bench_baseline (id bigserial primary key, provider_id text unique not null, body jsonb not null, created_at timestamptz default now())`;
+  const plain = Fastify();
+  plain.post('/baseline', async (req) => {
+    const body = req.body as { data: { messages: { key: { id: string } } } };
+    await sql`insert into bench_baseline (provider_id, body) values (${body.data.messages.key.id}, ${sql.json(body as never)}) on conflict do nothing`;
+    return { ok: true };
+  });
+  await plain.listen({ host: '127.0.0.1', port: 0 });
+  const baselineUrl = `http://127.0.0.1:${(plain.server.address() as { port: number }).port}/baseline`;
+
+  const rounds: Array<{ baseline: number; subject: number }> = [];
+  const notes: string[] = [];
+  const perRound = quick ? 400 : 2000;
+  const roundsN = 5;
+  let lost = 0;
+  let duplicated = 0;
+  let errors = 0;
+  try {
+    // Warm up both paths.
+    await runLoad(baselineUrl, 200, 10, {});
+    await runLoad(subjectUrl, 200, 10, { 'x-webhook-signature': SECRET });
+    for (let i = 0; i < roundsN; i++) {
+      const base = await runLoad(baselineUrl, perRound, 50, {});
+      const subj = await runLoad(subjectUrl, perRound, 50, { 'x-webhook-signature': SECRET });
+      errors += base.result.non2xx + base.result.errors + subj.result.non2xx + subj.result.errors;
+      const [stored] = await sql`select count(*)::int as n from messages where provider_message_id = any(${subj.ids})`;
+      const [jobs] = await sql`select count(*)::int as n from pgboss.job where name = 'pipeline.reply' and data->>'messageId' in (select id::text from messages where provider_message_id = any(${subj.ids}))`;
+      lost += subj.ids.length - stored!.n;
+      duplicated += Math.max(0, jobs!.n - stored!.n);
+      rounds.push({ baseline: base.result.latency.p99, subject: subj.result.latency.p99 });
+      notes.push(
+        `round ${i + 1}: baseline p99 ${base.result.latency.p99} ms (${Math.round(base.result.requests.average)} req/s), ` +
+          `webhook p99 ${subj.result.latency.p99} ms (${Math.round(subj.result.requests.average)} req/s)`,
+      );
+    }
+  } finally {
+    await app.close();
+    await plain.close();
+    await runtime.close();
+    await sql.end();
+    await db.drop();
+  }
+  notes.push(`lost messages: ${lost}, duplicated: ${duplicated}, non-2xx or errors: ${errors}`);
+  return summarize('webhook acknowledgement', {
+    metric: 'p99 latency at 50 concurrent senders, webhook / plain INSERT route',
+    unit: 'ms',
+    target: 'ratio ≤ 2, 0 lost, 0 duplicated',
+    rounds,
+    pass: (median) => median <= 2 && lost === 0 && duplicated === 0 && errors === 0,
+    notes,
+  });
+}
+
+/**
+ * Pipeline overhead: webhook in → reply at the fake gateway, minus the fake OpenAI's fixed 400 ms, at
+ * p99, with a quiet time of 0. The baseline is the fake OpenAI's own answer time measured through the
+ * openai-compatible HTTP call alone, so the ratio shows how much the pipeline adds around it.
+ */
+export async function benchPipeline(pgUrl: string, quick: boolean): Promise<ScenarioResult> {
+  const AI_DELAY = 400;
+  const db = await scratchDatabase(pgUrl);
+  const openai = await startFakeOpenAI({ delayMs: AI_DELAY });
+  const wasender = await startFakeWasender();
+  const config = loadConfig({
+    DATABASE_URL: db.url,
+    LOG_LEVEL: 'silent',
+    WASENDER_WEBHOOK_SECRET: SECRET,
+    BOOTSTRAP_ADMIN_KEY: 'false',
+    OPENAI_API_KEY: openai.apiKey,
+    OPENAI_BASE_URL: openai.url,
+    WASENDER_API_TOKEN: wasender.token,
+    WASENDER_BASE_URL: wasender.url,
+    REPLY_QUIET_MS: '0',
+    SEND_RATE_PER_MINUTE: '6000',
+  });
+  const log = createLogger({ logLevel: 'silent' });
+  const runtime = await createRuntime({ config, persona: loadPersona(config.personaPath), log, workers: true });
+  const app = await buildApp({ runtime, logger: log });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/webhook`;
+
+  const perRound = quick ? 10 : 30;
+  const rounds: Array<{ baseline: number; subject: number }> = [];
+  const notes: string[] = [];
+  let n = 0;
+  try {
+    for (let r = 0; r < 5; r++) {
+      // Baseline: the bare model call the pipeline waits on.
+      const bare: number[] = [];
+      for (let i = 0; i < perRound; i++) {
+        const t0 = performance.now();
+        await fetch(`${openai.url}/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${openai.apiKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
+        }).then((res) => res.json());
+        bare.push(performance.now() - t0 - AI_DELAY);
+      }
+      // Subject: whole loop, a few customers at a time.
+      const overheads: number[] = [];
+      for (let i = 0; i < perRound; i += 3) {
+        await Promise.all(
+          [0, 1, 2].map(async (k) => {
+            n++;
+            const phone = `1415556${String(1000 + n).padStart(4, '0')}`;
+            const t0 = Date.now();
+            await fetch(url, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'x-webhook-signature': SECRET },
+              body: webhookBody(phone, `P${randomBytes(8).toString('hex')}${k}`, `hello ${n}`),
+            });
+            for (;;) {
+              const hit = wasender.sent.find((s) => s.to === `+${phone}`);
+              if (hit) {
+                overheads.push(hit.at - t0 - AI_DELAY);
+                return;
+              }
+              if (Date.now() - t0 > 20_000) throw new Error('reply never arrived');
+              await sleep(2);
+            }
+          }),
+        );
+      }
+      const p99 = percentile(overheads, 99);
+      rounds.push({ baseline: Math.max(1, percentile(bare, 99)), subject: p99 });
+      notes.push(`round ${r + 1}: pipeline overhead p99 ${p99.toFixed(1)} ms, bare model call overhead p99 ${percentile(bare, 99).toFixed(1)} ms`);
+    }
+  } finally {
+    await app.close();
+    await runtime.close();
+    await openai.close();
+    await wasender.close();
+    await db.drop();
+  }
+  const worst = Math.max(...rounds.map((r) => r.subject));
+  notes.push(`worst round p99 overhead: ${worst.toFixed(1)} ms (target ≤ 200 ms)`);
+  return summarize('pipeline overhead', {
+    metric: 'webhook → reply at gateway minus the 400 ms model time, p99 per round; ratio to the bare model call overhead',
+    unit: 'ms',
+    target: 'p99 overhead ≤ 200 ms in every round',
+    rounds,
+    pass: (_median, rs) => rs.every((x) => x.subject <= 200),
+    notes,
+  });
+}

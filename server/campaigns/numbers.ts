@@ -1,0 +1,171 @@
+import { parse } from 'csv-parse/sync';
+import { badRequest } from '../errors';
+import { toE164 } from '../phone';
+import { variableKey } from './template';
+
+/**
+ * A pasted list of phone numbers or a CSV file, read into recipients. A first line that names a phone
+ * column (phone, mobile, whatsapp, number, ...) is a header: its other columns fill contact fields of new
+ * contacts (name, email, company, position) and become template variables for that row. Without a
+ * header, the first column is the number and a second one, when present, the name.
+ */
+
+export interface NumberRow {
+  line: number;
+  phone: string;
+  /** Fields for a contact created from this row. */
+  contact: { name: string | null; email: string | null; company: string | null; position: string | null };
+  /** Every column but the phone, by normalised header name. */
+  variables: Record<string, string>;
+}
+
+export interface Problem {
+  line: number | null;
+  value: string;
+  reason: string;
+}
+
+export interface ParsedNumbers {
+  rows: NumberRow[];
+  invalid: Problem[];
+  duplicates: Problem[];
+  /** Normalised column names (phone first when there is no header). */
+  columns: string[];
+  /** Data lines read (header excluded). */
+  lines: number;
+}
+
+const PHONE_HEADERS = new Set([
+  'phone',
+  'phonenumber',
+  'mobile',
+  'mobilenumber',
+  'mobilephone',
+  'whatsapp',
+  'whatsappnumber',
+  'number',
+  'tel',
+  'telephone',
+  'cell',
+  'msisdn',
+  'contact',
+]);
+const FIELD_HEADERS: Record<string, keyof NumberRow['contact'] | 'firstname' | 'lastname'> = {
+  name: 'name',
+  fullname: 'name',
+  contactname: 'name',
+  customername: 'name',
+  firstname: 'firstname',
+  givenname: 'firstname',
+  lastname: 'lastname',
+  surname: 'lastname',
+  email: 'email',
+  emailaddress: 'email',
+  mail: 'email',
+  company: 'company',
+  companyname: 'company',
+  organisation: 'company',
+  organization: 'company',
+  business: 'company',
+  position: 'position',
+  jobtitle: 'position',
+  title: 'position',
+};
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** The delimiter of the first line: the most frequent of comma, semicolon and tab outside quotes. */
+function detectDelimiter(text: string): string {
+  const first = text.split(/\r?\n/, 1)[0]!.replace(/"[^"]*"/g, '');
+  const counts = [',', ';', '\t'].map((d) => [d, first.split(d).length - 1] as const);
+  counts.sort((a, b) => b[1] - a[1]);
+  return counts[0]![1] > 0 ? counts[0]![0] : ',';
+}
+
+function readRecords(text: string): { record: string[]; line: number }[] {
+  try {
+    const out = parse(text, {
+      delimiter: detectDelimiter(text),
+      bom: true,
+      trim: true,
+      skip_empty_lines: true,
+      skip_records_with_empty_values: true,
+      relax_column_count: true,
+      relax_quotes: true,
+      info: true,
+    }) as unknown as { record: string[]; info: { lines: number } }[];
+    return out.map((r) => ({ record: r.record, line: r.info.lines }));
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    throw badRequest(`audience.numbers: could not be read as a list or CSV (${msg})`, {
+      'audience.numbers': ['could not be read as a list or CSV'],
+    });
+  }
+}
+
+const limit = (v: string | undefined, max: number) => (v ? v.slice(0, max) : null);
+
+export function parseNumbers(text: string, defaultRegion: string, maxRows: number): ParsedNumbers {
+  const records = readRecords(text);
+  const first = records[0]?.record ?? [];
+  const keys = first.map(variableKey);
+  const phoneColumn = keys.findIndex((k) => PHONE_HEADERS.has(k));
+  const hasHeader = phoneColumn >= 0 && !first.some((c) => /\d{5,}/.test(c));
+  if (!hasHeader && keys.some((k) => k in FIELD_HEADERS) && !first.some((c) => /\d{5,}/.test(c))) {
+    throw badRequest('audience.numbers: the header has no phone column (for example "phone" or "mobile")', {
+      'audience.numbers': ['the header has no phone column'],
+    });
+  }
+  const columns = hasHeader ? keys : ['phone', 'name'];
+  const phoneAt = hasHeader ? phoneColumn : 0;
+  const data = hasHeader ? records.slice(1) : records;
+  if (data.length > maxRows) {
+    throw badRequest(`audience.numbers: has ${data.length} lines; at most ${maxRows} recipients are allowed`, {
+      'audience.numbers': [`at most ${maxRows} lines`],
+    });
+  }
+
+  const rows: NumberRow[] = [];
+  const invalid: Problem[] = [];
+  const duplicates: Problem[] = [];
+  const firstLine = new Map<string, number>();
+  for (const { record, line } of data) {
+    const raw = record[phoneAt]?.trim() ?? '';
+    if (!raw) {
+      invalid.push({ line, value: record.join(', ').slice(0, 200), reason: 'no phone number on this line' });
+      continue;
+    }
+    const phone = toE164(raw, defaultRegion);
+    if (!phone) {
+      invalid.push({ line, value: raw.slice(0, 200), reason: `not a valid phone number (region ${defaultRegion})` });
+      continue;
+    }
+    const seen = firstLine.get(phone);
+    if (seen !== undefined) {
+      duplicates.push({ line, value: phone, reason: `same number as line ${seen}` });
+      continue;
+    }
+    firstLine.set(phone, line);
+    const variables: Record<string, string> = {};
+    const fields: Partial<Record<keyof NumberRow['contact'] | 'firstname' | 'lastname', string>> = {};
+    columns.forEach((key, i) => {
+      const cell = record[i]?.trim();
+      if (i === phoneAt || !cell || !key) return;
+      variables[key] ??= cell.slice(0, 500);
+      const field = FIELD_HEADERS[key];
+      if (field) fields[field] ??= cell;
+    });
+    const name = fields.name ?? ([fields.firstname, fields.lastname].filter(Boolean).join(' ') || undefined);
+    rows.push({
+      line,
+      phone,
+      contact: {
+        name: limit(name, 200),
+        email: fields.email && EMAIL.test(fields.email) ? limit(fields.email, 320) : null,
+        company: limit(fields.company, 200),
+        position: limit(fields.position, 200),
+      },
+      variables,
+    });
+  }
+  return { rows, invalid, duplicates, columns, lines: data.length };
+}

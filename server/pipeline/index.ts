@@ -1,0 +1,79 @@
+import * as pq from '../db/queries/pipeline';
+import { setOwner } from '../services/ownership';
+import type { WebhookItem } from '../webhook/payload';
+import { type PipelineDeps, QUEUE_REPLY, QUEUE_SEND, type ReplyJob, type SendJob } from './deps';
+import { ingestItems } from './ingest';
+import { runReplyJob } from './reply';
+import { runSendJob } from './send';
+
+export interface Pipeline {
+  deps: PipelineDeps;
+  /** Stores webhook items; fast, no AI or gateway work on this path. */
+  ingest(items: WebhookItem[]): ReturnType<typeof ingestItems>;
+  /** Starts this process's workers (reply, send) and the automatic hand-back sweep. */
+  startWorkers(): Promise<void>;
+  stop(): void;
+}
+
+/** Creates the job queues the pipeline uses; every process does this, workers or not. */
+export async function definePipelineQueues(deps: PipelineDeps) {
+  const { settings } = deps;
+  await deps.queue.define({
+    name: QUEUE_REPLY,
+    retryLimit: settings.aiMaxAttempts - 1,
+    retryDelay: 2,
+    retryBackoff: true,
+    expireInSeconds: settings.replyJobTimeoutSeconds,
+  });
+  await deps.queue.define({
+    name: QUEUE_SEND,
+    retryLimit: settings.sendMaxAttempts - 1,
+    retryDelay: 2,
+    retryBackoff: true,
+    expireInSeconds: settings.sendJobTimeoutSeconds,
+  });
+}
+
+export function createPipeline(deps: PipelineDeps): Pipeline {
+  let sweep: NodeJS.Timeout | undefined;
+  return {
+    deps,
+    ingest: (items) => ingestItems(deps, items),
+    async startWorkers() {
+      await deps.queue.work<ReplyJob>(QUEUE_REPLY, { concurrency: deps.settings.replyConcurrency }, async (job) => {
+        const outcome = await runReplyJob(deps, job);
+        deps.log.debug({ conversationId: job.data.conversationId, outcome }, 'reply job done');
+        deps.queue.wake(QUEUE_SEND);
+      });
+      await deps.queue.work<SendJob>(QUEUE_SEND, { concurrency: 2 }, async (job) => {
+        const outcome = await runSendJob(deps, job);
+        deps.log.debug({ messageId: job.data.messageId, outcome }, 'send job done');
+        if (outcome === 'sent') deps.queue.wake(QUEUE_SEND);
+      });
+      sweep = setInterval(() => {
+        resumeQuietConversations(deps).catch((err) => deps.log.error({ err }, 'hand-back sweep failed'));
+      }, 30_000);
+      sweep.unref();
+    },
+    stop() {
+      if (sweep) clearInterval(sweep);
+    },
+  };
+}
+
+/** Gives conversations back to the bot once their human owner has been quiet long enough. */
+export async function resumeQuietConversations(deps: PipelineDeps): Promise<number> {
+  const due = await pq.conversationsDueForResume(deps.db, new Date(), 100);
+  let n = 0;
+  for (const { id } of due) {
+    const changed = await deps.db.transaction((tx) =>
+      setOwner(
+        tx,
+        { conversationId: id, to: 'bot', actorType: 'system', reason: 'No agent activity during the quiet time' },
+        { humanQuietMinutes: deps.settings.humanQuietMinutes },
+      ),
+    );
+    if (changed) n++;
+  }
+  return n;
+}

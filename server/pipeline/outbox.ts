@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import type { AiUsage, Author } from '../../drizzle';
+import * as mq from '../db/queries/messages';
+import * as pq from '../db/queries/pipeline';
+import type { DbOrTx } from '../db/types';
+import { recordEvents } from '../events/record';
+import { type PipelineDeps, QUEUE_SEND, type SendJob } from './deps';
+import { splitReply } from './split';
+
+export interface OutboundText {
+  conversationId: string;
+  text: string;
+  author: Author;
+  ai?: AiUsage | null;
+  actorId?: string | null;
+  campaignId?: string | null;
+  /** Split into WhatsApp-sized parts by the persona's limits (default true). */
+  split?: boolean;
+}
+
+/**
+ * Stores an outbound text as one row per part and schedules the first part's send job, in the
+ * caller's transaction: a message is either stored and scheduled, or neither. Parts go out in order,
+ * each part's job scheduling the next. Without a gateway token the rows are kept as not_configured.
+ */
+export async function queueOutbound(
+  tx: DbOrTx,
+  deps: Pick<PipelineDeps, 'queue' | 'gateway' | 'persona'>,
+  msg: OutboundText,
+): Promise<{ messageIds: string[] }> {
+  const { maxChars, maxParts } = deps.persona.replySplitting;
+  const parts = msg.split === false ? [msg.text] : splitReply(msg.text, { maxChars, maxParts });
+  if (!parts.length) return { messageIds: [] };
+  const replyGroup = randomUUID();
+  const configured = deps.gateway.configured;
+  const rows = await mq.insertOutbound(
+    tx,
+    parts.map((body, i) => ({
+      conversationId: msg.conversationId,
+      author: msg.author,
+      body,
+      status: configured ? 'queued' : 'not_configured',
+      error: configured ? null : 'WASENDER_API_TOKEN is not configured',
+      replyGroup,
+      partIndex: i,
+      ai: i === 0 ? (msg.ai ?? null) : null,
+      actorId: msg.actorId ?? null,
+      campaignId: msg.campaignId ?? null,
+    })),
+  );
+  const ordered = [...rows].sort((a, b) => a.partIndex - b.partIndex);
+  await pq.touchConversation(tx, msg.conversationId, {
+    at: new Date(),
+    preview: parts.at(-1)!,
+    inbound: false,
+    agent: msg.author === 'agent',
+  });
+  await recordEvents(
+    tx,
+    ordered.map((r) => ({
+      type: 'message.created' as const,
+      conversationId: msg.conversationId,
+      messageId: r.id,
+      direction: 'outbound' as const,
+      author: msg.author,
+    })),
+  );
+  if (configured) await deps.queue.send<SendJob>(QUEUE_SEND, { messageId: ordered[0]!.id }, { tx });
+  return { messageIds: ordered.map((r) => r.id) };
+}

@@ -1,0 +1,199 @@
+import * as mq from '../db/queries/messages';
+import * as pq from '../db/queries/pipeline';
+import type { Tx } from '../db/types';
+import { AiRetryableError } from '../integrations/ai';
+import { setOwner } from '../services/ownership';
+import type { PipelineDeps, ReplyJob } from './deps';
+import { handOff } from './handoff';
+import { containsPhrase, isExactKeyword } from './keywords';
+import { queueOutbound } from './outbox';
+import { buildPrompt } from './prompt';
+
+export type ReplyOutcome =
+  | 'not-latest'
+  | 'already-handled'
+  | 'human-owns'
+  | 'superseded'
+  | 'opted-out'
+  | 'opted-in'
+  | 'handoff'
+  | 'non-text'
+  | 'replied'
+  | 'fallback';
+
+/**
+ * Answers a conversation's unanswered burst of inbound messages, once.
+ *
+ * Every inbound message schedules a job after the quiet time; only the job of the newest message
+ * works, so a burst gets one answer. The answer is written in one transaction that first checks,
+ * under a row lock, that no newer message arrived meanwhile (else it is discarded: the newer
+ * message's job answers everything) and that no other worker answered already. A crash before that
+ * commit leaves nothing behind, and the job's retry starts over.
+ */
+export async function runReplyJob(
+  deps: PipelineDeps,
+  job: { data: ReplyJob; retryCount: number },
+): Promise<ReplyOutcome> {
+  const { db, persona, settings, log } = deps;
+  const { conversationId } = job.data;
+  const latest = await mq.latestInbound(db, conversationId);
+  if (!latest || latest.id !== job.data.messageId) return 'not-latest';
+  const conv = await pq.readConversation(db, conversationId);
+  if (!conv) return 'not-latest';
+  if (conv.botHandledThrough && conv.botHandledThrough >= latest.createdAt) return 'already-handled';
+
+  const now = new Date();
+  const resuming = conv.owner === 'human' && conv.botResumesAt !== null && conv.botResumesAt <= now;
+  if (conv.owner === 'human' && !resuming) {
+    await finish(deps, conversationId, latest, async () => {});
+    return 'human-owns';
+  }
+
+  /** Writes the outcome if this job is still the one to answer; false when superseded. */
+  const commit = async (write: (tx: Tx) => Promise<void>) => {
+    const ok = await finish(deps, conversationId, latest, async (tx) => {
+      if (resuming) {
+        await setOwner(
+          tx,
+          { conversationId, to: 'bot', actorType: 'system', reason: 'No agent activity during the quiet time' },
+          { humanQuietMinutes: settings.humanQuietMinutes },
+        );
+      }
+      await write(tx);
+    });
+    return ok;
+  };
+
+  const burst = await mq.inboundSince(db, conversationId, conv.botHandledThrough, latest.createdAt);
+  const texts = burst.map((m) => m.body?.trim() ?? '').filter(Boolean);
+  const lastText = texts.at(-1) ?? '';
+  const label = conv.name ?? conv.pushName ?? conv.phone;
+
+  if (lastText && isExactKeyword(lastText, persona.optOut.keywords)) {
+    const ok = await commit(async (tx) => {
+      if (await pq.setOptOut(tx, conv.contactId, now)) {
+        await pq.insertActivity(tx, { contactId: conv.contactId, type: 'opt_out', summary: `Opted out ("${lastText}")` });
+        await queueOutbound(tx, deps, { conversationId, text: persona.optOut.confirmation, author: 'bot', split: false });
+      }
+    });
+    return ok ? 'opted-out' : 'superseded';
+  }
+  if (lastText && isExactKeyword(lastText, persona.optOut.optInKeywords)) {
+    const ok = await commit(async (tx) => {
+      if (await pq.setOptOut(tx, conv.contactId, null)) {
+        await pq.insertActivity(tx, { contactId: conv.contactId, type: 'opt_in', summary: `Opted back in ("${lastText}")` });
+        await queueOutbound(tx, deps, { conversationId, text: persona.optOut.optInConfirmation, author: 'bot', split: false });
+      }
+    });
+    return ok ? 'opted-in' : 'superseded';
+  }
+  if (texts.some((t) => containsPhrase(t, persona.handoff.keywords))) {
+    const ok = await commit(async (tx) => {
+      await handOff(tx, deps, {
+        conversationId,
+        contactId: conv.contactId,
+        customerLabel: label,
+        reason: 'The customer asked for a person',
+        actorType: 'bot',
+        message: persona.handoff.message,
+      });
+    });
+    return ok ? 'handoff' : 'superseded';
+  }
+  if (!texts.length) {
+    const ok = await commit(async (tx) => {
+      await queueOutbound(tx, deps, { conversationId, text: persona.nonText.reply, author: 'bot' });
+    });
+    return ok ? 'non-text' : 'superseded';
+  }
+
+  const fallback = async (reason: string) => {
+    const ok = await commit(async (tx) => {
+      await handOff(tx, deps, {
+        conversationId,
+        contactId: conv.contactId,
+        customerLabel: label,
+        reason,
+        actorType: 'bot',
+        message: persona.fallbackMessage,
+        taskTitle: `Answer ${label}: the bot could not reply (${reason})`,
+      });
+    });
+    return ok ? ('fallback' as const) : ('superseded' as const);
+  };
+
+  if (!deps.ai.configured) {
+    log.warn({ conversationId }, 'OPENAI_API_KEY is not set: sending the fallback message and asking a human');
+    return fallback('OpenAI is not configured');
+  }
+
+  const [history, crm] = await Promise.all([
+    mq.historyBefore(db, conversationId, burst[0]!.createdAt, settings.historyMaxMessages),
+    pq.crmContext(db, conv.contactId),
+  ]);
+  const messages = buildPrompt({
+    persona,
+    facts: { ...conv, ...crm },
+    history,
+    newMessages: burst.map((m) => ({ author: 'contact', body: m.body, type: m.type })),
+    tokenBudget: settings.historyTokenBudget,
+  });
+
+  let result: Awaited<ReturnType<typeof deps.ai.complete>>;
+  try {
+    result = await deps.ai.complete({
+      model: settings.model,
+      messages,
+      temperature: persona.model.temperature,
+      maxTokens: persona.model.maxTokens,
+      allowHandoff: true,
+    });
+  } catch (err) {
+    const lastAttempt = job.retryCount >= settings.aiMaxAttempts - 1;
+    log.warn({ conversationId, attempt: job.retryCount + 1, err: (err as Error).message }, 'AI reply failed');
+    if (err instanceof AiRetryableError && !lastAttempt) throw err;
+    return fallback('the AI service failed');
+  }
+
+  if (result.kind === 'handoff') {
+    const reason = result.reason;
+    const ok = await commit(async (tx) => {
+      await handOff(tx, deps, {
+        conversationId,
+        contactId: conv.contactId,
+        customerLabel: label,
+        reason,
+        actorType: 'bot',
+        message: persona.handoff.message,
+      });
+    });
+    return ok ? 'handoff' : 'superseded';
+  }
+  const { text, usage } = result;
+  const ok = await commit(async (tx) => {
+    await queueOutbound(tx, deps, { conversationId, text, author: 'bot', ai: usage });
+  });
+  return ok ? 'replied' : 'superseded';
+}
+
+/**
+ * Runs the write under the conversation's row lock if the burst is still unanswered and no newer
+ * inbound message exists, then marks the burst handled. Returns false (nothing written) otherwise.
+ */
+async function finish(
+  deps: PipelineDeps,
+  conversationId: string,
+  latest: { id: string; createdAt: Date },
+  write: (tx: Tx) => Promise<void>,
+): Promise<boolean> {
+  return deps.db.transaction(async (tx) => {
+    const locked = await pq.lockConversation(tx, conversationId);
+    if (!locked) return false;
+    if (locked.botHandledThrough && locked.botHandledThrough >= latest.createdAt) return false;
+    const newest = await mq.latestInbound(tx, conversationId);
+    if (!newest || newest.id !== latest.id) return false;
+    await write(tx);
+    await pq.setHandledThrough(tx, conversationId, latest.createdAt);
+    return true;
+  });
+}

@@ -1,0 +1,72 @@
+import type { TActivity, TActivityCreateInput, TActivityListInput, TTimelineItem } from '../../contracts';
+import * as q from '../../db/queries/activities';
+import * as cq from '../../db/queries/contacts';
+import * as dq from '../../db/queries/deals';
+import type { Db } from '../../db/types';
+import { badRequest, notFound } from '../../errors';
+import type { Actor } from '../actor';
+import { decodeCursor, encodeCursor } from '../pagination';
+
+export interface ActivitiesService {
+  list(input: TActivityListInput): Promise<{ items: TActivity[]; nextCursor: string | null }>;
+  create(input: TActivityCreateInput, actor: Actor): Promise<TActivity>;
+  /** Activities, deal changes and messages of a contact, newest first. */
+  timeline(input: {
+    contactId: string;
+    limit: number;
+    cursor?: string | null;
+  }): Promise<{ items: TTimelineItem[]; nextCursor: string | null }>;
+}
+
+export function createActivitiesService(deps: { db: Db }): ActivitiesService {
+  const { db } = deps;
+  return {
+    async list(input) {
+      const after = decodeCursor('activities', input.cursor, 'timestamptz');
+      const rows = await q.listActivities(db, { ...input, after });
+      const more = rows.length > input.limit;
+      const items = rows.slice(0, input.limit);
+      const last = items.at(-1);
+      return {
+        items: items.map(({ sortKey: _, ...a }) => a),
+        nextCursor: more && last ? encodeCursor('activities', { key: last.sortKey, id: last.id }) : null,
+      };
+    },
+
+    async create(input, actor) {
+      if (!(await cq.findContact(db, input.contactId))) throw notFound('Contact', input.contactId);
+      if (input.dealId) {
+        const deal = await dq.findDeal(db, input.dealId);
+        if (!deal) throw notFound('Deal', input.dealId);
+        if (deal.contactId !== input.contactId) {
+          throw badRequest('dealId: the deal belongs to another contact', {
+            dealId: ['belongs to another contact'],
+          });
+        }
+      }
+      return q.insertActivity(db, {
+        contactId: input.contactId,
+        dealId: input.dealId ?? null,
+        type: input.type,
+        summary: input.summary,
+        metadata: input.metadata ?? null,
+        actorType: actor.type,
+        actorId: actor.id,
+        occurredAt: input.occurredAt ?? new Date(),
+      });
+    },
+
+    async timeline(input) {
+      if (!(await cq.findContact(db, input.contactId))) throw notFound('Contact', input.contactId);
+      const after = decodeCursor('timeline', input.cursor, 'timestamptz');
+      const rows = await q.listTimeline(db, { contactId: input.contactId, limit: input.limit, after });
+      const more = rows.length > input.limit;
+      const items = rows.slice(0, input.limit);
+      const last = items.at(-1);
+      return {
+        items: items.map(({ sortKey: _, micros: __, ...r }) => r),
+        nextCursor: more && last ? encodeCursor('timeline', { key: last.sortKey, id: last.id }) : null,
+      };
+    },
+  };
+}

@@ -1,0 +1,159 @@
+import type {
+  TContact,
+  TContactCreateInput,
+  TContactDetail,
+  TContactListInput,
+  TContactTagsInput,
+  TContactTagsResult,
+  TContactUpdateInput,
+} from '../../contracts';
+import * as acts from '../../db/queries/activities';
+import * as q from '../../db/queries/contacts';
+import * as dq from '../../db/queries/deals';
+import { STATUS_CHANGE_ACTIVITY } from '../../db/queries/leads';
+import * as tq from '../../db/queries/tasks';
+import type { Db } from '../../db/types';
+import { badRequest, conflict, isUniqueViolation, notFound } from '../../errors';
+import { toE164 } from '../../phone';
+import type { Actor } from '../actor';
+import { decodeCursor, toPage } from '../pagination';
+
+export interface ContactsService {
+  list(input: TContactListInput): Promise<{ items: TContact[]; nextCursor: string | null }>;
+  get(id: string): Promise<TContactDetail>;
+  create(input: TContactCreateInput): Promise<TContact>;
+  update(input: TContactUpdateInput, actor: Actor): Promise<TContact>;
+  /** Soft delete: the contact disappears from lists; its phone stays taken. */
+  delete(id: string): Promise<void>;
+  addTags(input: TContactTagsInput): Promise<TContactTagsResult>;
+  removeTags(input: TContactTagsInput): Promise<TContactTagsResult>;
+}
+
+export function normalisePhone(input: string, defaultRegion: string): string {
+  const phone = toE164(input, defaultRegion);
+  if (!phone) {
+    throw badRequest(`phone: "${input}" is not a valid phone number`, {
+      phone: ['is not a valid phone number'],
+    });
+  }
+  return phone;
+}
+
+const uniqueTags = (tags: string[]) => [...new Set(tags)];
+
+export function createContactsService(deps: { db: Db; defaultRegion: string }): ContactsService {
+  const { db, defaultRegion } = deps;
+
+  async function changeTags(
+    input: TContactTagsInput,
+    change: (ids: string[], tags: string[]) => Promise<string[]>,
+  ): Promise<TContactTagsResult> {
+    const ids = [...new Set(input.ids)];
+    const existing = await q.existingContactIds(db, ids);
+    const updated = new Set(await change(ids, uniqueTags(input.tags)));
+    return {
+      updated: ids.filter((id) => updated.has(id)),
+      unchanged: ids.filter((id) => existing.has(id) && !updated.has(id)),
+      notFound: ids.filter((id) => !existing.has(id) && !updated.has(id)),
+    };
+  }
+
+  return {
+    async list(input) {
+      const after = decodeCursor(`contacts:${input.sort}`, input.cursor, q.contactSortKeyType(input.sort));
+      const rows = await q.listContacts(db, { ...input, after });
+      return toPage(`contacts:${input.sort}`, rows, input.limit, ({ sortKey: _, ...c }) => c);
+    },
+
+    async get(id) {
+      const row = await q.findContactDetail(db, id);
+      if (!row) throw notFound('Contact', id);
+      const [deals, openTasks, recent] = await Promise.all([
+        dq.listContactDeals(db, id),
+        tq.listOpenTasksOfContact(db, id),
+        acts.listActivities(db, { contactId: id, limit: 20, after: null }),
+      ]);
+      const { conversationId, conversationOwner, conversationUnread, conversationLastMessageAt, ...contact } =
+        row;
+      return {
+        ...contact,
+        conversation:
+          conversationId && conversationOwner
+            ? {
+                id: conversationId,
+                owner: conversationOwner,
+                unreadCount: conversationUnread ?? 0,
+                lastMessageAt: conversationLastMessageAt,
+              }
+            : null,
+        deals,
+        openTasks,
+        recentActivities: recent.slice(0, 20).map(({ sortKey: _, ...a }) => a),
+      };
+    },
+
+    async create(input) {
+      const phone = normalisePhone(input.phone, defaultRegion);
+      try {
+        const created = await q.insertContact(db, {
+          phone,
+          name: input.name ?? null,
+          email: input.email ?? null,
+          company: input.company ?? null,
+          position: input.position ?? null,
+          leadStatus: input.leadStatus ?? 'new',
+          source: input.source ?? 'manual',
+          tags: input.tags ? uniqueTags(input.tags) : [],
+          notes: input.notes ?? null,
+        });
+        if (created) return created;
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+      }
+      throw conflict(`A contact with phone ${phone} already exists`);
+    },
+
+    async update(input, actor) {
+      // Only the fields named here can change; a field left out (undefined) is kept.
+      const patch: q.ContactPatch = {};
+      if (input.phone !== undefined) patch.phone = normalisePhone(input.phone, defaultRegion);
+      if (input.name !== undefined) patch.name = input.name || null;
+      if (input.email !== undefined) patch.email = input.email || null;
+      if (input.company !== undefined) patch.company = input.company || null;
+      if (input.position !== undefined) patch.position = input.position || null;
+      if (input.notes !== undefined) patch.notes = input.notes || null;
+      if (input.source !== undefined) patch.source = input.source;
+      if (input.tags !== undefined) patch.tags = uniqueTags(input.tags);
+      if (input.leadStatus !== undefined) patch.leadStatus = input.leadStatus;
+      try {
+        return await db.transaction(async (tx) => {
+          const before = await q.lockContactStatus(tx, input.id);
+          if (!before) throw notFound('Contact', input.id);
+          const updated = await q.updateContact(tx, input.id, patch);
+          if (!updated) throw notFound('Contact', input.id);
+          if (patch.leadStatus && patch.leadStatus !== before.leadStatus) {
+            await acts.insertActivity(tx, {
+              contactId: input.id,
+              type: STATUS_CHANGE_ACTIVITY,
+              summary: `Lead status changed from ${before.leadStatus} to ${patch.leadStatus}`,
+              metadata: { from: before.leadStatus, to: patch.leadStatus },
+              actorType: actor.type,
+              actorId: actor.id,
+            });
+          }
+          return updated;
+        });
+      } catch (err) {
+        if (isUniqueViolation(err)) throw conflict(`A contact with phone ${patch.phone} already exists`);
+        throw err;
+      }
+    },
+
+    async delete(id) {
+      if (!(await q.softDeleteContact(db, id, new Date()))) throw notFound('Contact', id);
+    },
+
+    addTags: (input) => changeTags(input, (ids, tags) => q.addTags(db, ids, tags)),
+    removeTags: (input) => changeTags(input, (ids, tags) => q.removeTags(db, ids, tags)),
+  };
+}

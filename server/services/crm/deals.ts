@@ -1,0 +1,169 @@
+import type {
+  TDeal,
+  TDealCreateInput,
+  TDealListInput,
+  TDealMoveStageInput,
+  TDealUpdateInput,
+  TPipelineSummary,
+} from '../../contracts';
+import { DEAL_STAGE_VALUES } from '../../contracts';
+import * as acts from '../../db/queries/activities';
+import * as cq from '../../db/queries/contacts';
+import * as q from '../../db/queries/deals';
+import type { Db, DbOrTx } from '../../db/types';
+import { notFound } from '../../errors';
+import type { Actor } from '../actor';
+import { decodeCursor, toPage } from '../pagination';
+
+export interface DealsService {
+  list(input: TDealListInput): Promise<{ items: TDeal[]; nextCursor: string | null }>;
+  create(input: TDealCreateInput, actor: Actor): Promise<TDeal>;
+  update(input: TDealUpdateInput, actor: Actor): Promise<TDeal>;
+  /** Moves a deal to another stage and records it on the contact's timeline. */
+  moveStage(input: TDealMoveStageInput, actor: Actor): Promise<{ changed: boolean; deal: TDeal }>;
+  delete(id: string, actor: Actor): Promise<void>;
+  pipeline(): Promise<TPipelineSummary>;
+}
+
+const isClosed = (stage: string) => stage === 'won' || stage === 'lost';
+
+export function createDealsService(deps: { db: Db }): DealsService {
+  const { db } = deps;
+
+  const record = (
+    tx: DbOrTx,
+    deal: { id: string; contactId: string },
+    actor: Actor,
+    type: string,
+    summary: string,
+    metadata: Record<string, unknown>,
+  ) =>
+    acts.insertActivity(tx, {
+      contactId: deal.contactId,
+      dealId: deal.id,
+      type,
+      summary: summary.slice(0, 500),
+      metadata,
+      actorType: actor.type,
+      actorId: actor.id,
+    });
+
+  return {
+    async list(input) {
+      const after = decodeCursor('deals', input.cursor, 'timestamptz');
+      const rows = await q.listDeals(db, { ...input, after });
+      return toPage('deals', rows, input.limit, ({ sortKey: _, ...d }) => d);
+    },
+
+    create(input, actor) {
+      return db.transaction(async (tx) => {
+        if (!(await cq.findContact(tx, input.contactId))) throw notFound('Contact', input.contactId);
+        const deal = await q.insertDeal(tx, {
+          contactId: input.contactId,
+          title: input.title,
+          stage: input.stage,
+          value: input.value,
+          currency: input.currency,
+          probability: input.probability ?? null,
+          expectedCloseAt: input.expectedCloseAt ?? null,
+          closedAt: isClosed(input.stage) ? new Date() : null,
+        });
+        await record(
+          tx,
+          deal,
+          actor,
+          'deal_created',
+          `Deal created: ${deal.title} (${deal.value} ${deal.currency})`,
+          {
+            stage: deal.stage,
+            value: deal.value,
+            currency: deal.currency,
+          },
+        );
+        return deal;
+      });
+    },
+
+    update(input, actor) {
+      const patch: q.DealPatch = {};
+      if (input.title !== undefined) patch.title = input.title;
+      if (input.value !== undefined) patch.value = input.value;
+      if (input.currency !== undefined) patch.currency = input.currency;
+      if (input.probability !== undefined) patch.probability = input.probability;
+      if (input.expectedCloseAt !== undefined) patch.expectedCloseAt = input.expectedCloseAt;
+      return db.transaction(async (tx) => {
+        const before = await q.findDeal(tx, input.id, { lock: true });
+        if (!before) throw notFound('Deal', input.id);
+        const deal = await q.updateDeal(tx, input.id, patch);
+        if (!deal) throw notFound('Deal', input.id);
+        const changed = (Object.keys(patch) as (keyof q.DealPatch)[]).filter(
+          (k) =>
+            String(before[k as keyof typeof before] ?? '') !== String(deal[k as keyof typeof deal] ?? ''),
+        );
+        if (changed.length) {
+          await record(
+            tx,
+            deal,
+            actor,
+            'deal_updated',
+            `Deal updated: ${deal.title} (${changed.join(', ')})`,
+            {
+              fields: changed,
+              value: deal.value,
+              currency: deal.currency,
+            },
+          );
+        }
+        return deal;
+      });
+    },
+
+    moveStage(input, actor) {
+      return db.transaction(async (tx) => {
+        const before = await q.findDeal(tx, input.id, { lock: true });
+        if (!before) throw notFound('Deal', input.id);
+        if (before.stage === input.stage) return { changed: false, deal: before };
+        const deal = await q.updateDeal(tx, input.id, {
+          stage: input.stage,
+          closedAt: isClosed(input.stage) ? new Date() : null,
+        });
+        if (!deal) throw notFound('Deal', input.id);
+        await record(
+          tx,
+          deal,
+          actor,
+          'deal_stage_changed',
+          `Deal ${deal.title} moved from ${before.stage} to ${deal.stage}${input.note ? `: ${input.note}` : ''}`,
+          { from: before.stage, to: deal.stage, note: input.note ?? null },
+        );
+        return { changed: true, deal };
+      });
+    },
+
+    async delete(id, actor) {
+      await db.transaction(async (tx) => {
+        const deal = await q.softDeleteDeal(tx, id, new Date());
+        if (!deal) throw notFound('Deal', id);
+        await record(tx, deal, actor, 'deal_deleted', `Deal deleted: ${deal.title}`, {});
+      });
+    },
+
+    async pipeline() {
+      const [byStage, open] = await Promise.all([q.pipelineTotals(db), q.openPipelineTotals(db)]);
+      return {
+        stages: DEAL_STAGE_VALUES.map((stage) => {
+          const rows = byStage.filter((r) => r.stage === stage);
+          return {
+            stage,
+            count: rows.reduce((n, r) => n + r.count, 0),
+            values: rows.map((r) => ({ currency: r.currency, value: r.value })),
+          };
+        }),
+        open: {
+          count: open.reduce((n, r) => n + r.count, 0),
+          values: open.map((r) => ({ currency: r.currency, value: r.value })),
+        },
+      };
+    },
+  };
+}

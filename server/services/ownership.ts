@@ -1,0 +1,62 @@
+import type { ActorType, Owner } from '../../drizzle';
+import * as q from '../db/queries/ownership';
+import type { DbOrTx } from '../db/types';
+import { recordEvents } from '../events/record';
+
+export interface OwnerChange {
+  conversationId: string;
+  to: Owner;
+  actorType: ActorType;
+  actorId?: string | null;
+  reason?: string | null;
+  at?: Date;
+}
+
+/**
+ * The one way a conversation changes hands (bot ↔ human), used by the pipeline (takeover from the
+ * phone, handoff requests, automatic resume) and by the dashboard (bot router). Each change is logged
+ * in bot_events and announced as a `conversation.owner` event, in the caller's transaction.
+ *
+ * A human owner gets the bot back by itself after `humanQuietMinutes` without agent activity
+ * (0 disables the automatic hand-back).
+ */
+export async function setOwner(
+  db: DbOrTx,
+  change: OwnerChange,
+  opts: { humanQuietMinutes: number },
+): Promise<boolean> {
+  const at = change.at ?? new Date();
+  const previous = await q.changeOwner(db, {
+    conversationId: change.conversationId,
+    to: change.to,
+    actorType: change.actorType,
+    actorId: change.actorId ?? null,
+    reason: change.reason ?? null,
+    botResumesAt: change.to === 'human' ? resumeTime(at, opts.humanQuietMinutes) : null,
+    at,
+  });
+  if (previous === null) return false;
+  await recordEvents(db, [
+    {
+      type: 'conversation.owner',
+      conversationId: change.conversationId,
+      owner: change.to,
+      reason: change.reason ?? null,
+    },
+  ]);
+  return true;
+}
+
+/** Agent activity in a human-owned conversation postpones the bot's automatic return. */
+export async function noteAgentActivity(
+  db: DbOrTx,
+  conversationId: string,
+  at: Date,
+  opts: { humanQuietMinutes: number },
+) {
+  await q.extendHumanOwnership(db, conversationId, resumeTime(at, opts.humanQuietMinutes));
+}
+
+export function resumeTime(at: Date, quietMinutes: number): Date | null {
+  return quietMinutes > 0 ? new Date(at.getTime() + quietMinutes * 60_000) : null;
+}

@@ -1,0 +1,17 @@
+import { ZActivity, ZActivityCreateInput, ZActivityListInput, ZActivityPage } from '../../../contracts';
+import { actorOf } from '../../../services/actor';
+import { router } from '../../init';
+import { authedProcedure } from '../../procedures';
+
+export const activitiesRouter = router({
+  /** Activities newest first, by contact, deal or type. */
+  list: authedProcedure
+    .input(ZActivityListInput)
+    .output(ZActivityPage)
+    .query(({ ctx, input }) => ctx.services.crm.activities.list(input)),
+  /** Logs something that happened (a note, call, meeting) on the contact's timeline. */
+  create: authedProcedure
+    .input(ZActivityCreateInput)
+    .output(ZActivity)
+    .mutation(({ ctx, input }) => ctx.services.crm.activities.create(input, actorOf(ctx.caller))),
+});

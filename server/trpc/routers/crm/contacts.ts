@@ -1,0 +1,75 @@
+import {
+  ZContact,
+  ZContactCreateInput,
+  ZContactDeleteInput,
+  ZContactDetail,
+  ZContactGetInput,
+  ZContactImportInput,
+  ZContactListInput,
+  ZContactPage,
+  ZContactTagsInput,
+  ZContactTagsResult,
+  ZContactUpdateInput,
+  ZImportPreview,
+  ZImportResult,
+  ZOk,
+  ZTimelineInput,
+  ZTimelinePage,
+} from '../../../contracts';
+import { actorOf } from '../../../services/actor';
+import { router } from '../../init';
+import { adminProcedure, authedProcedure } from '../../procedures';
+
+export const contactsRouter = router({
+  list: authedProcedure
+    .input(ZContactListInput)
+    .output(ZContactPage)
+    .query(({ ctx, input }) => ctx.services.crm.contacts.list(input)),
+  /** A contact with its conversation, deals, open tasks and latest activities. */
+  get: authedProcedure
+    .input(ZContactGetInput)
+    .output(ZContactDetail)
+    .query(({ ctx, input }) => ctx.services.crm.contacts.get(input.id)),
+  /** Phone normalised to E.164 (default region from the configuration); CONFLICT when it exists. */
+  create: authedProcedure
+    .input(ZContactCreateInput)
+    .output(ZContact)
+    .mutation(({ ctx, input }) => ctx.services.crm.contacts.create(input)),
+  /** Changes only the fields given; null clears a field. */
+  update: authedProcedure
+    .input(ZContactUpdateInput)
+    .output(ZContact)
+    .mutation(({ ctx, input }) => ctx.services.crm.contacts.update(input, actorOf(ctx.caller))),
+  /** Soft delete: the contact leaves every list; its phone stays taken. */
+  delete: adminProcedure
+    .input(ZContactDeleteInput)
+    .output(ZOk)
+    .mutation(async ({ ctx, input }) => {
+      await ctx.services.crm.contacts.delete(input.id);
+      return { ok: true as const };
+    }),
+  addTags: authedProcedure
+    .input(ZContactTagsInput)
+    .output(ZContactTagsResult)
+    .mutation(({ ctx, input }) => ctx.services.crm.contacts.addTags(input)),
+  removeTags: authedProcedure
+    .input(ZContactTagsInput)
+    .output(ZContactTagsResult)
+    .mutation(({ ctx, input }) => ctx.services.crm.contacts.removeTags(input)),
+  /** CSV or pasted text: preview says what each row would become, commit creates the valid ones. */
+  import: router({
+    preview: authedProcedure
+      .input(ZContactImportInput)
+      .output(ZImportPreview)
+      .mutation(({ ctx, input }) => ctx.services.crm.import.preview(input)),
+    commit: authedProcedure
+      .input(ZContactImportInput)
+      .output(ZImportResult)
+      .mutation(({ ctx, input }) => ctx.services.crm.import.commit(input)),
+  }),
+  /** Activities, deal changes and messages of a contact merged by time, newest first. */
+  timeline: authedProcedure
+    .input(ZTimelineInput)
+    .output(ZTimelinePage)
+    .query(({ ctx, input }) => ctx.services.crm.activities.timeline(input)),
+});

@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { type FakeOpenAI, type FakeOpenAIOptions, startFakeOpenAI } from '../fakes/openai-server';
+import { type FakeWasender, startFakeWasender } from '../fakes/wasender-server';
+import { createTestRuntime, type TestRuntime } from './runtime';
+
+export const WEBHOOK_SECRET = 'test-webhook-secret-0123456789';
+
+export interface PipelineHarness extends TestRuntime {
+  openai: FakeOpenAI;
+  wasender: FakeWasender;
+  http: FastifyInstance;
+  baseUrl: string;
+  /** Posts a webhook body over real HTTP with the right signature (or the given one). */
+  post(body: unknown, signature?: string | null): Promise<Response>;
+  closeAll(): Promise<void>;
+}
+
+/**
+ * A server listening on loopback with workers running, wired to a fake OpenAI and a fake WaSender
+ * (real HTTP both ways), a webhook secret, and settings made quick for tests.
+ */
+export async function startPipeline(
+  env: Record<string, string> = {},
+  fakes: { openai?: FakeOpenAIOptions; withoutOpenAI?: boolean; withoutGateway?: boolean } = {},
+): Promise<PipelineHarness> {
+  const openai = await startFakeOpenAI(fakes.openai);
+  const wasender = await startFakeWasender();
+  const t = await createTestRuntime(
+    {
+      WASENDER_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      ...(fakes.withoutOpenAI ? {} : { OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.url }),
+      ...(fakes.withoutGateway ? {} : { WASENDER_API_TOKEN: wasender.token, WASENDER_BASE_URL: wasender.url }),
+      REPLY_QUIET_MS: '300',
+      SEND_RATE_PER_MINUTE: '6000',
+      OPENAI_TIMEOUT_MS: '2000',
+      WASENDER_TIMEOUT_MS: '2000',
+      ...env,
+    },
+    { workers: true },
+  );
+  const http = await t.app();
+  await http.listen({ host: '127.0.0.1', port: 0 });
+  const addr = http.server.address();
+  const baseUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  return {
+    ...t,
+    openai,
+    wasender,
+    http,
+    baseUrl,
+    post(body, signature = WEBHOOK_SECRET) {
+      return fetch(`${baseUrl}/webhook`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          ...(signature === null ? {} : { 'x-webhook-signature': signature }),
+        },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+    },
+    async closeAll() {
+      await t.close();
+      await openai.close();
+      await wasender.close();
+    },
+  };
+}
+
+export const newId = () => `3EB0${randomBytes(8).toString('hex').toUpperCase()}`;
+
+/** A WaSender `messages.upsert` for one direct text message. */
+export function textWebhook(p: {
+  phone: string;
+  text: string;
+  id?: string;
+  fromMe?: boolean;
+  pushName?: string;
+  lid?: string;
+}) {
+  const key: Record<string, unknown> = {
+    id: p.id ?? newId(),
+    fromMe: p.fromMe ?? false,
+    remoteJid: p.lid ?? `${p.phone}@s.whatsapp.net`,
+  };
+  if (p.lid) {
+    key.senderPn = `${p.phone}@s.whatsapp.net`;
+    key.cleanedSenderPn = p.phone;
+  }
+  return {
+    event: 'messages.upsert',
+    timestamp: Date.now(),
+    data: {
+      messages: {
+        key,
+        pushName: p.pushName ?? 'Customer',
+        messageTimestamp: Math.floor(Date.now() / 1000),
+        message: { conversation: p.text },
+      },
+    },
+  };
+}
+
+export function statusWebhook(id: string, status: number | string) {
+  return {
+    event: 'messages.update',
+    timestamp: Date.now(),
+    data: { key: { id, fromMe: true, remoteJid: '0@s.whatsapp.net' }, update: { status } },
+  };
+}
+
+/** Waits until the fake gateway has received `n` messages for this phone; returns them. */
+export async function sendsTo(h: PipelineHarness, phone: string, n = 1, timeoutMs = 15_000) {
+  const to = phone.startsWith('+') ? phone : `+${phone}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const list = h.wasender.sent.filter((s) => s.to === to);
+    if (list.length >= n) return list;
+    if (Date.now() > deadline) throw new Error(`expected ${n} sends to ${to}, got ${list.length}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,164 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildInbox, checkInbox } from '../../sdk/examples/inbox/build';
+import { type InboxServer, startInboxServer } from '../../sdk/examples/inbox/serve';
+import { appRouter } from '../../server/trpc/router';
+import { type PipelineHarness, startPipeline, textWebhook } from '../helpers/pipeline';
+import { chromiumPath, ensureSdkBuilt, repoRoot } from './support';
+
+/** What the inbox page calls; the test runs once the router has all of them. */
+const INBOX_PROCEDURES = [
+  'conversations.list',
+  'conversations.get',
+  'conversations.messages',
+  'conversations.markRead',
+  'conversations.sendMessage',
+  'conversations.events',
+  'bot.setEnabled',
+];
+const missing = INBOX_PROCEDURES.filter((p) => !(p in appRouter._def.procedures));
+
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+const GRACE = '+14155550101';
+const LINUS = '+14155550102';
+
+describe.skipIf(missing.length > 0)(
+  'the inbox example in headless Chromium, against an API on another origin',
+  () => {
+    let inbox: InboxServer;
+    let h: PipelineHarness;
+    let browser: Browser;
+    let page: Page;
+    const pageErrors: string[] = [];
+    const apiRequests: string[] = [];
+
+    beforeAll(async () => {
+      const executablePath = await chromiumPath();
+      if (!executablePath) throw new Error('Chromium is not installed: apt-get install -y chromium');
+      await ensureSdkBuilt();
+      const checked = checkInbox();
+      if (!checked.ok) throw new Error(`the inbox example does not type-check:\n${checked.output}`);
+      await buildInbox();
+      inbox = await startInboxServer();
+      h = await startPipeline({ CORS_ORIGINS: inbox.origin });
+      browser = await chromium.launch({ executablePath, args: CHROMIUM_FLAGS });
+      page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      page.on('request', (req) => {
+        if (req.url().startsWith(h.baseUrl)) apiRequests.push(req.url());
+      });
+    }, 180_000);
+
+    afterAll(async () => {
+      await browser?.close();
+      await h?.closeAll();
+      await inbox?.close();
+    });
+
+    it('lists conversations, updates live, opens one, switches the bot off and sends a reply', async () => {
+      expect(new URL(h.baseUrl).origin).not.toBe(inbox.origin);
+      const first = await h.post(
+        textWebhook({ phone: GRACE.slice(1), text: 'Hello, do you deliver?', pushName: 'Grace' }),
+      );
+      expect(first.status).toBe(200);
+
+      const key = await h.key('agent');
+      await page.goto(`${inbox.origin}/#api=${encodeURIComponent(`${h.baseUrl}/trpc`)}&key=${key}`);
+      // Connected from the address: the connect form stays hidden, and the key left the address bar.
+      await expect.poll(() => page.locator('#inbox').isVisible(), { timeout: 15_000 }).toBe(true);
+      expect(await page.locator('#connect').isVisible()).toBe(false);
+      expect(page.url()).toBe(`${inbox.origin}/`);
+
+      const list = page.locator('#conversations li');
+      await expect.poll(() => list.filter({ hasText: 'Grace' }).count(), { timeout: 15_000 }).toBe(1);
+      await expect
+        .poll(() => page.locator('#connection').getAttribute('data-state'), { timeout: 15_000 })
+        .toBe('pending');
+
+      // A new customer writes: the list shows them without a reload, through the SSE subscription.
+      const second = await h.post(
+        textWebhook({ phone: LINUS.slice(1), text: 'Is the shop open today?', pushName: 'Linus' }),
+      );
+      expect(second.status).toBe(200);
+      await expect.poll(() => list.filter({ hasText: 'Linus' }).count(), { timeout: 15_000 }).toBe(1);
+      expect(Number(await page.locator('body').getAttribute('data-events'))).toBeGreaterThan(0);
+
+      // Open Grace's conversation: her message and, once the worker has answered, the bot's reply.
+      await list.filter({ hasText: 'Grace' }).click();
+      const messages = page.locator('#messages li');
+      await expect
+        .poll(
+          () =>
+            messages
+              .filter({ hasText: 'do you deliver?' })
+              .and(page.locator('[data-author="contact"]'))
+              .count(),
+          {
+            timeout: 15_000,
+          },
+        )
+        .toBe(1);
+      await expect
+        .poll(() => page.locator('#messages li[data-author="bot"]').count(), { timeout: 20_000 })
+        .toBeGreaterThan(0);
+      const conversationId = await page.locator('#detail').getAttribute('data-conversation-id');
+      expect(conversationId).toMatch(/^[0-9a-f-]{36}$/);
+
+      // Switch the bot off: the page shows it, and the server agrees.
+      expect(await page.locator('#owner').getAttribute('data-owner')).toBe('bot');
+      await page.locator('#toggle-bot').click();
+      await expect
+        .poll(() => page.locator('#owner').getAttribute('data-owner'), { timeout: 10_000 })
+        .toBe('human');
+      const status = await h.caller('admin').bot.status({ conversationId: conversationId! });
+      expect(status.owner).toBe('human');
+
+      // An empty reply is refused by the server's contract, and the page shows the field's message.
+      await page.locator('#reply button[type="submit"]').click();
+      await expect
+        .poll(() => page.locator('#reply-error').textContent(), { timeout: 10_000 })
+        .toMatch(/required/);
+
+      // A real reply is stored as the agent's message and shown in the conversation.
+      await page.locator('#reply textarea').fill('Yes, we deliver on Tuesdays.');
+      await page.locator('#reply button[type="submit"]').click();
+      await expect
+        .poll(
+          () => page.locator('#messages li[data-author="agent"]').filter({ hasText: 'Tuesdays' }).count(),
+          {
+            timeout: 10_000,
+          },
+        )
+        .toBe(1);
+      const stored = await h
+        .caller('admin')
+        .conversations.messages({ conversationId: conversationId!, limit: 10 });
+      expect(
+        stored.items.some((m) => m.author === 'agent' && m.body === 'Yes, we deliver on Tuesdays.'),
+      ).toBe(true);
+
+      // Queries and mutations went to the API's origin, and the event stream too (with its connection
+      // parameters: the browser's EventSource cannot send an Authorization header).
+      expect(apiRequests.some((u) => u.includes('/trpc/conversations.list'))).toBe(true);
+      expect(
+        apiRequests.some((u) => u.includes('/trpc/conversations.events') && u.includes('connectionParams=')),
+      ).toBe(true);
+      expect(pageErrors).toEqual([]);
+
+      const artifacts = path.join(repoRoot, 'test-artifacts');
+      await mkdir(artifacts, { recursive: true });
+      await page.screenshot({ path: path.join(artifacts, 'sdk-inbox.png'), fullPage: true });
+    }, 120_000);
+  },
+);

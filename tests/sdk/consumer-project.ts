@@ -1,0 +1,131 @@
+import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { cleanEnv, run, sdkDir } from './support';
+
+/** The consumer's own tools; the sdk's dependencies come only from its package.json. */
+export const CONSUMER_DEV_DEPENDENCIES = {
+  typescript: '5.9.3',
+  '@types/node': '20.19.43',
+};
+
+/**
+ * A strict tsconfig as a Node application using the sdk would have it. Library declarations are skipped,
+ * as in most projects; the sdk's own declarations are checked all the same by `declarationsAsSource`.
+ */
+export const CONSUMER_TSCONFIG = {
+  compilerOptions: {
+    target: 'ES2022',
+    module: 'NodeNext',
+    moduleResolution: 'NodeNext',
+    lib: ['ES2022', 'ESNext.Disposable'],
+    types: ['node'],
+    strict: true,
+    noUncheckedIndexedAccess: true,
+    exactOptionalPropertyTypes: true,
+    noImplicitOverride: true,
+    skipLibCheck: true,
+    outDir: 'out',
+    rootDir: '.',
+    noEmitOnError: false,
+  },
+};
+
+/**
+ * The installed package's bundled declarations, copied into a source file of the consumer: skipLibCheck
+ * does not apply to it, so every declaration the sdk publishes is type-checked in strict mode without
+ * re-checking the whole of zod and @types/node.
+ */
+export const declarationsAsSource = {
+  'sdk-declarations.ts': 'node_modules/@whatsapp-crm/sdk/dist/index.d.ts',
+};
+
+export interface ConsumerProject {
+  dir: string;
+  tarball: string;
+  /** The files `npm pack` put in the tarball. */
+  packedFiles: string[];
+  installMs: number;
+}
+
+/**
+ * Packs the sdk and installs the tarball into a new project in the OS temp folder, outside the repository,
+ * so nothing resolves through the repository's node_modules. npm prefers its local cache, so only the npm
+ * registry (if anything) needs to be reachable.
+ */
+export async function createConsumerProject(
+  extraDependencies: Record<string, string> = {},
+): Promise<ConsumerProject> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'wcb-sdk-consumer-'));
+  const env = cleanEnv();
+  const packed = await run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: sdkDir, env });
+  if (packed.code !== 0) throw new Error(`npm pack failed:\n${packed.stderr}`);
+  const info = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
+  const tarball = info[0]!.filename;
+
+  await writeFile(
+    path.join(dir, 'package.json'),
+    JSON.stringify(
+      {
+        name: 'sdk-consumer',
+        version: '1.0.0',
+        private: true,
+        type: 'module',
+        dependencies: { '@whatsapp-crm/sdk': `file:./${tarball}`, ...extraDependencies },
+        devDependencies: CONSUMER_DEV_DEPENDENCIES,
+      },
+      null,
+      2,
+    ),
+  );
+  const installed = await run(
+    'npm',
+    ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'],
+    { cwd: dir, env, timeoutMs: 180_000 },
+  );
+  if (installed.code !== 0) throw new Error(`npm install failed:\n${installed.stdout}\n${installed.stderr}`);
+  return { dir, tarball, packedFiles: info[0]!.files.map((f) => f.path).sort(), installMs: installed.ms };
+}
+
+/** Writes files (text, or copies of files relative to the project) and a tsconfig checking the .ts ones. */
+export async function writeConsumerFiles(
+  dir: string,
+  files: Record<string, string>,
+  copies: Record<string, string> = {},
+): Promise<string[]> {
+  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
+  for (const [name, from] of Object.entries(copies))
+    await copyFile(path.resolve(dir, from), path.join(dir, name));
+  const names = [...Object.keys(files), ...Object.keys(copies)];
+  await writeFile(
+    path.join(dir, 'tsconfig.json'),
+    JSON.stringify({ ...CONSUMER_TSCONFIG, files: names.filter((n) => n.endsWith('.ts')) }, null, 2),
+  );
+  return names;
+}
+
+export interface Diagnostic {
+  file: string;
+  line: number;
+  code: string;
+  message: string;
+}
+
+/** Runs the consumer's own TypeScript over its tsconfig and returns every diagnostic. */
+export async function typecheck(dir: string, extraArgs: string[] = []) {
+  const tsc = path.join(dir, 'node_modules/typescript/bin/tsc');
+  const res = await run(process.execPath, [tsc, '-p', 'tsconfig.json', '--pretty', 'false', ...extraArgs], {
+    cwd: dir,
+    env: cleanEnv(),
+    timeoutMs: 180_000,
+  });
+  const diagnostics: Diagnostic[] = [];
+  for (const m of res.stdout.matchAll(/^(.+?)\((\d+),\d+\): error (TS\d+): (.*)$/gm)) {
+    diagnostics.push({ file: m[1]!, line: Number(m[2]), code: m[3]!, message: m[4]! });
+  }
+  return { ...res, diagnostics };
+}
+
+export async function readJson<T>(file: string): Promise<T> {
+  return JSON.parse(await readFile(file, 'utf8')) as T;
+}
