@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { benchPipeline, benchWebhook } from './bench/pipeline';
-import { machine, type ScenarioResult } from './bench/lib';
 import { parseArgs } from './_cli';
+import { machine, type ScenarioResult } from './bench/lib';
+import { benchPipeline, benchWebhook } from './bench/pipeline';
 
 /**
  * The benchmark suite: each scenario measures a baseline and the subject alternately in one run and

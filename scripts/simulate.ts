@@ -9,14 +9,19 @@ import { fail, parseArgs } from './_cli';
  */
 const args = parseArgs(process.argv.slice(2));
 const url = typeof args.url === 'string' ? args.url : 'http://127.0.0.1:3000';
-const secret = typeof args.secret === 'string' ? args.secret : fail('--secret is required (WASENDER_WEBHOOK_SECRET)');
+const secret =
+  typeof args.secret === 'string' ? args.secret : fail('--secret is required (WASENDER_WEBHOOK_SECRET)');
 const phone = typeof args.phone === 'string' ? args.phone.replace(/\D/g, '') : '14155550123';
 
 const id = () => `3EB0${randomBytes(8).toString('hex').toUpperCase()}`;
 const now = () => Math.floor(Date.now() / 1000);
 
 function message(p: { text?: string; jid?: string; pn?: string; image?: boolean; pushName?: string }) {
-  const key: Record<string, unknown> = { id: id(), fromMe: false, remoteJid: p.jid ?? `${phone}@s.whatsapp.net` };
+  const key: Record<string, unknown> = {
+    id: id(),
+    fromMe: false,
+    remoteJid: p.jid ?? `${phone}@s.whatsapp.net`,
+  };
   if (p.pn) Object.assign(key, { senderPn: `${p.pn}@s.whatsapp.net`, cleanedSenderPn: p.pn });
   return {
     event: 'messages.upsert',
@@ -27,7 +32,13 @@ function message(p: { text?: string; jid?: string; pn?: string; image?: boolean;
         pushName: p.pushName ?? 'Sim Customer',
         messageTimestamp: now(),
         message: p.image
-          ? { imageMessage: { url: 'https://mmg.whatsapp.net/sim.enc', mimetype: 'image/jpeg', caption: p.text } }
+          ? {
+              imageMessage: {
+                url: 'https://mmg.whatsapp.net/sim.enc',
+                mimetype: 'image/jpeg',
+                caption: p.text,
+              },
+            }
           : { conversation: p.text },
       },
     },
@@ -51,7 +62,10 @@ if (typeof args.text === 'string') {
   for (const text of ['I would like a quote', 'for 20 office chairs', 'delivered next week']) {
     await post(`burst: ${text}`, message({ text }));
   }
-  await post('same person under a LID', message({ text: 'Also, do you deliver?', jid: '7788990011@lid', pn: phone }));
+  await post(
+    'same person under a LID',
+    message({ text: 'Also, do you deliver?', jid: '7788990011@lid', pn: phone }),
+  );
   await post('photo without caption', message({ image: true }));
   await post('status update (read)', {
     event: 'messages.update',

@@ -67,7 +67,12 @@ export async function benchWebhook(pgUrl: string, quick: boolean): Promise<Scena
     DATABASE_POOL_MAX: '10',
   });
   const log = createLogger({ logLevel: 'silent' });
-  const runtime = await createRuntime({ config, persona: loadPersona(config.personaPath), log, workers: false });
+  const runtime = await createRuntime({
+    config,
+    persona: loadPersona(config.personaPath),
+    log,
+    workers: false,
+  });
   const app = await buildApp({ runtime, logger: log });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const subjectUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/webhook`;
@@ -98,8 +103,10 @@ export async function benchWebhook(pgUrl: string, quick: boolean): Promise<Scena
       const base = await runLoad(baselineUrl, perRound, 50, {});
       const subj = await runLoad(subjectUrl, perRound, 50, { 'x-webhook-signature': SECRET });
       errors += base.result.non2xx + base.result.errors + subj.result.non2xx + subj.result.errors;
-      const [stored] = await sql`select count(*)::int as n from messages where provider_message_id = any(${subj.ids})`;
-      const [jobs] = await sql`select count(*)::int as n from pgboss.job where name = 'pipeline.reply' and data->>'messageId' in (select id::text from messages where provider_message_id = any(${subj.ids}))`;
+      const [stored] =
+        await sql`select count(*)::int as n from messages where provider_message_id = any(${subj.ids})`;
+      const [jobs] =
+        await sql`select count(*)::int as n from pgboss.job where name = 'pipeline.reply' and data->>'messageId' in (select id::text from messages where provider_message_id = any(${subj.ids}))`;
       lost += subj.ids.length - stored!.n;
       duplicated += Math.max(0, jobs!.n - stored!.n);
       rounds.push({ baseline: base.result.latency.p99, subject: subj.result.latency.p99 });
@@ -149,7 +156,12 @@ export async function benchPipeline(pgUrl: string, quick: boolean): Promise<Scen
     SEND_RATE_PER_MINUTE: '6000',
   });
   const log = createLogger({ logLevel: 'silent' });
-  const runtime = await createRuntime({ config, persona: loadPersona(config.personaPath), log, workers: true });
+  const runtime = await createRuntime({
+    config,
+    persona: loadPersona(config.personaPath),
+    log,
+    workers: true,
+  });
   const app = await buildApp({ runtime, logger: log });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/webhook`;
@@ -198,7 +210,9 @@ export async function benchPipeline(pgUrl: string, quick: boolean): Promise<Scen
       }
       const p99 = percentile(overheads, 99);
       rounds.push({ baseline: Math.max(1, percentile(bare, 99)), subject: p99 });
-      notes.push(`round ${r + 1}: pipeline overhead p99 ${p99.toFixed(1)} ms, bare model call overhead p99 ${percentile(bare, 99).toFixed(1)} ms`);
+      notes.push(
+        `round ${r + 1}: pipeline overhead p99 ${p99.toFixed(1)} ms, bare model call overhead p99 ${percentile(bare, 99).toFixed(1)} ms`,
+      );
     }
   } finally {
     await app.close();
@@ -210,7 +224,8 @@ export async function benchPipeline(pgUrl: string, quick: boolean): Promise<Scen
   const worst = Math.max(...rounds.map((r) => r.subject));
   notes.push(`worst round p99 overhead: ${worst.toFixed(1)} ms (target ≤ 200 ms)`);
   return summarize('pipeline overhead', {
-    metric: 'webhook → reply at gateway minus the 400 ms model time, p99 per round; ratio to the bare model call overhead',
+    metric:
+      'webhook → reply at gateway minus the 400 ms model time, p99 per round; ratio to the bare model call overhead',
     unit: 'ms',
     target: 'p99 overhead ≤ 200 ms in every round',
     rounds,

@@ -64,7 +64,11 @@ const HANDOFF_TOOL = {
  * Chat completions through the openai SDK. Retries are the job queue's business (with backoff and a
  * durable attempt count), so the SDK's own retries are off and errors are classified here.
  */
-export function createAiClient(opts: { apiKey: string | undefined; baseUrl?: string; timeoutMs: number }): AiClient {
+export function createAiClient(opts: {
+  apiKey: string | undefined;
+  baseUrl?: string;
+  timeoutMs: number;
+}): AiClient {
   const client = opts.apiKey
     ? new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseUrl, timeout: opts.timeoutMs, maxRetries: 0 })
     : null;
@@ -102,7 +106,8 @@ export function createAiClient(opts: { apiKey: string | undefined; baseUrl?: str
         let reason = 'The assistant asked for a human';
         try {
           const args = JSON.parse(call.function.arguments) as { reason?: unknown };
-          if (typeof args.reason === 'string' && args.reason.trim()) reason = args.reason.trim().slice(0, 500);
+          if (typeof args.reason === 'string' && args.reason.trim())
+            reason = args.reason.trim().slice(0, 500);
         } catch {
           // Malformed tool arguments still mean the model wants a human.
         }
@@ -123,8 +128,11 @@ function classify(err: unknown): Error {
     const status = err.status ?? 0;
     const retryable = status === 429 || status === 408 || status >= 500;
     const message = `OpenAI answered ${status || 'an error'}`;
-    return retryable ? new AiRetryableError(message, { cause: err }) : new AiFatalError(message, { cause: err });
+    return retryable
+      ? new AiRetryableError(message, { cause: err })
+      : new AiFatalError(message, { cause: err });
   }
-  if (err instanceof Error && err.name === 'AbortError') return new AiRetryableError('OpenAI request aborted');
+  if (err instanceof Error && err.name === 'AbortError')
+    return new AiRetryableError('OpenAI request aborted');
   return new AiRetryableError('OpenAI request failed', { cause: err });
 }

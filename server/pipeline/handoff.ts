@@ -45,6 +45,7 @@ export async function handOff(
     actorType: p.actorType,
     metadata: { conversationId: p.conversationId },
   });
-  if (p.message) await queueOutbound(tx, deps, { conversationId: p.conversationId, text: p.message, author: 'bot' });
+  if (p.message)
+    await queueOutbound(tx, deps, { conversationId: p.conversationId, text: p.message, author: 'bot' });
   return true;
 }

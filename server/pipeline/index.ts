@@ -40,11 +40,15 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     deps,
     ingest: (items) => ingestItems(deps, items),
     async startWorkers() {
-      await deps.queue.work<ReplyJob>(QUEUE_REPLY, { concurrency: deps.settings.replyConcurrency }, async (job) => {
-        const outcome = await runReplyJob(deps, job);
-        deps.log.debug({ conversationId: job.data.conversationId, outcome }, 'reply job done');
-        deps.queue.wake(QUEUE_SEND);
-      });
+      await deps.queue.work<ReplyJob>(
+        QUEUE_REPLY,
+        { concurrency: deps.settings.replyConcurrency },
+        async (job) => {
+          const outcome = await runReplyJob(deps, job);
+          deps.log.debug({ conversationId: job.data.conversationId, outcome }, 'reply job done');
+          deps.queue.wake(QUEUE_SEND);
+        },
+      );
       await deps.queue.work<SendJob>(QUEUE_SEND, { concurrency: 2 }, async (job) => {
         const outcome = await runSendJob(deps, job);
         deps.log.debug({ messageId: job.data.messageId, outcome }, 'send job done');
@@ -69,7 +73,12 @@ export async function resumeQuietConversations(deps: PipelineDeps): Promise<numb
     const changed = await deps.db.transaction((tx) =>
       setOwner(
         tx,
-        { conversationId: id, to: 'bot', actorType: 'system', reason: 'No agent activity during the quiet time' },
+        {
+          conversationId: id,
+          to: 'bot',
+          actorType: 'system',
+          reason: 'No agent activity during the quiet time',
+        },
         { humanQuietMinutes: deps.settings.humanQuietMinutes },
       ),
     );

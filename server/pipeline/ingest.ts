@@ -59,7 +59,11 @@ async function ingestMessage(deps: PipelineDeps, item: WebhookMessageItem): Prom
  * upserted (with their last-message fields) before the message insert; if the unique provider id
  * says the message is already stored, the transaction rolls back and nothing changes.
  */
-async function ingestInbound(deps: PipelineDeps, item: WebhookMessageItem, phone: string | null): Promise<IngestOutcome> {
+async function ingestInbound(
+  deps: PipelineDeps,
+  item: WebhookMessageItem,
+  phone: string | null,
+): Promise<IngestOutcome> {
   return deps.db.transaction(async (tx) => {
     const at = new Date();
     let contactId: string | null = null;
@@ -73,7 +77,12 @@ async function ingestInbound(deps: PipelineDeps, item: WebhookMessageItem, phone
     }
     if (!contactId) return { kind: 'ignored', reason: 'sender has no phone number we can reach' } as const;
     if (item.lid && phone) await pq.addIdentity(tx, contactId, 'lid', item.lid);
-    const conversationId = await pq.upsertConversationForInbound(tx, contactId, at, item.text ?? `[${item.type}]`);
+    const conversationId = await pq.upsertConversationForInbound(
+      tx,
+      contactId,
+      at,
+      item.text ?? `[${item.type}]`,
+    );
     const created = await mq.insertInbound(tx, {
       conversationId,
       providerMessageId: item.providerId,
@@ -85,7 +94,13 @@ async function ingestInbound(deps: PipelineDeps, item: WebhookMessageItem, phone
     });
     if (!created) throw new Duplicate();
     await recordEvents(tx, [
-      { type: 'message.created', conversationId, messageId: created.id, direction: 'inbound', author: 'contact' },
+      {
+        type: 'message.created',
+        conversationId,
+        messageId: created.id,
+        direction: 'inbound',
+        author: 'contact',
+      },
     ]);
     const quietMs = deps.settings.replyQuietMs;
     await deps.queue.send<ReplyJob>(
@@ -113,11 +128,17 @@ async function ingestFromBusinessPhone(
     const conversationId = await pq.upsertConversation(tx, contactId);
     const at = new Date();
     if (item.text) {
-      const echo = await mq.claimEchoedOutbound(tx, { conversationId, body: item.text, providerMessageId: item.providerId });
+      const echo = await mq.claimEchoedOutbound(tx, {
+        conversationId,
+        body: item.text,
+        providerMessageId: item.providerId,
+      });
       if (echo) {
         const moved = await mq.advanceStatus(tx, { id: echo.id }, 'sent', null, at);
         if (moved) {
-          await recordEvents(tx, [{ type: 'message.status', conversationId, messageId: echo.id, status: 'sent' }]);
+          await recordEvents(tx, [
+            { type: 'message.status', conversationId, messageId: echo.id, status: 'sent' },
+          ]);
         }
         return { kind: 'echo', messageId: echo.id } as const;
       }
@@ -133,16 +154,33 @@ async function ingestFromBusinessPhone(
       actorId: 'business-phone',
     });
     if (!created) throw new Duplicate();
-    await pq.touchConversation(tx, conversationId, { at, preview: item.text ?? `[${item.type}]`, inbound: false, agent: true });
+    await pq.touchConversation(tx, conversationId, {
+      at,
+      preview: item.text ?? `[${item.type}]`,
+      inbound: false,
+      agent: true,
+    });
     const quiet = { humanQuietMinutes: deps.settings.humanQuietMinutes };
     await setOwner(
       tx,
-      { conversationId, to: 'human', actorType: 'agent', actorId: 'business-phone', reason: 'Replied from the business phone' },
+      {
+        conversationId,
+        to: 'human',
+        actorType: 'agent',
+        actorId: 'business-phone',
+        reason: 'Replied from the business phone',
+      },
       quiet,
     );
     await noteAgentActivity(tx, conversationId, at, quiet);
     await recordEvents(tx, [
-      { type: 'message.created', conversationId, messageId: created.id, direction: 'outbound', author: 'agent' },
+      {
+        type: 'message.created',
+        conversationId,
+        messageId: created.id,
+        direction: 'outbound',
+        author: 'agent',
+      },
     ]);
     return { kind: 'agent', conversationId, messageId: created.id } as const;
   });
@@ -165,7 +203,8 @@ async function ingestStatus(deps: PipelineDeps, item: WebhookStatusItem): Promis
   return deps.db.transaction(async (tx) => {
     const at = new Date();
     let row = await mq.advanceStatus(tx, { providerMessageId: item.providerId }, item.status, item.error, at);
-    if (!row && item.msgId) row = await mq.advanceStatus(tx, { gatewayMessageId: item.msgId }, item.status, item.error, at);
+    if (!row && item.msgId)
+      row = await mq.advanceStatus(tx, { gatewayMessageId: item.msgId }, item.status, item.error, at);
     if (!row) return { kind: 'status', updated: false } as const;
     await recordEvents(tx, [
       { type: 'message.status', conversationId: row.conversationId, messageId: row.id, status: row.status },

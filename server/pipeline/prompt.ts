@@ -29,9 +29,12 @@ export function customerSummary(f: CustomerFacts): string {
   if (f.email) lines.push(`Email: ${f.email}`);
   lines.push(`Lead status: ${f.leadStatus}`);
   if (f.openDeals.length) {
-    lines.push(`Open deals: ${f.openDeals.map((d) => `${d.title} (${d.stage}, ${d.value} ${d.currency})`).join('; ')}`);
+    lines.push(
+      `Open deals: ${f.openDeals.map((d) => `${d.title} (${d.stage}, ${d.value} ${d.currency})`).join('; ')}`,
+    );
   }
-  if (f.pendingTasks.length) lines.push(`Pending follow-ups: ${f.pendingTasks.map((t) => t.title).join('; ')}`);
+  if (f.pendingTasks.length)
+    lines.push(`Pending follow-ups: ${f.pendingTasks.map((t) => t.title).join('; ')}`);
   if (f.recent.length) {
     lines.push(
       `Recent activity: ${f.recent.map((a) => `${a.occurredAt.toISOString().slice(0, 10)} ${a.summary}`).join('; ')}`,

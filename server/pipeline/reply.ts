@@ -55,7 +55,12 @@ export async function runReplyJob(
       if (resuming) {
         await setOwner(
           tx,
-          { conversationId, to: 'bot', actorType: 'system', reason: 'No agent activity during the quiet time' },
+          {
+            conversationId,
+            to: 'bot',
+            actorType: 'system',
+            reason: 'No agent activity during the quiet time',
+          },
           { humanQuietMinutes: settings.humanQuietMinutes },
         );
       }
@@ -72,8 +77,17 @@ export async function runReplyJob(
   if (lastText && isExactKeyword(lastText, persona.optOut.keywords)) {
     const ok = await commit(async (tx) => {
       if (await pq.setOptOut(tx, conv.contactId, now)) {
-        await pq.insertActivity(tx, { contactId: conv.contactId, type: 'opt_out', summary: `Opted out ("${lastText}")` });
-        await queueOutbound(tx, deps, { conversationId, text: persona.optOut.confirmation, author: 'bot', split: false });
+        await pq.insertActivity(tx, {
+          contactId: conv.contactId,
+          type: 'opt_out',
+          summary: `Opted out ("${lastText}")`,
+        });
+        await queueOutbound(tx, deps, {
+          conversationId,
+          text: persona.optOut.confirmation,
+          author: 'bot',
+          split: false,
+        });
       }
     });
     return ok ? 'opted-out' : 'superseded';
@@ -81,8 +95,17 @@ export async function runReplyJob(
   if (lastText && isExactKeyword(lastText, persona.optOut.optInKeywords)) {
     const ok = await commit(async (tx) => {
       if (await pq.setOptOut(tx, conv.contactId, null)) {
-        await pq.insertActivity(tx, { contactId: conv.contactId, type: 'opt_in', summary: `Opted back in ("${lastText}")` });
-        await queueOutbound(tx, deps, { conversationId, text: persona.optOut.optInConfirmation, author: 'bot', split: false });
+        await pq.insertActivity(tx, {
+          contactId: conv.contactId,
+          type: 'opt_in',
+          summary: `Opted back in ("${lastText}")`,
+        });
+        await queueOutbound(tx, deps, {
+          conversationId,
+          text: persona.optOut.optInConfirmation,
+          author: 'bot',
+          split: false,
+        });
       }
     });
     return ok ? 'opted-in' : 'superseded';
@@ -123,7 +146,10 @@ export async function runReplyJob(
   };
 
   if (!deps.ai.configured) {
-    log.warn({ conversationId }, 'OPENAI_API_KEY is not set: sending the fallback message and asking a human');
+    log.warn(
+      { conversationId },
+      'OPENAI_API_KEY is not set: sending the fallback message and asking a human',
+    );
     return fallback('OpenAI is not configured');
   }
 

@@ -114,7 +114,8 @@ type SendRow = NonNullable<Awaited<ReturnType<typeof mq.findOutboundForSend>>>;
 async function failPart(deps: PipelineDeps, msg: SendRow, error: string) {
   await deps.db.transaction(async (tx) => {
     await mq.setStatus(tx, msg.id, 'failed', error);
-    if (msg.replyGroup) await mq.failRemainingParts(tx, msg.replyGroup, msg.partIndex, 'An earlier part failed');
+    if (msg.replyGroup)
+      await mq.failRemainingParts(tx, msg.replyGroup, msg.partIndex, 'An earlier part failed');
     await recordEvents(tx, [
       { type: 'message.status', conversationId: msg.conversationId, messageId: msg.id, status: 'failed' },
     ]);

@@ -31,10 +31,14 @@ export function signatureMatches(given: string | undefined, secret: string): boo
  * answer comes as soon as the items are stored; replies happen in jobs.
  */
 export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opts) => {
-  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (req, body, done) => {
-    req.rawBody = body as Buffer;
-    done(null, body);
-  });
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer', bodyLimit: opts.bodyLimit },
+    (req, body, done) => {
+      req.rawBody = body as Buffer;
+      done(null, body);
+    },
+  );
 
   app.post('/webhook', async (req, reply) => {
     if (opts.secret) {

@@ -30,7 +30,9 @@ export async function startPipeline(
     {
       WASENDER_WEBHOOK_SECRET: WEBHOOK_SECRET,
       ...(fakes.withoutOpenAI ? {} : { OPENAI_API_KEY: openai.apiKey, OPENAI_BASE_URL: openai.url }),
-      ...(fakes.withoutGateway ? {} : { WASENDER_API_TOKEN: wasender.token, WASENDER_BASE_URL: wasender.url }),
+      ...(fakes.withoutGateway
+        ? {}
+        : { WASENDER_API_TOKEN: wasender.token, WASENDER_BASE_URL: wasender.url }),
       REPLY_QUIET_MS: '300',
       SEND_RATE_PER_MINUTE: '6000',
       OPENAI_TIMEOUT_MS: '2000',

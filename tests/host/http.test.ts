@@ -167,7 +167,9 @@ describe('slow bodies', () => {
       const socket = connect(port, '127.0.0.1');
       let answer = '';
       socket.on('data', (d) => (answer += d));
-      socket.write('POST /trpc/crm.contacts.create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"json":');
+      socket.write(
+        'POST /trpc/crm.contacts.create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"json":',
+      );
       const closed = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), 8000);
         socket.on('close', () => {

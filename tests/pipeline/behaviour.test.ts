@@ -46,7 +46,9 @@ describe('bursts', () => {
     });
     await h.post(textWebhook({ phone, text: 'first question' }));
     // Wait until the first answer is being generated, then write again.
-    await expect.poll(() => h.openai.requests.some((r) => lastUserText(r.body) === 'first question')).toBe(true);
+    await expect
+      .poll(() => h.openai.requests.some((r) => lastUserText(r.body) === 'first question'))
+      .toBe(true);
     await h.post(textWebhook({ phone, text: 'and a second one' }));
     const [reply] = await sendsTo(h, phone);
     await settle(2500);
@@ -79,7 +81,10 @@ describe('human takeover', () => {
     expect(stored).toHaveLength(1);
 
     // The human's quiet time runs out: the next message is answered by the bot again.
-    await db().update(conversations).set({ botResumesAt: new Date(Date.now() - 1000) }).where(eq(conversations.id, conv.id));
+    await db()
+      .update(conversations)
+      .set({ botResumesAt: new Date(Date.now() - 1000) })
+      .where(eq(conversations.id, conv.id));
     await h.post(textWebhook({ phone, text: 'one more thing' }));
     const sent = await sendsTo(h, phone, 2);
     expect(sent[1]!.text).toBe('Echo: one more thing');
@@ -115,7 +120,9 @@ describe('handoff', () => {
 
   it('the model can ask for a human with the request_human tool', async () => {
     const phone = '14155550305';
-    h.openai.setResponder(() => ({ toolCall: { name: 'request_human', arguments: { reason: 'wants a refund' } } }));
+    h.openai.setResponder(() => ({
+      toolCall: { name: 'request_human', arguments: { reason: 'wants a refund' } },
+    }));
     await h.post(textWebhook({ phone, text: 'My order arrived broken, I am furious' }));
     const [msg] = await sendsTo(h, phone);
     expect(msg!.text).toBe(h.runtime.persona.handoff.message);
@@ -192,7 +199,8 @@ describe('gateway rate limits', () => {
   it('a 429 waits for retry_after and the message then goes out once', async () => {
     const phone = '14155550310';
     h.wasender.script({ status: 429, retryAfter: 1 });
-    const attempts = () => h.wasender.requests.filter((r) => (r.body as { to?: string }).to === `+${phone}`).length;
+    const attempts = () =>
+      h.wasender.requests.filter((r) => (r.body as { to?: string }).to === `+${phone}`).length;
     const started = Date.now();
     await h.post(textWebhook({ phone, text: 'rate limited?' }));
     const [reply] = await sendsTo(h, phone);

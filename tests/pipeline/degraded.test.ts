@@ -73,9 +73,9 @@ describe('without a gateway token', () => {
     await expect
       .poll(
         async () =>
-          (await h.runtime.database.db.select().from(messages).where(eq(messages.conversationId, conv.id))).map(
-            (m) => `${m.direction}:${m.status}`,
-          ),
+          (
+            await h.runtime.database.db.select().from(messages).where(eq(messages.conversationId, conv.id))
+          ).map((m) => `${m.direction}:${m.status}`),
         { timeout: 15_000 },
       )
       .toEqual(expect.arrayContaining(['inbound:received', 'outbound:not_configured']));
@@ -93,15 +93,15 @@ describe('gateway failures', () => {
     await expect
       .poll(
         async () =>
-          (await h.runtime.database.db.select().from(messages).where(eq(messages.conversationId, conv.id))).find(
-            (m) => m.direction === 'outbound',
-          )?.status,
+          (
+            await h.runtime.database.db.select().from(messages).where(eq(messages.conversationId, conv.id))
+          ).find((m) => m.direction === 'outbound')?.status,
         { timeout: 15_000 },
       )
       .toBe('failed');
-    const [out] = (await h.runtime.database.db.select().from(messages).where(eq(messages.conversationId, conv.id))).filter(
-      (m) => m.direction === 'outbound',
-    );
+    const [out] = (
+      await h.runtime.database.db.select().from(messages).where(eq(messages.conversationId, conv.id))
+    ).filter((m) => m.direction === 'outbound');
     expect(out!.error).toContain('not on WhatsApp');
     expect((await conversationOf(h, phone)).conv.owner).toBe('human');
   });

@@ -26,7 +26,9 @@ async function conversationFor(phone: string) {
 describe('conversations.sendMessage', () => {
   it("stores the agent's reply, sends it, and gives the conversation to the human", async () => {
     const id = await conversationFor('14155550501');
-    const res = await h.caller('agent').conversations.sendMessage({ conversationId: id, text: 'Hi, Maria here.' });
+    const res = await h
+      .caller('agent')
+      .conversations.sendMessage({ conversationId: id, text: 'Hi, Maria here.' });
     expect(res).toMatchObject({ conversationId: id, status: 'queued' });
     const sent = await sendsTo(h, '14155550501', 2);
     expect(sent[1]!.text).toBe('Hi, Maria here.');
@@ -40,10 +42,14 @@ describe('conversations.sendMessage', () => {
 
   it('NOT_FOUND for an unknown conversation, BAD_REQUEST for empty text; nothing stored', async () => {
     const before = (await db().select({ id: messages.id }).from(messages)).length;
-    await expect(h.caller('agent').conversations.sendMessage({ conversationId: missing, text: 'x' })).rejects.toMatchObject({
+    await expect(
+      h.caller('agent').conversations.sendMessage({ conversationId: missing, text: 'x' }),
+    ).rejects.toMatchObject({
       code: 'NOT_FOUND',
     });
-    await expect(h.caller('agent').conversations.sendMessage({ conversationId: missing, text: '  ' })).rejects.toMatchObject({
+    await expect(
+      h.caller('agent').conversations.sendMessage({ conversationId: missing, text: '  ' }),
+    ).rejects.toMatchObject({
       code: 'BAD_REQUEST',
     });
     expect((await db().select({ id: messages.id }).from(messages)).length).toBe(before);
@@ -65,7 +71,9 @@ describe('conversations.sendMessage', () => {
 
 describe('conversations.start', () => {
   it('opens a conversation with a new number and the agent text', async () => {
-    const res = await h.caller('agent').conversations.start({ phone: '+1 415 555 0503', name: 'Lee', text: 'Hello Lee!' });
+    const res = await h
+      .caller('agent')
+      .conversations.start({ phone: '+1 415 555 0503', name: 'Lee', text: 'Hello Lee!' });
     const [sent] = await sendsTo(h, '14155550503');
     expect(sent!.text).toBe('Hello Lee!');
     const [c] = await db().select().from(contacts).where(eq(contacts.phone, '+14155550503'));
@@ -88,7 +96,9 @@ describe('conversations.start', () => {
   it('refuses an opted-out number, an invalid number, and both or neither of text and aiIntro', async () => {
     await h.post(textWebhook({ phone: '14155550505', text: 'STOP' }));
     await sendsTo(h, '14155550505');
-    await expect(h.caller('agent').conversations.start({ phone: '+14155550505', text: 'Promo!' })).rejects.toMatchObject({
+    await expect(
+      h.caller('agent').conversations.start({ phone: '+14155550505', text: 'Promo!' }),
+    ).rejects.toMatchObject({
       code: 'PRECONDITION_FAILED',
     });
     await expect(h.caller('agent').conversations.start({ phone: '123', text: 'x' })).rejects.toMatchObject({
@@ -121,10 +131,15 @@ describe('bot.setOwner and bot.handBack', () => {
     expect(h.wasender.sent.filter((s) => s.to === '+14155550507')).toHaveLength(2);
 
     const events = await db().select().from(botEvents).where(eq(botEvents.conversationId, id));
-    expect(events.map((e) => `${e.toOwner}:${e.reason}`)).toEqual(['human:VIP customer', 'bot:Handed back from the dashboard']);
+    expect(events.map((e) => `${e.toOwner}:${e.reason}`)).toEqual([
+      'human:VIP customer',
+      'bot:Handed back from the dashboard',
+    ]);
   });
 
   it('NOT_FOUND for an unknown conversation', async () => {
-    await expect(h.caller('agent').bot.handBack({ conversationId: missing })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(h.caller('agent').bot.handBack({ conversationId: missing })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
   });
 });

@@ -20,7 +20,9 @@ const db = () => h.runtime.database.db;
 
 describe('POST /webhook', () => {
   it('a signed text message is stored, answered by the AI and sent through the gateway', async () => {
-    const res = await h.post(textWebhook({ phone: '14155550201', text: 'Hello, do you deliver?', pushName: 'Ana' }));
+    const res = await h.post(
+      textWebhook({ phone: '14155550201', text: 'Hello, do you deliver?', pushName: 'Ana' }),
+    );
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ received: true, stored: 1 });
 
@@ -71,7 +73,10 @@ describe('POST /webhook', () => {
     const before = await db().select({ id: messages.id }).from(messages);
     expect((await h.post(textWebhook({ phone: '14155550203', text: 'x' }), null)).status).toBe(401);
     expect((await h.post(textWebhook({ phone: '14155550203', text: 'x' }), 'wrong')).status).toBe(401);
-    expect((await h.post(textWebhook({ phone: '14155550203', text: 'x' }), `${'test-webhook-secret-0123456789'}x`)).status).toBe(401);
+    expect(
+      (await h.post(textWebhook({ phone: '14155550203', text: 'x' }), `${'test-webhook-secret-0123456789'}x`))
+        .status,
+    ).toBe(401);
     expect(await db().select({ id: messages.id }).from(messages)).toHaveLength(before.length);
     expect(await db().select().from(contacts).where(eq(contacts.phone, '+14155550203'))).toHaveLength(0);
   });
@@ -79,7 +84,10 @@ describe('POST /webhook', () => {
   it('malformed bodies get 400 with the reason; unknown events are acknowledged', async () => {
     const bad = await h.post('{not json');
     expect(bad.status).toBe(400);
-    const noId = await h.post({ event: 'messages.upsert', data: { messages: { key: { remoteJid: 'x@s.whatsapp.net' } } } });
+    const noId = await h.post({
+      event: 'messages.upsert',
+      data: { messages: { key: { remoteJid: 'x@s.whatsapp.net' } } },
+    });
     expect(noId.status).toBe(400);
     expect(((await noId.json()) as { error: string }).error).toMatch(/id/);
     const unknown = await h.post({ event: 'contacts.update', data: {} });
@@ -91,14 +99,24 @@ describe('POST /webhook', () => {
       event: 'messages.upsert',
       data: {
         messages: {
-          key: { id: newId(), fromMe: false, remoteJid: '120363000000000000@g.us', participant: '14155550204@s.whatsapp.net' },
+          key: {
+            id: newId(),
+            fromMe: false,
+            remoteJid: '120363000000000000@g.us',
+            participant: '14155550204@s.whatsapp.net',
+          },
           message: { conversation: 'hi group' },
         },
       },
     };
     const broadcast = {
       event: 'messages.upsert',
-      data: { messages: { key: { id: newId(), fromMe: false, remoteJid: 'status@broadcast' }, message: { conversation: 's' } } },
+      data: {
+        messages: {
+          key: { id: newId(), fromMe: false, remoteJid: 'status@broadcast' },
+          message: { conversation: 's' },
+        },
+      },
     };
     expect((await h.post(group)).status).toBe(200);
     expect((await h.post(broadcast)).status).toBe(200);

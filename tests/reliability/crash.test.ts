@@ -16,7 +16,10 @@ describe.skipIf(!baseUrl)('a server killed between enqueue and send (real Postgr
     cleanups.push(() => scratch.drop());
     const openai = await startFakeOpenAI();
     const wasender = await startFakeWasender();
-    cleanups.push(() => openai.close(), () => wasender.close());
+    cleanups.push(
+      () => openai.close(),
+      () => wasender.close(),
+    );
     const env = {
       DATABASE_URL: scratch.url,
       WASENDER_WEBHOOK_SECRET: WEBHOOK_SECRET,
@@ -43,7 +46,8 @@ describe.skipIf(!baseUrl)('a server killed between enqueue and send (real Postgr
     expect(res.status).toBe(200);
     const deadline = Date.now() + 20_000;
     for (;;) {
-      const [row] = await scratch.sql`select count(*)::int as n from pgboss.job where name = 'pipeline.send' and state = 'active'`;
+      const [row] =
+        await scratch.sql`select count(*)::int as n from pgboss.job where name = 'pipeline.send' and state = 'active'`;
       if (row!.n > 0) break;
       if (Date.now() > deadline) throw new Error(`send job never started:\n${server.output()}`);
       await new Promise((r) => setTimeout(r, 50));

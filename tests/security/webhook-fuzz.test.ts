@@ -20,7 +20,10 @@ const post = async (payload: string, signature: string | null = WEBHOOK_SECRET) 
   (await t.app()).inject({
     method: 'POST',
     url: '/webhook',
-    headers: { 'content-type': 'application/json', ...(signature === null ? {} : { 'x-webhook-signature': signature }) },
+    headers: {
+      'content-type': 'application/json',
+      ...(signature === null ? {} : { 'x-webhook-signature': signature }),
+    },
     payload,
   });
 
@@ -28,7 +31,14 @@ const post = async (payload: string, signature: string | null = WEBHOOK_SECRET) 
 const messageLike = fc.record(
   {
     event: fc.oneof(
-      fc.constantFrom('messages.upsert', 'messages.received', 'messages.update', 'message-receipt.update', 'message.sent', 'session.status'),
+      fc.constantFrom(
+        'messages.upsert',
+        'messages.received',
+        'messages.update',
+        'message-receipt.update',
+        'message.sent',
+        'session.status',
+      ),
       fc.string(),
     ),
     timestamp: fc.oneof(fc.integer(), fc.string(), fc.constant(null)),
@@ -43,7 +53,10 @@ const messageLike = fc.record(
                   {
                     id: fc.oneof(fc.string(), fc.integer(), fc.constant(null)),
                     fromMe: fc.oneof(fc.boolean(), fc.string()),
-                    remoteJid: fc.oneof(fc.string(), fc.constantFrom('x@g.us', 'status@broadcast', '1@lid', '14155550999@s.whatsapp.net')),
+                    remoteJid: fc.oneof(
+                      fc.string(),
+                      fc.constantFrom('x@g.us', 'status@broadcast', '1@lid', '14155550999@s.whatsapp.net'),
+                    ),
                     cleanedSenderPn: fc.oneof(fc.string(), fc.constant('14155550999')),
                   },
                   { requiredKeys: [] },
@@ -68,25 +81,36 @@ const messageLike = fc.record(
 describe('POST /webhook under generated input', () => {
   it('never answers 5xx, and a rejected body changes nothing', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.json(), messageLike.map((v) => JSON.stringify(v)), fc.string()), async (payload) => {
-        const before = await snapshot();
-        const res = await post(payload);
-        expect(res.statusCode).toBeLessThan(500);
-        if (res.statusCode >= 400) expect(await snapshot()).toBe(before);
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.json(),
+          messageLike.map((v) => JSON.stringify(v)),
+          fc.string(),
+        ),
+        async (payload) => {
+          const before = await snapshot();
+          const res = await post(payload);
+          expect(res.statusCode).toBeLessThan(500);
+          if (res.statusCode >= 400) expect(await snapshot()).toBe(before);
+        },
+      ),
       { numRuns: 150 },
     );
   }, 120_000);
 
   it('without the right signature nothing is ever stored', async () => {
     await fc.assert(
-      fc.asyncProperty(messageLike.map((v) => JSON.stringify(v)), fc.option(fc.string(), { nil: null }), async (payload, sig) => {
-        fc.pre(sig !== WEBHOOK_SECRET);
-        const before = await snapshot();
-        const res = await post(payload, sig);
-        expect(res.statusCode).toBe(401);
-        expect(await snapshot()).toBe(before);
-      }),
+      fc.asyncProperty(
+        messageLike.map((v) => JSON.stringify(v)),
+        fc.option(fc.string(), { nil: null }),
+        async (payload, sig) => {
+          fc.pre(sig !== WEBHOOK_SECRET);
+          const before = await snapshot();
+          const res = await post(payload, sig);
+          expect(res.statusCode).toBe(401);
+          expect(await snapshot()).toBe(before);
+        },
+      ),
       { numRuns: 60 },
     );
   }, 60_000);

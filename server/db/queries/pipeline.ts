@@ -238,7 +238,13 @@ export async function upsertContactForInbound(db: DbOrTx, phone: string, pushNam
 export async function upsertConversationForInbound(db: DbOrTx, contactId: string, at: Date, preview: string) {
   const [row] = await db
     .insert(conversations)
-    .values({ contactId, lastMessageAt: at, lastInboundAt: at, lastMessagePreview: preview.slice(0, 200), unreadCount: 1 })
+    .values({
+      contactId,
+      lastMessageAt: at,
+      lastInboundAt: at,
+      lastMessagePreview: preview.slice(0, 200),
+      unreadCount: 1,
+    })
     .onConflictDoUpdate({
       target: conversations.contactId,
       set: {

@@ -1,0 +1,20 @@
+import { it } from 'vitest';
+import { createLogger } from '../../server/log';
+import { createTestRuntime } from '../helpers/runtime';
+it('probe', async () => {
+  const lines: string[] = [];
+  const logger = createLogger({ logLevel: 'info' }, [], { write: (l: string) => void lines.push(l) });
+  const t = await createTestRuntime({}, { logger });
+  const app = await t.app();
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (app.server.address() as { port: number }).port;
+  const key = await t.key('agent');
+  const ac = new AbortController();
+  const res = await fetch(`http://127.0.0.1:${port}/trpc/conversations.events?input=${encodeURIComponent(JSON.stringify({json:{}}))}&connectionParams=${encodeURIComponent(JSON.stringify({ authorization: `Bearer ${key}` }))}`, { signal: ac.signal });
+  console.log('status', res.status, res.headers.get('content-type'));
+  const reader = res.body!.getReader();
+  console.log(new TextDecoder().decode((await reader.read()).value));
+  ac.abort();
+  await t.close();
+  console.log(lines.filter((l) => l.includes(key.slice(0, 12))).join('\n') || 'key not in logs');
+}, 60_000);
