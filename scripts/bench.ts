@@ -1,5 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from './_cli';
+import { benchCampaigns } from './bench/campaigns';
 import { machine, type ScenarioResult } from './bench/lib';
 import { benchPipeline, benchWebhook } from './bench/pipeline';
 
@@ -18,6 +19,7 @@ const pgUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5
 const scenarios: Array<[string, () => Promise<ScenarioResult>]> = [
   ['webhook', () => benchWebhook(pgUrl, quick)],
   ['pipeline', () => benchPipeline(pgUrl, quick)],
+  ['campaigns', () => benchCampaigns(pgUrl, quick)],
 ];
 
 const results: ScenarioResult[] = [];
@@ -30,7 +32,14 @@ for (const [key, run] of scenarios) {
   for (const n of r.notes) process.stdout.write(`    ${n}\n`);
 }
 
-const report = { date: new Date().toISOString(), quick, machine: machine(), results };
+// A partial run (--only) keeps the other scenarios' latest results in the shared report.
+const reported = [...results];
+if (only && existsSync('bench/report.json')) {
+  const previous = JSON.parse(readFileSync('bench/report.json', 'utf8')) as { results?: ScenarioResult[] };
+  const ran = new Set(results.map((r) => r.name));
+  reported.unshift(...(previous.results ?? []).filter((r) => !ran.has(r.name)));
+}
+const report = { date: new Date().toISOString(), quick, machine: machine(), results: reported };
 mkdirSync('bench', { recursive: true });
 writeFileSync('bench/report.json', `${JSON.stringify(report, null, 2)}\n`);
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : 'n/a');
@@ -39,12 +48,12 @@ const md = [
   '',
   '| scenario | metric | ratio median (min–max) | target | result |',
   '|---|---|---|---|---|',
-  ...results.map(
+  ...reported.map(
     (r) =>
       `| ${r.name} | ${r.metric} | ${fmt(r.ratio.median)} (${fmt(r.ratio.min)}–${fmt(r.ratio.max)}) | ${r.target} | ${r.pass ? 'pass' : 'FAIL'} |`,
   ),
   '',
-  ...results.flatMap((r) => [`**${r.name}**`, '', ...r.notes.map((n) => `- ${n}`), '']),
+  ...reported.flatMap((r) => [`**${r.name}**`, '', ...r.notes.map((n) => `- ${n}`), '']),
 ].join('\n');
 writeFileSync('bench/report.md', `${md}\n`);
 process.stdout.write(`\nwrote bench/report.json and bench/report.md\n`);

@@ -66,11 +66,9 @@ export async function buildApp({ runtime, logger }: AppOptions): Promise<Fastify
   }));
 
   app.get('/ready', async (_req, reply) => {
-    const status = await services.system.status();
-    const ready = status.database.reachable && status.queue.reachable;
-    return reply
-      .code(ready ? 200 : 503)
-      .send({ ready, database: status.database.reachable, queue: status.queue.reachable });
+    const status = await services.system.ready();
+    const ready = status.database && status.queue;
+    return reply.code(ready ? 200 : 503).send({ ready, database: status.database, queue: status.queue });
   });
 
   await app.register(webhookRoutes, {

@@ -1,8 +1,11 @@
+import { type CampaignDispatcher, createCampaignDispatcher } from './campaigns';
 import type { Config } from './config';
 import { type Database, openDatabase } from './db/client';
 import { runMigrations } from './db/migrate';
+import * as systemQueries from './db/queries/system';
 import { createEventHub, type EventHub } from './events/hub';
 import { createAiClient } from './integrations/ai';
+import { createOpenAICheck } from './integrations/openai-check';
 import { createWasenderGateway } from './integrations/wasender';
 import { type JobQueue, startJobQueue } from './jobs/queue';
 import type { Logger } from './logger';
@@ -10,6 +13,7 @@ import type { Persona } from './persona';
 import { createPipeline, definePipelineQueues, type Pipeline } from './pipeline';
 import { createServices, type Services } from './services';
 import { createMessagingService } from './services/messaging';
+import { createSettingsService } from './services/settings';
 import { createSystemService } from './services/system';
 
 /** The parts of a running server, built in one place for main.ts, scripts and tests. */
@@ -20,6 +24,8 @@ export interface Runtime {
   queue: JobQueue;
   services: Services;
   pipeline: Pipeline;
+  /** Campaign dispatch: its job queue, workers and sweep. */
+  campaigns: CampaignDispatcher;
   /** Fans the events log out to subscriptions; ends them on close. */
   events: EventHub;
   log: Logger;
@@ -43,6 +49,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
     await runMigrations(database);
     const queue = await startJobQueue(database, log.child({ component: 'jobs' }), {
       supervise: opts.workers,
+      maintenanceSeconds: config.jobMaintenanceSeconds,
     });
     const system = createSystemService({
       probe: {
@@ -56,6 +63,19 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
           }
         },
         pingQueue: () => queue.ping(),
+        queueBacklog: () => systemQueries.queueBacklog(database.db),
+        sessionStatus: async () => {
+          const row = await systemQueries.getSystemState(database.db, systemQueries.SESSION_STATE_KEY);
+          const status = row?.value.status;
+          return row && typeof status === 'string' ? { status, at: row.updatedAt } : null;
+        },
+        checkOpenAI: config.openai.apiKey
+          ? createOpenAICheck({
+              apiKey: config.openai.apiKey,
+              baseUrl: config.openai.baseUrl,
+              model: config.openai.model ?? persona.model.name,
+            })
+          : null,
       },
       flags: {
         openaiKey: Boolean(config.openai.apiKey),
@@ -87,8 +107,36 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       },
       log: log.child({ component: 'pipeline' }),
     });
+    // The pipeline reads its quiet times from `live`, kept current from the settings table.
+    const settings = createSettingsService({
+      db: database.db,
+      defaults: {
+        replyQuietMs: config.pipeline.replyQuietMs,
+        humanQuietMinutes: config.pipeline.humanQuietMinutes,
+      },
+      live: pipeline.deps.settings,
+    });
+    await settings.refresh();
+    const settingsTimer = setInterval(() => {
+      settings.refresh().catch((err) => log.warn({ err }, 'could not refresh settings'));
+    }, 10_000);
+    settingsTimer.unref();
     await definePipelineQueues(pipeline.deps);
     if (opts.workers) await pipeline.startWorkers();
+    const campaigns = createCampaignDispatcher({
+      db: database.db,
+      queue,
+      gateway: pipeline.deps.gateway,
+      log: log.child({ component: 'campaigns' }),
+      settings: {
+        ...config.campaigns,
+        sendRatePerMinute: config.pipeline.sendRatePerMinute,
+        gatewayTimeoutMs: config.wasender.timeoutMs,
+        defaultRegion: config.defaultRegion,
+      },
+    });
+    await campaigns.defineQueues();
+    if (opts.workers) await campaigns.startWorkers();
     const events = createEventHub({ database, log: log.child({ component: 'events' }) });
     await events.start();
     const services = createServices({
@@ -96,7 +144,14 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       defaultRegion: config.defaultRegion,
       system,
       messaging: createMessagingService(pipeline.deps),
+      settings,
       events,
+      campaigns: {
+        ...config.campaigns,
+        kicker: campaigns,
+        gatewayConfigured: pipeline.deps.gateway.configured,
+        sendRatePerMinute: config.pipeline.sendRatePerMinute,
+      },
     });
     let closed = false;
     return {
@@ -106,13 +161,16 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       queue,
       services,
       pipeline,
+      campaigns,
       events,
       log,
       async close() {
         if (closed) return;
         closed = true;
+        clearInterval(settingsTimer);
         await events.close();
         pipeline.stop();
+        campaigns.stop();
         await queue.stop({ timeoutMs: config.http.shutdownTimeoutMs });
         await database.close();
       },

@@ -75,6 +75,9 @@ export const contacts = pgTable(
     index('contacts_search_trgm_idx').using('gin', sql`(${contactSearchText(t)}) gin_trgm_ops`),
     index('contacts_activity_idx').on(sql`${contactActivityAt(t)} desc nulls last`, t.id.desc()),
     index('contacts_score_idx').on(t.leadScore.desc(), t.id.desc()),
+    // Counting live contacts (and new ones by creation time) from an index, not the wide table.
+    index('contacts_live_created_idx').on(t.createdAt).where(sql`${t.deletedAt} is null`),
+    index('contacts_deleted_idx').on(t.id).where(sql`${t.deletedAt} is not null`),
     check(
       'contacts_lead_status_check',
       sql`${t.leadStatus} in ('new','contacted','qualified','proposal','customer','lost')`,

@@ -50,6 +50,12 @@ export const conversations = pgTable(
     index('conversations_last_message_idx').on(t.lastMessageAt.desc(), t.id),
     index('conversations_owner_idx').on(t.owner),
     index('conversations_activity_idx').on(sql`${conversationActivityAt(t)} desc nulls last`, t.id.desc()),
+    // The inbox's bot / human tabs, newest activity first.
+    index('conversations_owner_activity_idx').on(
+      t.owner,
+      sql`${conversationActivityAt(t)} desc nulls last`,
+      t.id.desc(),
+    ),
     check('conversations_owner_check', sql`${t.owner} in ('bot','human')`),
   ],
 ).enableRLS();

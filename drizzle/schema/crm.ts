@@ -29,6 +29,10 @@ export const deals = pgTable(
   (t) => [
     index('deals_contact_idx').on(t.contactId),
     index('deals_stage_idx').on(t.stage),
+    // The open pipeline's value per currency, read from the index alone.
+    index('deals_open_value_idx')
+      .on(t.currency, t.value)
+      .where(sql`${t.deletedAt} is null and ${t.stage} not in ('won', 'lost')`),
     check('deals_stage_check', sql`${t.stage} in ('lead','qualified','proposal','negotiation','won','lost')`),
     check('deals_probability_check', sql`${t.probability} between 0 and 100`),
   ],

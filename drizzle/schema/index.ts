@@ -4,4 +4,6 @@ export * from './contacts';
 export * from './conversations';
 export * from './crm';
 export * from './events';
+export * from './settings';
+export * from './system';
 export * from './throttle';

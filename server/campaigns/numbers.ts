@@ -119,9 +119,12 @@ export function parseNumbers(text: string, defaultRegion: string, maxRows: numbe
   const phoneAt = hasHeader ? phoneColumn : 0;
   const data = hasHeader ? records.slice(1) : records;
   if (data.length > maxRows) {
-    throw badRequest(`audience.numbers: has ${data.length} lines; at most ${maxRows} recipients are allowed`, {
-      'audience.numbers': [`at most ${maxRows} lines`],
-    });
+    throw badRequest(
+      `audience.numbers: has ${data.length} lines; at most ${maxRows} recipients are allowed`,
+      {
+        'audience.numbers': [`at most ${maxRows} lines`],
+      },
+    );
   }
 
   const rows: NumberRow[] = [];
@@ -136,7 +139,11 @@ export function parseNumbers(text: string, defaultRegion: string, maxRows: numbe
     }
     const phone = toE164(raw, defaultRegion);
     if (!phone) {
-      invalid.push({ line, value: raw.slice(0, 200), reason: `not a valid phone number (region ${defaultRegion})` });
+      invalid.push({
+        line,
+        value: raw.slice(0, 200),
+        reason: `not a valid phone number (region ${defaultRegion})`,
+      });
       continue;
     }
     const seen = firstLine.get(phone);

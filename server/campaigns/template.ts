@@ -101,11 +101,11 @@ export function render(template: string, input: RenderInput): Rendered {
   return { text: closeGaps(text).trim(), defaulted: [...defaulted] };
 }
 
-const EMPTY = '\u0000';
+const EMPTY = '\uE000';
 
 /** Removes what an empty variable leaves: "Hi {{name}}, welcome" reads "Hi, welcome", not "Hi , welcome". */
 function closeGaps(text: string): string {
-  return text.replace(/[ \t]*(?:\u0000[ \t]*)+/g, (gap, offset: number, all: string) => {
+  return text.replace(/[ \t]*(?:\uE000[ \t]*)+/g, (gap, offset: number, all: string) => {
     const before = all[offset - 1];
     const after = all[offset + gap.length];
     const joinsWords = before !== undefined && before !== '\n' && after !== undefined && after !== '\n';

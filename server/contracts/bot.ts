@@ -64,3 +64,32 @@ export type TBotSetEnabledBulkResult = z.infer<typeof ZBotSetEnabledBulkResult>;
 export const ZBotHistoryInput = ZPageInput.extend({ conversationId: ZId });
 export type TBotHistoryInput = z.infer<typeof ZBotHistoryInput>;
 export const ZBotHistoryPage = zPage(ZOwnerChange);
+
+export const ZBotSummaryInput = z
+  .object({
+    /** How many open handoffs to list, oldest first (the count covers all of them). */
+    limit: z.number().int().min(1).max(100).default(20),
+  })
+  .default({ limit: 20 });
+export type TBotSummaryInput = z.infer<typeof ZBotSummaryInput>;
+
+export const ZOpenHandoff = z.object({
+  taskId: ZId,
+  title: z.string(),
+  conversationId: ZId.nullable(),
+  contactId: ZId.nullable(),
+  contactName: z.string().nullable(),
+  phone: z.string().nullable(),
+  owner: ZOwner.nullable(),
+  createdAt: z.date(),
+  /** now − the handoff's creation, in seconds. */
+  waitingSeconds: z.number(),
+});
+export type TOpenHandoff = z.infer<typeof ZOpenHandoff>;
+
+export const ZBotSummary = z.object({
+  /** Conversations of live (not deleted) contacts, by owner. */
+  conversations: z.object({ bot: z.number(), human: z.number() }),
+  openHandoffs: z.object({ count: z.number(), items: z.array(ZOpenHandoff) }),
+});
+export type TBotSummary = z.infer<typeof ZBotSummary>;

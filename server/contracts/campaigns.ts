@@ -6,7 +6,15 @@ export const ZCampaignStatus = z.enum(['draft', 'scheduled', 'running', 'paused'
 export type TCampaignStatus = z.infer<typeof ZCampaignStatus>;
 
 /** A recipient's state: pending → sending → sent → delivered → read, or failed / skipped. */
-export const ZRecipientStatus = z.enum(['pending', 'sending', 'sent', 'delivered', 'read', 'failed', 'skipped']);
+export const ZRecipientStatus = z.enum([
+  'pending',
+  'sending',
+  'sent',
+  'delivered',
+  'read',
+  'failed',
+  'skipped',
+]);
 export type TRecipientStatus = z.infer<typeof ZRecipientStatus>;
 
 /**
@@ -69,7 +77,8 @@ export const ZCampaignAudienceInput = z
     numbers: z.string().max(2_000_000).optional(),
   })
   .refine(
-    (a) => a.contactIds.length > 0 || a.tags.length > 0 || a.leadStatuses.length > 0 || Boolean(a.numbers?.trim()),
+    (a) =>
+      a.contactIds.length > 0 || a.tags.length > 0 || a.leadStatuses.length > 0 || Boolean(a.numbers?.trim()),
     { error: 'name at least one of contactIds, tags, leadStatuses or numbers' },
   );
 
@@ -90,8 +99,7 @@ export const ZCampaignCreateInput = z.object({
     .object({ window: z.number().int().min(2).max(1000), failurePercent: z.number().int().min(1).max(100) })
     .optional(),
 });
-export type TCampaignCreateInput = z.input<typeof ZCampaignCreateInput>;
-export type TCampaignCreate = z.output<typeof ZCampaignCreateInput>;
+export type TCampaignCreateInput = z.infer<typeof ZCampaignCreateInput>;
 
 export const ZCampaignIdInput = z.object({ id: ZId });
 export type TCampaignIdInput = z.infer<typeof ZCampaignIdInput>;
@@ -99,7 +107,10 @@ export type TCampaignIdInput = z.infer<typeof ZCampaignIdInput>;
 export const ZCampaignScheduleInput = z.object({ id: ZId, at: z.date() });
 export type TCampaignScheduleInput = z.infer<typeof ZCampaignScheduleInput>;
 
-export const ZCampaignPauseInput = z.object({ id: ZId, reason: z.string().trim().min(1).max(300).optional() });
+export const ZCampaignPauseInput = z.object({
+  id: ZId,
+  reason: z.string().trim().min(1).max(300).optional(),
+});
 export type TCampaignPauseInput = z.infer<typeof ZCampaignPauseInput>;
 
 export const ZCampaignRetryInput = z.object({
@@ -110,7 +121,7 @@ export const ZCampaignRetryInput = z.object({
    */
   includeUnknown: z.boolean().default(false),
 });
-export type TCampaignRetryInput = z.input<typeof ZCampaignRetryInput>;
+export type TCampaignRetryInput = z.infer<typeof ZCampaignRetryInput>;
 
 export const ZCampaignFigures = z.object({
   total: z.number(),
@@ -181,7 +192,7 @@ export const ZCampaignPreviewInput = z.object({
   /** How many recipients to render a sample for. */
   sample: z.number().int().min(1).max(100).default(10),
 });
-export type TCampaignPreviewInput = z.input<typeof ZCampaignPreviewInput>;
+export type TCampaignPreviewInput = z.infer<typeof ZCampaignPreviewInput>;
 
 export const ZAudienceProblem = z.object({
   /** Line of the pasted list or CSV (1-based), or null for a contact id. */
@@ -231,7 +242,7 @@ export const ZCampaignRecipientsInput = ZPageInput.extend({
   status: ZRecipientStatus.optional(),
   errorCode: ZRecipientErrorCode.optional(),
 });
-export type TCampaignRecipientsInput = z.input<typeof ZCampaignRecipientsInput>;
+export type TCampaignRecipientsInput = z.infer<typeof ZCampaignRecipientsInput>;
 
 export const ZCampaignRecipient = z.object({
   id: ZId,

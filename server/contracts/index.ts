@@ -9,5 +9,6 @@ export * from './events';
 export * from './keys';
 export * from './leads';
 export * from './messaging';
+export * from './settings';
 export * from './stats';
 export * from './tasks';

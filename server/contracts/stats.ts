@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ZLeadStatus } from './crm';
 
 export const ZIntegrationStatus = z.object({
   configured: z.boolean(),
@@ -11,7 +12,28 @@ export const ZSystemStatus = z.object({
   version: z.string(),
   uptimeSeconds: z.number(),
   database: z.object({ mode: z.enum(['embedded', 'postgres']), reachable: z.boolean() }),
-  queue: z.object({ reachable: z.boolean() }),
+  queue: z.object({
+    reachable: z.boolean(),
+    /** Jobs waiting (created or retry state); null when the queue did not answer. */
+    depth: z.number().nullable(),
+    /** Age of the oldest job that may run now and waits; null when none waits. */
+    oldestWaitingSeconds: z.number().nullable(),
+  }),
+  /** A live check of the OpenAI API (listing models), cached for a minute. */
+  openai: z.object({
+    configured: z.boolean(),
+    /** null when not configured (nothing to check). */
+    reachable: z.boolean().nullable(),
+    detail: z.string(),
+    checkedAt: z.date().nullable(),
+  }),
+  /** The WhatsApp gateway: configured, and the latest session status its webhook reported. */
+  gateway: z.object({
+    configured: z.boolean(),
+    sessionStatus: z.string().nullable(),
+    sessionStatusAt: z.date().nullable(),
+  }),
+  /** What is configured (the same as /health shows). */
   integrations: z.object({
     openai: ZIntegrationStatus,
     wasender: ZIntegrationStatus,
@@ -21,9 +43,12 @@ export const ZSystemStatus = z.object({
 });
 export type TSystemStatus = z.infer<typeof ZSystemStatus>;
 
+/** Longest period the dashboard counts over. */
+export const DASHBOARD_MAX_PERIOD_DAYS = 400;
+
 export const ZDashboardInput = z
   .object({
-    /** IANA time zone that "today" is counted in (default UTC). */
+    /** IANA time zone that "today" and the days of the period are counted in (default UTC). */
     timeZone: z
       .string()
       .max(64)
@@ -39,7 +64,17 @@ export const ZDashboardInput = z
         { error: 'must be an IANA time zone such as Europe/Berlin' },
       )
       .default('UTC'),
+    /** Start of the period (default: 30 days before `to`). */
+    from: z.date().optional(),
+    /** End of the period, exclusive (default: now). */
+    to: z.date().optional(),
   })
+  .refine((p) => !p.from || !p.to || p.from < p.to, { error: 'from must be before to', path: ['to'] })
+  .refine(
+    (p) =>
+      !p.from || (p.to?.getTime() ?? Date.now()) - p.from.getTime() <= DASHBOARD_MAX_PERIOD_DAYS * 86_400_000,
+    { error: `the period may span at most ${DASHBOARD_MAX_PERIOD_DAYS} days`, path: ['from'] },
+  )
   .default({ timeZone: 'UTC' });
 export type TDashboardInput = z.infer<typeof ZDashboardInput>;
 
@@ -64,5 +99,51 @@ export const ZDashboard = z.object({
   /** Open deals (not won or lost) and their value per currency, as exact decimal strings. */
   deals: z.object({ open: z.number(), pipelineValue: ZMoneyByCurrency }),
   campaigns: z.object({ running: z.number() }),
+  /** Figures over the requested period [from, to). */
+  period: z.object({
+    from: z.date(),
+    to: z.date(),
+    /** Contacts created in the period (not deleted). */
+    newContacts: z.number(),
+    /** Conversations with at least one message in the period. */
+    activeConversations: z.number(),
+    messages: ZInOut.extend({
+      /** Every day of the period in the requested time zone (YYYY-MM-DD), zeros included. */
+      perDay: z.array(ZInOut.extend({ day: z.string() })),
+    }),
+    bot: z.object({
+      /** Conversations with inbound messages in the period. */
+      conversations: z.number(),
+      /** Of those, the ones the bot did not hand to a human in the period. */
+      contained: z.number(),
+      /** contained ÷ conversations (null when there were none). */
+      containment: z.number().nullable(),
+      /** Conversations handed from the bot to a human in the period ÷ conversations (null when none). */
+      handoffRate: z.number().nullable(),
+      /** Changes to a human owner in the period, by reason (most frequent first, at most 20). */
+      handoffs: z.number(),
+      handoffReasons: z.array(z.object({ reason: z.string().nullable(), count: z.number() })),
+    }),
+    /** Bot replies with AI usage in the period. */
+    ai: z.object({
+      replies: z.number(),
+      latencyMs: z.object({ median: z.number().nullable(), p95: z.number().nullable() }),
+      tokens: z.object({ prompt: z.number(), completion: z.number(), total: z.number() }),
+    }),
+    /** Campaign sends that ended in the period, and the rates among them. */
+    campaigns: z.object({
+      sent: z.number(),
+      delivered: z.number(),
+      read: z.number(),
+      failed: z.number(),
+      /** Of the messages that went out (null when none did). */
+      deliveryRate: z.number().nullable(),
+      readRate: z.number().nullable(),
+      /** Failed, of every send that ended (null when none ended). */
+      failureRate: z.number().nullable(),
+    }),
+  }),
+  /** Live contacts per lead status (every status, zeros included), now. */
+  leadFunnel: z.array(z.object({ status: ZLeadStatus, count: z.number() })),
 });
 export type TDashboard = z.infer<typeof ZDashboard>;

@@ -15,7 +15,7 @@ export interface StreamOptions {
   signal?: AbortSignal;
 }
 
-/** Drizzle-free view of the hub: what services and the tRPC context see. */
+/** The hub as services and the tRPC context see it (no database types, so the sdk can carry it). */
 export interface EventStream {
   /** Events after lastEventId from the log, then live ones, until the signal aborts or the hub closes. */
   stream(opts: StreamOptions): AsyncIterable<StoredEvent>;

@@ -53,14 +53,18 @@ export async function startJobQueue(
     db: {
       executeSql: async (text: string, values: unknown[] = []) => {
         const params = values.map(toParam) as never[];
-        // pg-boss sends some work as one BEGIN ... COMMIT script, which needs a connection of its own.
-        if (!/\bBEGIN\b/i.test(text)) return { rows: await database.sql.unsafe(text, params) };
-        const reserved = await database.sql.reserve();
-        try {
-          return { rows: await reserved.unsafe(text, params) };
-        } finally {
-          reserved.release();
-        }
+        const run = async () => {
+          // pg-boss sends some work as one BEGIN ... COMMIT script, which needs a connection of its own.
+          if (!/\bBEGIN\b/i.test(text)) return { rows: await database.sql.unsafe(text, params) };
+          const reserved = await database.sql.reserve();
+          try {
+            return { rows: await reserved.unsafe(text, params) };
+          } finally {
+            reserved.release();
+          }
+        };
+        if (!isJobCompletion(text)) return run();
+        return completeSafely(run, log);
       },
     },
     schema: 'pgboss',
@@ -121,6 +125,38 @@ export async function startJobQueue(
       await boss.stop({ graceful: true, wait: true, timeout: s.timeoutMs ?? 10_000 });
     },
   };
+}
+
+/**
+ * The statements pg-boss 10 runs when a handler has finished (complete) or thrown (fail by id). Its
+ * worker loop issues them without awaiting them, so a rejection there (a dropped connection, the
+ * database restarting) is unhandled and would end the whole process.
+ */
+const COMPLETE_JOBS = /SET completed_on = now\(\),\s*state = 'completed',/;
+const FAIL_JOBS_BY_ID =
+  /WHERE name = \$1 AND id IN \(SELECT UNNEST\(\$2::uuid\[\]\)\) AND state < 'completed'/;
+const isJobCompletion = (text: string) => COMPLETE_JOBS.test(text) || FAIL_JOBS_BY_ID.test(text);
+
+/**
+ * Runs a completion statement, retrying briefly (both statements only act on jobs still active or
+ * retrying, so running one twice is harmless). When the database stays unreachable the completion is
+ * given up with a warning instead of crashing: the job stays active, expires after its timeout and
+ * runs again, and the handlers tolerate a second run.
+ */
+async function completeSafely(run: () => Promise<{ rows: unknown[] }>, log: Logger) {
+  for (const delayMs of [100, 500, 2000]) {
+    try {
+      return await run();
+    } catch {
+      await new Promise((r) => setTimeout(r, delayMs));
+    }
+  }
+  try {
+    return await run();
+  } catch (err) {
+    log.warn({ err }, 'could not record a finished job; it will run again after its timeout');
+    return { rows: [{ count: 0 }] };
+  }
 }
 
 /**

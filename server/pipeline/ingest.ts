@@ -1,5 +1,7 @@
+import * as cq from '../db/queries/campaign-dispatch';
 import * as mq from '../db/queries/messages';
 import * as pq from '../db/queries/pipeline';
+import * as sq from '../db/queries/system';
 import type { Tx } from '../db/types';
 import { recordEvents } from '../events/record';
 import { toE164 } from '../phone';
@@ -27,6 +29,8 @@ export async function ingestItems(deps: PipelineDeps, items: WebhookItem[]): Pro
     else if (item.kind === 'status') out.push(await ingestStatus(deps, item));
     else {
       deps.log.info({ session: item.status }, 'WhatsApp session status');
+      // Kept for the status page (stats.systemStatus): the newest session status wins.
+      await sq.putSystemState(deps.db, sq.SESSION_STATE_KEY, { status: item.status });
       out.push({ kind: 'ignored', reason: 'session status' });
     }
   }
@@ -93,6 +97,7 @@ async function ingestInbound(
       status: 'received',
     });
     if (!created) throw new Duplicate();
+    await cq.noteCampaignReply(tx, contactId, at);
     await recordEvents(tx, [
       {
         type: 'message.created',
@@ -134,8 +139,13 @@ async function ingestFromBusinessPhone(
         providerMessageId: item.providerId,
       });
       if (echo) {
-        const moved = await mq.advanceStatus(tx, { id: echo.id }, 'sent', null, at);
+        // WhatsApp saw it, so it was sent, even if our process died before hearing back from the
+        // gateway (such a send was marked failed as interrupted).
+        let moved = true;
+        if (echo.status === 'failed') await mq.setStatus(tx, echo.id, 'sent', null);
+        else moved = (await mq.advanceStatus(tx, { id: echo.id }, 'sent', null, at)) !== null;
         if (moved) {
+          await cq.advanceRecipientForMessage(tx, echo.id, 'sent', null, at);
           await recordEvents(tx, [
             { type: 'message.status', conversationId, messageId: echo.id, status: 'sent' },
           ]);
@@ -206,6 +216,7 @@ async function ingestStatus(deps: PipelineDeps, item: WebhookStatusItem): Promis
     if (!row && item.msgId)
       row = await mq.advanceStatus(tx, { gatewayMessageId: item.msgId }, item.status, item.error, at);
     if (!row) return { kind: 'status', updated: false } as const;
+    if (row.campaignId) await cq.advanceRecipientForMessage(tx, row.id, row.status, item.error, at);
     await recordEvents(tx, [
       { type: 'message.status', conversationId: row.conversationId, messageId: row.id, status: row.status },
     ]);

@@ -36,10 +36,9 @@ export async function runReplyJob(
 ): Promise<ReplyOutcome> {
   const { db, persona, settings, log } = deps;
   const { conversationId } = job.data;
-  const latest = await mq.latestInbound(db, conversationId);
-  if (!latest || latest.id !== job.data.messageId) return 'not-latest';
   const conv = await pq.readConversation(db, conversationId);
-  if (!conv) return 'not-latest';
+  const latest = conv?.latest;
+  if (!conv || !latest || latest.id !== job.data.messageId) return 'not-latest';
   if (conv.botHandledThrough && conv.botHandledThrough >= latest.createdAt) return 'already-handled';
 
   const now = new Date();
@@ -74,54 +73,43 @@ export async function runReplyJob(
   const lastText = texts.at(-1) ?? '';
   const label = conv.name ?? conv.pushName ?? conv.phone;
 
-  if (lastText && isExactKeyword(lastText, persona.optOut.keywords)) {
-    const ok = await commit(async (tx) => {
-      if (await pq.setOptOut(tx, conv.contactId, now)) {
-        await pq.insertActivity(tx, {
-          contactId: conv.contactId,
-          type: 'opt_out',
-          summary: `Opted out ("${lastText}")`,
-        });
-        await queueOutbound(tx, deps, {
-          conversationId,
-          text: persona.optOut.confirmation,
-          author: 'bot',
-          split: false,
-        });
-      }
+  /** Opt-out (STOP) or opt-in (START): one confirmation, only when the state really changes. */
+  const setOptOut = async (optedOut: boolean) =>
+    commit(async (tx) => {
+      if (!(await pq.setOptOut(tx, conv.contactId, optedOut ? now : null))) return;
+      await pq.insertActivity(tx, {
+        contactId: conv.contactId,
+        type: optedOut ? 'opt_out' : 'opt_in',
+        summary: `${optedOut ? 'Opted out' : 'Opted back in'} ("${lastText}")`,
+      });
+      const text = optedOut ? persona.optOut.confirmation : persona.optOut.optInConfirmation;
+      await queueOutbound(tx, deps, { conversationId, text, author: 'bot', split: false });
     });
-    return ok ? 'opted-out' : 'superseded';
-  }
-  if (lastText && isExactKeyword(lastText, persona.optOut.optInKeywords)) {
-    const ok = await commit(async (tx) => {
-      if (await pq.setOptOut(tx, conv.contactId, null)) {
-        await pq.insertActivity(tx, {
-          contactId: conv.contactId,
-          type: 'opt_in',
-          summary: `Opted back in ("${lastText}")`,
-        });
-        await queueOutbound(tx, deps, {
-          conversationId,
-          text: persona.optOut.optInConfirmation,
-          author: 'bot',
-          split: false,
-        });
-      }
-    });
-    return ok ? 'opted-in' : 'superseded';
-  }
-  if (texts.some((t) => containsPhrase(t, persona.handoff.keywords))) {
-    const ok = await commit(async (tx) => {
+
+  /** Hands the conversation to a person (once), telling the customer `message`. */
+  const handOver = async (reason: string, message: string, taskTitle?: string) =>
+    commit(async (tx) => {
       await handOff(tx, deps, {
         conversationId,
         contactId: conv.contactId,
         customerLabel: label,
-        reason: 'The customer asked for a person',
+        reason,
         actorType: 'bot',
-        message: persona.handoff.message,
+        message,
+        taskTitle,
       });
     });
-    return ok ? 'handoff' : 'superseded';
+
+  if (lastText && isExactKeyword(lastText, persona.optOut.keywords)) {
+    return (await setOptOut(true)) ? 'opted-out' : 'superseded';
+  }
+  if (lastText && isExactKeyword(lastText, persona.optOut.optInKeywords)) {
+    return (await setOptOut(false)) ? 'opted-in' : 'superseded';
+  }
+  if (texts.some((t) => containsPhrase(t, persona.handoff.keywords))) {
+    return (await handOver('The customer asked for a person', persona.handoff.message))
+      ? 'handoff'
+      : 'superseded';
   }
   if (!texts.length) {
     const ok = await commit(async (tx) => {
@@ -130,20 +118,10 @@ export async function runReplyJob(
     return ok ? 'non-text' : 'superseded';
   }
 
-  const fallback = async (reason: string) => {
-    const ok = await commit(async (tx) => {
-      await handOff(tx, deps, {
-        conversationId,
-        contactId: conv.contactId,
-        customerLabel: label,
-        reason,
-        actorType: 'bot',
-        message: persona.fallbackMessage,
-        taskTitle: `Answer ${label}: the bot could not reply (${reason})`,
-      });
-    });
-    return ok ? ('fallback' as const) : ('superseded' as const);
-  };
+  const fallback = async (reason: string) =>
+    (await handOver(reason, persona.fallbackMessage, `Answer ${label}: the bot could not reply (${reason})`))
+      ? ('fallback' as const)
+      : ('superseded' as const);
 
   if (!deps.ai.configured) {
     log.warn(
@@ -182,18 +160,7 @@ export async function runReplyJob(
   }
 
   if (result.kind === 'handoff') {
-    const reason = result.reason;
-    const ok = await commit(async (tx) => {
-      await handOff(tx, deps, {
-        conversationId,
-        contactId: conv.contactId,
-        customerLabel: label,
-        reason,
-        actorType: 'bot',
-        message: persona.handoff.message,
-      });
-    });
-    return ok ? 'handoff' : 'superseded';
+    return (await handOver(result.reason, persona.handoff.message)) ? 'handoff' : 'superseded';
   }
   const { text, usage } = result;
   const ok = await commit(async (tx) => {
@@ -216,8 +183,7 @@ async function finish(
     const locked = await pq.lockConversation(tx, conversationId);
     if (!locked) return false;
     if (locked.botHandledThrough && locked.botHandledThrough >= latest.createdAt) return false;
-    const newest = await mq.latestInbound(tx, conversationId);
-    if (!newest || newest.id !== latest.id) return false;
+    if (locked.latest?.id !== latest.id) return false;
     await write(tx);
     await pq.setHandledThrough(tx, conversationId, latest.createdAt);
     return true;

@@ -45,17 +45,9 @@ export async function runSendJob(
   if (wait > 0) await sleep(wait);
   if (!(await mq.claimForSend(db, msg.id))) return 'skipped';
 
+  let res: Awaited<ReturnType<typeof gateway.sendText>>;
   try {
-    const res = await gateway.sendText({ to: msg.phone, text: msg.body ?? '' });
-    const at = new Date();
-    await db.transaction(async (tx) => {
-      await mq.markSent(tx, msg.id, res.providerId, at);
-      await recordEvents(tx, [
-        { type: 'message.status', conversationId: msg.conversationId, messageId: msg.id, status: 'sent' },
-      ]);
-      await scheduleNextPart(tx, deps, msg);
-    });
-    return 'sent';
+    res = await gateway.sendText({ to: msg.phone, text: msg.body ?? '' });
   } catch (err) {
     if (err instanceof GatewayRateLimitedError) {
       // Everyone backs off until the gateway's retry time; this part goes again after it.
@@ -86,6 +78,42 @@ export async function runSendJob(
     }
     await mq.setStatus(db, msg.id, 'queued', null);
     throw err;
+  }
+  await recordSent(deps, msg, res.providerId);
+  return 'sent';
+}
+
+/**
+ * Records a part the gateway accepted (and schedules the next one). A message the gateway accepted is
+ * never put back in the queue: writing this is retried briefly (a dropped connection reconnects at
+ * once), and if the database stays unreachable the row stays pending, so the job's retry marks it
+ * interrupted for a person rather than sending it again.
+ */
+async function recordSent(deps: PipelineDeps, msg: SendRow, providerId: string | null) {
+  const at = new Date();
+  for (const [attempt, retryInMs] of [250, 1000, 4000, -1].entries()) {
+    try {
+      await deps.db.transaction(async (tx) => {
+        if (attempt > 0) {
+          // The previous attempt may have committed and only its answer been lost.
+          const row = await mq.findOutboundForSend(tx, msg.id);
+          if (row && row.status !== 'pending' && row.gatewayMessageId === providerId) return;
+        }
+        await mq.markSent(tx, msg.id, providerId, at);
+        await recordEvents(tx, [
+          { type: 'message.status', conversationId: msg.conversationId, messageId: msg.id, status: 'sent' },
+        ]);
+        await scheduleNextPart(tx, deps, msg);
+      });
+      return;
+    } catch (err) {
+      if (retryInMs < 0) throw err;
+      deps.log.warn(
+        { messageId: msg.id, err: (err as Error).message },
+        'recording a sent message failed; retrying',
+      );
+      await sleep(retryInMs);
+    }
   }
 }
 

@@ -6,8 +6,11 @@ import type {
   TBotSetEnabledResult,
   TBotStatus,
   TBotStatusInput,
+  TBotSummary,
+  TBotSummaryInput,
   TOwnerChange,
 } from '../contracts';
+import * as bq from '../db/queries/bot';
 import * as q from '../db/queries/conversations';
 import type { Db } from '../db/types';
 import { badRequest, notFound } from '../errors';
@@ -24,6 +27,8 @@ export interface BotService {
   setEnabledBulk(input: TBotSetEnabledBulkInput, actor: Actor): Promise<TBotSetEnabledBulkResult>;
   /** Every owner change of a conversation, newest first. */
   history(input: TBotHistoryInput): Promise<{ items: TOwnerChange[]; nextCursor: string | null }>;
+  /** Conversations by owner, and the open handoffs with their waiting time, oldest first. */
+  summary(input: TBotSummaryInput): Promise<TBotSummary>;
 }
 
 export function createBotService(deps: { db: Db; defaultRegion: string }): BotService {
@@ -115,6 +120,17 @@ export function createBotService(deps: { db: Db; defaultRegion: string }): BotSe
       }
       const rows = await q.listOwnerChanges(db, { ...input, after });
       return toPage('bot-history', rows, input.limit, ({ sortKey: _, ...h }) => h);
+    },
+
+    async summary(input) {
+      const [counts, items] = await Promise.all([bq.ownerCounts(db), bq.openHandoffs(db, input.limit)]);
+      return {
+        conversations: { bot: counts.bot, human: counts.human },
+        openHandoffs: {
+          count: counts.handoffs,
+          items: items.map((h) => ({ ...h, waitingSeconds: Math.round(h.waitingSeconds) })),
+        },
+      };
     },
   };
 }

@@ -1,11 +1,428 @@
-import type { TCampaignSummary } from '../contracts';
+import type { CampaignStatus } from '../../drizzle';
+import { resolveAudience } from '../campaigns/audience';
+import type { CampaignKicker } from '../campaigns/index';
+import { parseNumbers } from '../campaigns/numbers';
+import {
+  normaliseDefaults,
+  render,
+  templateVariables,
+  unknownVariables,
+  variableKey,
+} from '../campaigns/template';
+import type {
+  TCampaignCreateInput,
+  TCampaignDetail,
+  TCampaignListInput,
+  TCampaignPauseInput,
+  TCampaignPreview,
+  TCampaignPreviewInput,
+  TCampaignProgress,
+  TCampaignRecipientPage,
+  TCampaignRecipientsInput,
+  TCampaignRetryInput,
+  TCampaignRetryResult,
+  TCampaignScheduleInput,
+  TCampaignSummary,
+} from '../contracts';
 import * as q from '../db/queries/campaigns';
-import type { Db } from '../db/types';
+import type { Db, DbOrTx } from '../db/types';
+import { AppError, badRequest, conflict, notFound } from '../errors';
+import { recordEvents } from '../events/record';
+import type { Caller } from './auth';
+import { decodeCursor, toPage } from './pagination';
 
+/** Campaigns: drafts, their audience and preview, the lifecycle, and progress figures. */
 export interface CampaignsService {
-  list(filter: { status?: TCampaignSummary['status']; limit: number }): Promise<TCampaignSummary[]>;
+  /** Resolves the audience into recipients and stores a draft. */
+  create(caller: Caller, input: TCampaignCreateInput): Promise<TCampaignDetail>;
+  preview(input: TCampaignPreviewInput): Promise<TCampaignPreview>;
+  schedule(caller: Caller, input: TCampaignScheduleInput): Promise<TCampaignDetail>;
+  start(caller: Caller, id: string): Promise<TCampaignDetail>;
+  pause(caller: Caller, input: TCampaignPauseInput): Promise<TCampaignDetail>;
+  resume(caller: Caller, id: string): Promise<TCampaignDetail>;
+  /** Stops for good: recipients not yet sent are skipped. */
+  cancel(caller: Caller, id: string): Promise<TCampaignDetail>;
+  retryFailed(caller: Caller, input: TCampaignRetryInput): Promise<TCampaignRetryResult>;
+  get(id: string): Promise<TCampaignDetail>;
+  list(filter: TCampaignListInput): Promise<TCampaignSummary[]>;
+  recipients(input: TCampaignRecipientsInput): Promise<TCampaignRecipientPage>;
+  progress(id: string): Promise<TCampaignProgress>;
+  /** Progress figures whenever they change (read every `intervalMs`), until final, deleted or aborted. */
+  watch(id: string, opts: { signal?: AbortSignal; intervalMs?: number }): AsyncIterable<TCampaignProgress>;
+  /** Deletes a draft with its recipients. */
+  delete(id: string): Promise<void>;
 }
 
-export function createCampaignsService(deps: { db: Db }): CampaignsService {
-  return { list: (filter) => q.listCampaigns(deps.db, filter) };
+export interface CampaignServiceOptions {
+  kicker: CampaignKicker;
+  gatewayConfigured: boolean;
+  defaultRatePerMinute: number;
+  jitterPercent: number;
+  failureWindow: number;
+  failureThresholdPercent: number;
+  maxRecipients: number;
+  /** The global gateway throttle, which bounds every campaign's pace. */
+  sendRatePerMinute: number;
+}
+
+const DEFAULT_OPTIONS: Omit<CampaignServiceOptions, 'kicker'> = {
+  gatewayConfigured: false,
+  defaultRatePerMinute: 20,
+  jitterPercent: 20,
+  failureWindow: 20,
+  failureThresholdPercent: 50,
+  maxRecipients: 50_000,
+  sendRatePerMinute: 60,
+};
+
+const FINAL: CampaignStatus[] = ['completed', 'cancelled'];
+
+export function createCampaignsService(deps: {
+  db: Db;
+  defaultRegion: string;
+  campaigns?: CampaignServiceOptions;
+}): CampaignsService {
+  const { db, defaultRegion } = deps;
+  const opts = deps.campaigns ?? { ...DEFAULT_OPTIONS, kicker: { kick: async () => {} } };
+
+  async function requireCampaign(id: string) {
+    const c = await q.findCampaign(db, id);
+    if (!c) throw notFound('Campaign', id);
+    return c;
+  }
+
+  function requireGateway() {
+    if (!opts.gatewayConfigured) {
+      throw new AppError(
+        'PRECONDITION_FAILED',
+        'The WhatsApp gateway is not configured (WASENDER_API_TOKEN): campaigns cannot be sent',
+      );
+    }
+  }
+
+  async function figuresOf(c: {
+    id: string;
+    status: CampaignStatus;
+    ratePerMinute: number;
+    pausedReason: string | null;
+  }) {
+    const f = await q.campaignFigures(db, c.id);
+    const reached = f.sent + f.delivered + f.read;
+    const share = (n: number, of: number) => (of > 0 ? n / of : null);
+    const interval = Math.max(60_000 / c.ratePerMinute, 60_000 / opts.sendRatePerMinute);
+    const open = f.pending + f.sending;
+    return {
+      figures: {
+        total: f.total,
+        pending: f.pending,
+        sending: f.sending,
+        sent: f.sent,
+        delivered: f.delivered,
+        read: f.read,
+        failed: f.failed,
+        skipped: f.skipped,
+        replied: f.replied,
+      },
+      rates: {
+        delivery: share(f.delivered + f.read, reached),
+        read: share(f.read, reached),
+        reply: share(f.replied, reached),
+        failure: share(f.failed, reached + f.failed),
+        sentLastMinute: f.sentLastMinute,
+      },
+      estimatedFinishAt: c.status === 'running' && open > 0 ? new Date(Date.now() + open * interval) : null,
+    };
+  }
+
+  async function detail(id: string): Promise<TCampaignDetail> {
+    const c = await requireCampaign(id);
+    const progress = await figuresOf(c);
+    return {
+      id: c.id,
+      name: c.name,
+      status: c.status,
+      ratePerMinute: c.ratePerMinute,
+      scheduledAt: c.scheduledAt,
+      startedAt: c.startedAt,
+      completedAt: c.completedAt,
+      createdAt: c.createdAt,
+      recipients: c.recipients,
+      pausedReason: c.pausedReason,
+      template: c.template,
+      variableDefaults: c.variableDefaults,
+      audience: {
+        contactIds: c.audience.contactIds?.length ?? 0,
+        tags: c.audience.tags ?? [],
+        leadStatuses: c.audience.leadStatuses ?? [],
+        numbers: c.audience.numbers ?? null,
+      },
+      jitterPercent: c.jitterPercent,
+      autoPause: { window: c.failureWindow, failurePercent: c.failureThresholdPercent },
+      pausedAt: c.pausedAt,
+      cancelledAt: c.cancelledAt,
+      createdBy: c.createdBy,
+      updatedAt: c.updatedAt,
+      ...progress,
+      invalid: c.audienceReport.invalidCount,
+      duplicate: c.audienceReport.duplicateCount,
+    };
+  }
+
+  /** Applies a status change allowed only from `from`; a refused one says why in the campaign's terms. */
+  async function change(
+    id: string,
+    from: CampaignStatus[],
+    set: Partial<q.CampaignInsert> & { status: CampaignStatus },
+    also?: (tx: DbOrTx) => Promise<unknown>,
+  ) {
+    const c = await requireCampaign(id);
+    const moved = await db.transaction(async (tx) => {
+      if (!(await q.transition(tx, id, from, set))) return false;
+      await also?.(tx);
+      await recordEvents(tx, [{ type: 'campaign.progress', campaignId: id }]);
+      return true;
+    });
+    if (!moved) {
+      const now = (await q.findCampaign(db, id))?.status ?? c.status;
+      throw conflict(`Campaign ${id} is ${now}; this needs a campaign that is ${from.join(' or ')}`);
+    }
+  }
+
+  async function progress(id: string): Promise<TCampaignProgress> {
+    const c = await requireCampaign(id);
+    return {
+      campaignId: id,
+      status: c.status,
+      pausedReason: c.pausedReason,
+      ...(await figuresOf(c)),
+      at: new Date(),
+    };
+  }
+
+  return {
+    async create(caller, input) {
+      const numbers = input.audience.numbers?.trim()
+        ? parseNumbers(input.audience.numbers, defaultRegion, opts.maxRecipients)
+        : null;
+      const unknown = unknownVariables(input.template, [
+        ...Object.keys(input.variableDefaults),
+        ...(numbers?.columns ?? []),
+      ]);
+      if (unknown.length) {
+        throw badRequest(
+          `template: unknown variable${unknown.length > 1 ? 's' : ''} ${unknown.map((v) => `{{${v}}}`).join(', ')}: use a contact field (name, first_name, company, email, phone, ...), a CSV column, or give a default`,
+          { template: [`unknown variables: ${unknown.join(', ')}`] },
+        );
+      }
+      const id = await db.transaction(async (tx) => {
+        const id = await q.insertCampaign(tx, {
+          name: input.name,
+          template: input.template,
+          variableDefaults: normaliseDefaults(input.variableDefaults),
+          ratePerMinute: input.ratePerMinute ?? opts.defaultRatePerMinute,
+          jitterPercent: input.jitterPercent ?? opts.jitterPercent,
+          failureWindow: input.autoPause?.window ?? opts.failureWindow,
+          failureThresholdPercent: input.autoPause?.failurePercent ?? opts.failureThresholdPercent,
+          createdBy: caller.id,
+        });
+        const resolved = await resolveAudience(tx, input.audience, numbers, opts.maxRecipients);
+        const rows = resolved.members.map((m, i) => ({
+          campaignId: id,
+          contactId: m.contactId,
+          phone: m.phone,
+          position: i,
+          variables: m.variables,
+        }));
+        for (let i = 0; i < rows.length; i += 1000) await q.insertRecipients(tx, rows.slice(i, i + 1000));
+        await q.setAudienceReport(tx, id, resolved.audience, resolved.report);
+        return id;
+      });
+      return detail(id);
+    },
+
+    async preview(input) {
+      const c = await requireCampaign(input.id);
+      const rows = await q.recipientsWithContacts(db, c.id);
+      const defaults = normaliseDefaults(c.variableDefaults);
+      const variables = templateVariables(c.template);
+      const missing = new Map(variables.map((v) => [v.key, 0]));
+      const samples: TCampaignPreview['samples'] = [];
+      const optedOut: TCampaignPreview['optedOut'] = [];
+      let valid = 0;
+      let blocked = 0;
+      for (const r of rows) {
+        if (r.optedOutAt || r.deletedAt) {
+          blocked++;
+          if (optedOut.length < 1000)
+            optedOut.push({ contactId: r.contactId, phone: r.phone, name: r.name ?? r.pushName });
+          continue;
+        }
+        valid++;
+        const out = render(c.template, { contact: r, variables: r.variables, defaults });
+        for (const key of out.defaulted) missing.set(key, (missing.get(key) ?? 0) + 1);
+        if (samples.length < input.sample) {
+          samples.push({
+            contactId: r.contactId,
+            phone: r.phone,
+            name: r.name ?? r.pushName,
+            text: out.text,
+            defaulted: out.defaulted,
+          });
+        }
+      }
+      return {
+        campaignId: c.id,
+        totals: {
+          valid,
+          invalid: c.audienceReport.invalidCount,
+          duplicate: c.audienceReport.duplicateCount,
+          optedOut: blocked,
+          recipients: rows.length,
+        },
+        invalid: c.audienceReport.invalid,
+        duplicates: c.audienceReport.duplicates,
+        optedOut,
+        variables: variables.map((v) => v.key),
+        missing: variables
+          .filter((v) => (missing.get(v.key) ?? 0) > 0)
+          .map((v) => ({
+            variable: v.key,
+            recipients: missing.get(v.key) ?? 0,
+            default: v.inlineDefault ?? defaults[variableKey(v.key)] ?? '',
+          })),
+        samples,
+      };
+    },
+
+    async schedule(_caller, input) {
+      requireGateway();
+      if (input.at.getTime() <= Date.now()) {
+        throw badRequest('at: must be in the future (use start to send now)', {
+          at: ['must be in the future'],
+        });
+      }
+      await requireRecipients(input.id);
+      await change(input.id, ['draft', 'scheduled'], { status: 'scheduled', scheduledAt: input.at });
+      await opts.kicker.kick(input.id, input.at);
+      return detail(input.id);
+    },
+
+    async start(_caller, id) {
+      requireGateway();
+      await requireRecipients(id);
+      await change(id, ['draft', 'scheduled'], { status: 'running', startedAt: new Date() });
+      await opts.kicker.kick(id);
+      return detail(id);
+    },
+
+    async pause(caller, input) {
+      await change(input.id, ['running', 'scheduled'], {
+        status: 'paused',
+        pausedAt: new Date(),
+        pausedReason: input.reason ?? `Paused by ${caller.name}`,
+      });
+      return detail(input.id);
+    },
+
+    async resume(_caller, id) {
+      requireGateway();
+      const c = await requireCampaign(id);
+      await change(id, ['paused'], {
+        status: 'running',
+        pausedReason: null,
+        startedAt: c.startedAt ?? new Date(),
+      });
+      await opts.kicker.kick(id);
+      return detail(id);
+    },
+
+    async cancel(_caller, id) {
+      await change(
+        id,
+        ['draft', 'scheduled', 'running', 'paused'],
+        { status: 'cancelled', cancelledAt: new Date() },
+        (tx) => q.skipPending(tx, id, 'cancelled', 'The campaign was cancelled'),
+      );
+      return detail(id);
+    },
+
+    async retryFailed(_caller, input) {
+      const c = await requireCampaign(input.id);
+      if (!['running', 'paused', 'completed'].includes(c.status)) {
+        throw conflict(
+          `Campaign ${c.id} is ${c.status}; only a started campaign has failed recipients to retry`,
+        );
+      }
+      requireGateway();
+      const requeued = await db.transaction(async (tx) => {
+        const n = await q.requeueFailed(tx, c.id, input.includeUnknown);
+        if (n > 0) {
+          await q.transition(tx, c.id, ['completed'], { status: 'running', completedAt: null });
+          await recordEvents(tx, [{ type: 'campaign.progress', campaignId: c.id }]);
+        }
+        return n;
+      });
+      if (requeued > 0) await opts.kicker.kick(c.id);
+      return { requeued, campaign: await detail(c.id) };
+    },
+
+    get: detail,
+
+    list: (filter) => q.listCampaigns(db, filter),
+
+    async recipients(input) {
+      await requireCampaign(input.id);
+      const scope = `campaign-recipients:${input.id}:${input.status ?? ''}:${input.errorCode ?? ''}`;
+      const rows = await q.recipientsPage(db, {
+        campaignId: input.id,
+        status: input.status,
+        errorCode: input.errorCode,
+        cursor: decodeCursor(scope, input.cursor, 'int4'),
+        limit: input.limit,
+      });
+      return toPage(scope, rows, input.limit, ({ sortKey: _k, ...r }) => ({
+        ...r,
+        errorCode: r.errorCode as TCampaignRecipientPage['items'][number]['errorCode'],
+      }));
+    },
+
+    progress,
+
+    async *watch(id, o) {
+      const every = o.intervalMs ?? 500;
+      let last = '';
+      while (!o.signal?.aborted) {
+        // A draft deleted while watched ends the stream.
+        if (!(await q.findCampaign(db, id))) return;
+        const p = await progress(id);
+        const key = JSON.stringify([p.status, p.pausedReason, p.figures]);
+        if (key !== last) {
+          last = key;
+          yield p;
+        }
+        if (FINAL.includes(p.status)) return;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, every);
+          function done() {
+            clearTimeout(timer);
+            o.signal?.removeEventListener('abort', done);
+            resolve();
+          }
+          o.signal?.addEventListener('abort', done, { once: true });
+        });
+      }
+    },
+
+    async delete(id) {
+      const c = await requireCampaign(id);
+      if (!(await q.deleteDraft(db, id))) {
+        throw conflict(`Campaign ${id} is ${c.status}; only a draft can be deleted (cancel it instead)`);
+      }
+    },
+  };
+
+  async function requireRecipients(id: string) {
+    const c = await requireCampaign(id);
+    if (c.recipients === 0) throw badRequest(`Campaign ${id} has no recipients`);
+  }
 }

@@ -2,12 +2,13 @@ import type { Db } from '../db/types';
 import type { EventStream } from '../events/types';
 import { type AuthService, createAuthService } from './auth';
 import { type BotService, createBotService } from './bot';
-import { type CampaignsService, createCampaignsService } from './campaigns';
+import { type CampaignServiceOptions, type CampaignsService, createCampaignsService } from './campaigns';
 import { type ConversationsService, createConversationsService } from './conversations';
 import { type CrmService, createCrmService } from './crm';
 import type { LeadScoringConfig } from './lead-scoring';
 import { createLeadsService, type LeadsService } from './leads';
 import type { MessagingService } from './messaging';
+import type { SettingsService } from './settings';
 import { createStatsService, type StatsService } from './stats';
 import type { SystemService } from './system';
 
@@ -27,6 +28,7 @@ export interface Services {
   /** The events log as a stream: replay after an id, then live (across processes). */
   events: EventStream;
   messaging: MessagingService;
+  settings: SettingsService;
 }
 
 export function createServices(deps: {
@@ -34,8 +36,11 @@ export function createServices(deps: {
   defaultRegion: string;
   system: SystemService;
   messaging: MessagingService;
+  settings: SettingsService;
   events: EventStream;
   leadScoring?: Partial<LeadScoringConfig>;
+  /** Campaign settings and the dispatcher's kick (the runtime passes them). */
+  campaigns?: CampaignServiceOptions;
 }): Services {
   const { db, defaultRegion } = deps;
   return {
@@ -44,10 +49,11 @@ export function createServices(deps: {
     crm: createCrmService({ db, defaultRegion }),
     conversations: createConversationsService({ db }),
     bot: createBotService({ db, defaultRegion }),
-    campaigns: createCampaignsService({ db }),
+    campaigns: createCampaignsService({ db, defaultRegion, campaigns: deps.campaigns }),
     leads: createLeadsService({ db, scoring: deps.leadScoring }),
     stats: createStatsService({ db }),
     events: deps.events,
     messaging: deps.messaging,
+    settings: deps.settings,
   };
 }

@@ -32,7 +32,8 @@ const actorTypeOf = (c: Caller): ActorType => (c.role === 'admin' ? 'admin' : 'a
 
 export function createMessagingService(deps: PipelineDeps): MessagingService {
   const { db, settings } = deps;
-  const quiet = { humanQuietMinutes: settings.humanQuietMinutes };
+  // Read at each use: an admin may change the quiet time while the server runs.
+  const quiet = () => ({ humanQuietMinutes: settings.humanQuietMinutes });
   const status = (): TQueuedMessages['status'] => (deps.gateway.configured ? 'queued' : 'not_configured');
 
   async function requireConversation(id: string) {
@@ -61,9 +62,9 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
             actorId: caller.id,
             reason: 'An agent replied',
           },
-          quiet,
+          quiet(),
         );
-        await noteAgentActivity(tx, input.conversationId, new Date(), quiet);
+        await noteAgentActivity(tx, input.conversationId, new Date(), quiet());
         return queued;
       });
       deps.queue.wake(QUEUE_SEND);
@@ -157,7 +158,7 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
               input.reason ??
               (input.owner === 'human' ? 'Taken over from the dashboard' : 'Handed back from the dashboard'),
           },
-          quiet,
+          quiet(),
         );
         return changed;
       });
@@ -176,7 +177,7 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
             actorId: caller.id,
             reason: input.reason ?? 'Handed back from the dashboard',
           },
-          quiet,
+          quiet(),
         );
         if (changed && input.notifyCustomer) {
           await queueOutbound(tx, deps, {

@@ -1,4 +1,5 @@
-import type { TDashboard, TDashboardInput } from '../contracts';
+import type { TDashboard, TDashboardInput, TLeadStatus } from '../contracts';
+import { LEAD_STATUS_VALUES } from '../contracts';
 import * as q from '../db/queries/stats';
 import type { Db } from '../db/types';
 
@@ -10,8 +11,14 @@ export interface StatsService {
 export function createStatsService(deps: { db: Db }): StatsService {
   return {
     async dashboard(input) {
-      const r = await q.dashboard(deps.db, input.timeZone);
+      const [r, p] = await Promise.all([
+        q.dashboard(deps.db, input.timeZone),
+        q.dashboardPeriod(deps.db, input.timeZone, { from: input.from ?? null, to: input.to ?? null }),
+      ]);
       const pipeline = typeof r.pipeline_value === 'string' ? JSON.parse(r.pipeline_value) : r.pipeline_value;
+      const funnel = new Map(json(p.lead_funnel).map((f) => [f.status, f.count]));
+      const handed = p.bot_conversations - p.bot_contained;
+      const wentOut = p.campaign_sent;
       return {
         generatedAt: new Date(r.now),
         contacts: {
@@ -34,7 +41,59 @@ export function createStatsService(deps: { db: Db }): StatsService {
         tasks: { open: r.tasks_open, overdue: r.tasks_overdue },
         deals: { open: r.deals_open, pipelineValue: pipeline },
         campaigns: { running: r.campaigns_running },
+        period: {
+          from: new Date(p.from_ms),
+          to: new Date(p.to_ms),
+          newContacts: p.contacts_new_period,
+          activeConversations: p.conversations_active,
+          messages: { inbound: p.messages_in, outbound: p.messages_out, perDay: json(p.per_day) },
+          bot: {
+            conversations: p.bot_conversations,
+            contained: p.bot_contained,
+            containment: ratio(p.bot_contained, p.bot_conversations),
+            handoffRate: ratio(handed, p.bot_conversations),
+            handoffs: p.handoffs,
+            handoffReasons: json(p.handoff_reasons),
+          },
+          ai: {
+            replies: p.ai_replies,
+            latencyMs: { median: round(p.ai_latency_median), p95: round(p.ai_latency_p95) },
+            tokens: {
+              prompt: p.ai_prompt_tokens,
+              completion: p.ai_completion_tokens,
+              total: p.ai_prompt_tokens + p.ai_completion_tokens,
+            },
+          },
+          campaigns: {
+            sent: wentOut,
+            delivered: p.campaign_delivered,
+            read: p.campaign_read,
+            failed: p.campaign_failed,
+            deliveryRate: ratio(p.campaign_delivered, wentOut),
+            readRate: ratio(p.campaign_read, wentOut),
+            failureRate: ratio(p.campaign_failed, wentOut + p.campaign_failed),
+          },
+        },
+        leadFunnel: LEAD_STATUS_VALUES.map((status: TLeadStatus) => ({
+          status,
+          count: funnel.get(status) ?? 0,
+        })),
       };
     },
   };
+}
+
+/** A json column as the driver returned it (parsed, or as text), null read as an empty list. */
+function json<T>(v: T[] | string | null): T[] {
+  if (v === null) return [];
+  return typeof v === 'string' ? (JSON.parse(v) as T[]) : v;
+}
+
+/** part ÷ whole to four decimals; null when the whole is zero. */
+function ratio(part: number, whole: number): number | null {
+  return whole > 0 ? Math.round((part / whole) * 10_000) / 10_000 : null;
+}
+
+function round(v: number | null): number | null {
+  return v === null ? null : Math.round(v);
 }

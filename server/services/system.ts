@@ -5,6 +5,12 @@ export interface SystemProbe {
   databaseMode: 'embedded' | 'postgres';
   pingDatabase(): Promise<boolean>;
   pingQueue(): Promise<boolean>;
+  /** Jobs waiting in the queue and the age of the oldest that may run now. */
+  queueBacklog(): Promise<{ depth: number; oldestWaitingSeconds: number | null }>;
+  /** The latest WhatsApp session status the gateway's webhook reported, if any. */
+  sessionStatus(): Promise<{ status: string; at: Date } | null>;
+  /** A cheap live call to OpenAI (listing models); null when no key is configured. */
+  checkOpenAI: (() => Promise<{ ok: boolean; detail: string }>) | null;
 }
 
 export interface IntegrationFlags {
@@ -15,12 +21,71 @@ export interface IntegrationFlags {
 }
 
 export interface SystemService {
+  /** Live checks of everything: database, queue backlog, OpenAI (cached a minute), gateway session. */
   status(): Promise<TSystemStatus>;
+  /** Database and queue reachability only, cheap enough for /ready. */
+  ready(): Promise<{ database: boolean; queue: boolean }>;
   /** What is configured, without touching the database: for /health and the startup log. */
   integrations(): TSystemStatus['integrations'];
 }
 
 export const VERSION = '0.1.0';
+
+/**
+ * While the database is down the driver keeps a query waiting for a reconnect (with a backoff of up
+ * to 20 s) instead of failing it, so an unbounded ping would leave /ready hanging through an outage.
+ */
+const PROBE_TIMEOUT_MS = 3000;
+/** How long an OpenAI check answers for, so the status page does not call OpenAI on every view. */
+const OPENAI_CHECK_TTL_MS = 60_000;
+
+/** Runs `check` at most once per `ttlMs`; calls made while one runs share it. */
+function cached<T>(check: () => Promise<T>, ttlMs: number): () => Promise<{ value: T; at: Date }> {
+  let last: { value: T; at: Date } | null = null;
+  let running: Promise<{ value: T; at: Date }> | null = null;
+  return () => {
+    if (last && Date.now() - last.at.getTime() < ttlMs) return Promise.resolve(last);
+    running ??= check()
+      .then((value) => {
+        last = { value, at: new Date() };
+        return last;
+      })
+      .finally(() => {
+        running = null;
+      });
+    return running;
+  };
+}
+
+/** Resolves to `fallback` when `p` fails or takes longer than `ms`. */
+async function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
+  try {
+    return await Promise.race([p.catch(() => fallback), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A probe that answers within `ms` (false when it has not); calls made while one runs share it. */
+function bounded(ping: () => Promise<boolean>, ms: number): () => Promise<boolean> {
+  let running: Promise<boolean> | null = null;
+  return () => {
+    running ??= ping()
+      .catch(() => false)
+      .finally(() => {
+        running = null;
+      });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    return Promise.race([running, late]).finally(() => clearTimeout(timer));
+  };
+}
 const startedAt = Date.now();
 
 export function createSystemService(deps: {
@@ -60,18 +125,68 @@ export function createSystemService(deps: {
     };
   }
 
+  const pingDatabase = bounded(() => probe.pingDatabase(), PROBE_TIMEOUT_MS);
+  const pingQueue = bounded(() => probe.pingQueue(), PROBE_TIMEOUT_MS);
+
+  const checkOpenAI = probe.checkOpenAI;
+  const openaiCheck = checkOpenAI
+    ? cached(
+        () =>
+          within(checkOpenAI(), PROBE_TIMEOUT_MS * 2, {
+            ok: false,
+            detail: 'OpenAI did not answer in time',
+          }),
+        OPENAI_CHECK_TTL_MS,
+      )
+    : null;
+
+  async function ready() {
+    const [database, queue] = await Promise.all([pingDatabase(), pingQueue()]);
+    return { database, queue };
+  }
+
   return {
     integrations,
+    ready,
     async status() {
-      const [db, queue] = await Promise.all([probe.pingDatabase(), probe.pingQueue()]);
+      const [{ database: db, queue }, backlog, session, openai] = await Promise.all([
+        ready(),
+        within(probe.queueBacklog(), PROBE_TIMEOUT_MS, null),
+        within(probe.sessionStatus(), PROBE_TIMEOUT_MS, null),
+        openaiCheck ? openaiCheck() : Promise.resolve(null),
+      ]);
       const i = integrations();
-      const ok = db && queue && i.openai.configured && i.wasender.configured && i.webhook.configured;
+      const ok =
+        db &&
+        queue &&
+        i.openai.configured &&
+        openai?.value.ok === true &&
+        i.wasender.configured &&
+        i.webhook.configured;
       return {
         status: ok ? 'ok' : 'degraded',
         version: VERSION,
         uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
         database: { mode: probe.databaseMode, reachable: db },
-        queue: { reachable: queue },
+        queue: {
+          reachable: queue,
+          depth: backlog?.depth ?? null,
+          oldestWaitingSeconds:
+            backlog?.oldestWaitingSeconds == null ? null : Math.round(backlog.oldestWaitingSeconds),
+        },
+        openai: openai
+          ? {
+              configured: true,
+              reachable: openai.value.ok,
+              detail: openai.value.detail,
+              checkedAt: openai.at,
+            }
+          : { configured: false, reachable: null, detail: i.openai.detail, checkedAt: null },
+        gateway: {
+          configured: i.wasender.configured,
+          sessionStatus: session?.status ?? null,
+          sessionStatusAt: session?.at ?? null,
+        },
         integrations: i,
         persona: { name: persona.name, model },
       };

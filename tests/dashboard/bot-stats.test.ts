@@ -144,6 +144,40 @@ describe('bot.history', () => {
   });
 });
 
+describe('bot over HTTP', () => {
+  it('an agent turns the bot off by phone and reads the history; a bad id is 400, a missing one 404', async () => {
+    const { conversation } = await seedConversation(t.runtime.database.db, { phone: '+14155550850' });
+    const app = await t.app();
+    const key = await t.key('agent');
+    const post = (path: string, input: unknown) =>
+      app.inject({
+        method: 'POST',
+        url: `/trpc/${path}`,
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        payload: JSON.stringify({ json: input }),
+      });
+    const off = await post('bot.setEnabled', {
+      phone: '+1 415 555 0850',
+      enabled: false,
+      reason: 'over http',
+    });
+    expect(off.statusCode).toBe(200);
+    expect(off.json().result.data.json.status.owner).toBe('human');
+    const history = await app.inject({
+      url: `/trpc/bot.history?input=${encodeURIComponent(JSON.stringify({ json: { conversationId: conversation.id } }))}`,
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(history.json().result.data.json.items[0]).toMatchObject({
+      reason: 'over http',
+      actorType: 'agent',
+    });
+    expect((await post('bot.setEnabled', { conversationId: 'x', enabled: true })).statusCode).toBe(400);
+    expect((await post('bot.setEnabled', { conversationId: MISSING_ID, enabled: true })).statusCode).toBe(
+      404,
+    );
+  });
+});
+
 describe('stats.dashboard', () => {
   it('counts contacts, conversations by owner, unread, messages today and over 7 days, tasks, deals and campaigns', async () => {
     const fresh = await createTestRuntime();

@@ -256,6 +256,25 @@ describe('over HTTP', () => {
     expect(search.result.data.json.messages.items.length).toBeGreaterThan(0);
   });
 
+  it('pages messages and marks a conversation read', async () => {
+    const key = await t.key('agent');
+    const app = await t.app();
+    const res = await app.inject({
+      url: `/trpc/conversations.messages?input=${encodeURIComponent(JSON.stringify({ json: { conversationId: ids.bob, limit: 1 } }))}`,
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().result.data.json.items[0].body).toBe('I want to talk to a person');
+    const read = await app.inject({
+      method: 'POST',
+      url: '/trpc/conversations.markRead',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({ json: { conversationId: ids.bob } }),
+    });
+    expect(read.statusCode).toBe(200);
+    expect(read.json().result.data.json).toEqual({ conversationId: ids.bob, changed: false });
+  });
+
   it('answers 404 for a missing conversation and 401 without a key', async () => {
     const key = await t.key('agent');
     const app = await t.app();

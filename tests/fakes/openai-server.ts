@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
  * can be pointed at it with `baseURL: fake.url`.
  *
  * - `POST /v1/chat/completions` with `Authorization: Bearer <apiKey>`; 401 otherwise.
+ * - `GET /v1/models` lists a few model ids (same key check), counted in `modelListings`.
  * - The reply comes from the next scripted step, else the responder, else `Echo: <last user text>`.
  * - `usage` is a deterministic estimate (about 4 characters per token).
  * - Scriptable failures: any status (429 carries a `retry-after` header), hang, socket reset.
@@ -63,6 +64,8 @@ export interface FakeOpenAI {
   apiKey: string;
   /** Every authorised, well-formed completion request, in order (scripted failures included). */
   requests: FakeOpenAIRequest[];
+  /** How many times `GET /v1/models` answered. */
+  readonly modelListings: number;
   script(...steps: FakeOpenAIStep[]): void;
   setDelay(ms: number): void;
   setResponder(responder: FakeOpenAIResponder | null): void;
@@ -90,6 +93,9 @@ export function lastUserText(body: FakeChatRequest): string {
   }
   return '';
 }
+
+/** Model ids `GET /v1/models` lists. */
+export const FAKE_MODELS = ['gpt-4o-mini', 'gpt-4o', 'fake-model'];
 
 export const defaultResponder: FakeOpenAIResponder = (body) => `Echo: ${lastUserText(body)}`;
 
@@ -164,6 +170,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   let responder: FakeOpenAIResponder = options.responder ?? defaultResponder;
   let delayMs = options.delayMs ?? 0;
   let counter = 0;
+  let modelListings = 0;
   let closed = false;
 
   const sleep = (ms: number) =>
@@ -295,6 +302,20 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       });
       return;
     }
+    if (req.method === 'GET' && path === '/v1/models') {
+      req.resume();
+      if (req.headers.authorization !== `Bearer ${apiKey}`) {
+        sendError(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
+        return;
+      }
+      modelListings += 1;
+      const created = Math.floor(Date.now() / 1000);
+      sendJson(res, 200, {
+        object: 'list',
+        data: FAKE_MODELS.map((id) => ({ id, object: 'model', created, owned_by: 'fake' })),
+      });
+      return;
+    }
     req.resume();
     sendError(res, 404, `Unknown route ${req.method ?? ''} ${path ?? ''}`, 'invalid_request_error', null);
   });
@@ -309,6 +330,9 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     url: `http://127.0.0.1:${port}/v1`,
     apiKey,
     requests,
+    get modelListings() {
+      return modelListings;
+    },
     script(...next) {
       steps.push(...next);
     },

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import type pino from 'pino';
 import { type FakeOpenAI, type FakeOpenAIOptions, startFakeOpenAI } from '../fakes/openai-server';
 import { type FakeWasender, startFakeWasender } from '../fakes/wasender-server';
 import { createTestRuntime, type TestRuntime } from './runtime';
@@ -22,7 +23,12 @@ export interface PipelineHarness extends TestRuntime {
  */
 export async function startPipeline(
   env: Record<string, string> = {},
-  fakes: { openai?: FakeOpenAIOptions; withoutOpenAI?: boolean; withoutGateway?: boolean } = {},
+  fakes: {
+    openai?: FakeOpenAIOptions;
+    withoutOpenAI?: boolean;
+    withoutGateway?: boolean;
+    logger?: pino.Logger;
+  } = {},
 ): Promise<PipelineHarness> {
   const openai = await startFakeOpenAI(fakes.openai);
   const wasender = await startFakeWasender();
@@ -39,7 +45,7 @@ export async function startPipeline(
       WASENDER_TIMEOUT_MS: '2000',
       ...env,
     },
-    { workers: true },
+    { workers: true, ...(fakes.logger ? { logger: fakes.logger } : {}) },
   );
   const http = await t.app();
   await http.listen({ host: '127.0.0.1', port: 0 });

@@ -152,11 +152,15 @@ describe('POST /webhook', () => {
   it('status webhooks move our message forward only, matched by the echo of our send', async () => {
     await h.post(textWebhook({ phone: '14155550206', text: 'track me' }));
     const [sent] = await sendsTo(h, '14155550206');
-    const [out] = await db()
-      .select()
-      .from(messages)
-      .where(eq(messages.gatewayMessageId, String(sent!.msgId)));
-    expect(out).toBeDefined();
+    const byGatewayId = async () =>
+      (
+        await db()
+          .select()
+          .from(messages)
+          .where(eq(messages.gatewayMessageId, String(sent!.msgId)))
+      )[0];
+    await expect.poll(byGatewayId).toBeDefined();
+    const out = await byGatewayId();
     // WhatsApp echoes our own message with its id; that links the id to our row.
     const waId = newId();
     await h.post(textWebhook({ phone: '14155550206', text: sent!.text, id: waId, fromMe: true }));
@@ -172,5 +176,28 @@ describe('POST /webhook', () => {
     // The echo was ours: the conversation still belongs to the bot.
     const [conv] = await db().select().from(conversations).where(eq(conversations.id, out!.conversationId));
     expect(conv!.owner).toBe('bot');
+  });
+
+  it('an echo from WhatsApp confirms a send that was marked failed because the process died during it', async () => {
+    await h.post(textWebhook({ phone: '14155550207', text: 'did it go out?' }));
+    const [sent] = await sendsTo(h, '14155550207');
+    // The gateway has it; our row is marked sent a moment later.
+    const sentRow = async () =>
+      (
+        await db()
+          .select()
+          .from(messages)
+          .where(eq(messages.gatewayMessageId, String(sent!.msgId)))
+      )[0];
+    await expect.poll(async () => (await sentRow())?.status).toBe('sent');
+    const out = await sentRow();
+    // The state a crash during the gateway call leaves behind (see the send job).
+    await db()
+      .update(messages)
+      .set({ status: 'failed', error: 'Sending was interrupted; it may not have been delivered' })
+      .where(eq(messages.id, out!.id));
+    await h.post(textWebhook({ phone: '14155550207', text: sent!.text, id: newId(), fromMe: true }));
+    const [after] = await db().select().from(messages).where(eq(messages.id, out!.id));
+    expect(after).toMatchObject({ status: 'sent', error: null });
   });
 });

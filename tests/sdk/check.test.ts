@@ -94,12 +94,12 @@ describe('the sdk build check', () => {
     ).toEqual([]);
     const withContract = await bundle("export { ZContactCreateInput } from '@whatsapp-crm/sdk';\n");
     expect(withContract.some((f) => f.includes('node_modules/zod/'))).toBe(true);
-  }, 180_000);
+  }, 420_000);
 
   it('passes the built package, whose declarations name only @trpc, superjson and zod', async () => {
     await ensureSdkBuilt();
     const res = await run(process.execPath, [CHECK, sdkDist], { env: cleanEnv() });
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
-  }, 180_000);
+  }, 420_000);
 });

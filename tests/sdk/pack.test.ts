@@ -57,7 +57,7 @@ describe('the sdk packed and installed outside the repository', () => {
     const app = await test.app();
     await app.listen({ port: 0, host: '127.0.0.1' });
     apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/trpc`;
-  }, 240_000);
+  }, 420_000);
 
   afterAll(async () => {
     await test?.close();

@@ -116,7 +116,7 @@ async function buildIfStale(): Promise<{ built: boolean; ms: number }> {
       await mkdir(lockDir);
     } catch {
       // Another file is building; a lock left by a killed run expires.
-      if (Date.now() - (await mtime(lockDir)) > 180_000) await rm(lockDir, { recursive: true, force: true });
+      if (Date.now() - (await mtime(lockDir)) > 330_000) await rm(lockDir, { recursive: true, force: true });
       await new Promise((r) => setTimeout(r, 250));
       continue;
     }
@@ -125,7 +125,7 @@ async function buildIfStale(): Promise<{ built: boolean; ms: number }> {
       const res = await run(process.execPath, [path.join(sdkDir, 'scripts/build.mjs')], {
         cwd: sdkDir,
         env: cleanEnv(),
-        timeoutMs: 170_000,
+        timeoutMs: 300_000,
       });
       if (res.code !== 0) throw new Error(`sdk build failed (${res.code}):\n${res.stdout}\n${res.stderr}`);
       return { built: true, ms: Date.now() - started };

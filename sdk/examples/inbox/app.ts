@@ -39,13 +39,15 @@ const els = {
 
 const state: {
   client: Client | null;
+  subscription: { unsubscribe(): void } | null;
   items: ListItem[];
   openId: string | null;
   detail: Detail | null;
   events: number;
-} = { client: null, items: [], openId: null, detail: null, events: 0 };
+} = { client: null, subscription: null, items: [], openId: null, detail: null, events: 0 };
 
-function readSettings(): { api: string; key: string } | null {
+/** The API endpoint, once an endpoint and a key are known (the key itself stays in sessionStorage). */
+function readSettings(): string | null {
   const fromHash = new URLSearchParams(location.hash.slice(1));
   const api = fromHash.get('api');
   const key = fromHash.get('key');
@@ -54,9 +56,7 @@ function readSettings(): { api: string; key: string } | null {
     sessionStorage.setItem('inbox.key', key);
     history.replaceState(null, '', location.pathname + location.search);
   }
-  const storedApi = sessionStorage.getItem('inbox.api');
-  const storedKey = sessionStorage.getItem('inbox.key');
-  return storedApi && storedKey ? { api: storedApi, key: storedKey } : null;
+  return sessionStorage.getItem('inbox.key') ? sessionStorage.getItem('inbox.api') : null;
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string) {
@@ -137,6 +137,9 @@ async function refreshDetail() {
   if (state.openId !== id) return;
   state.detail = detail;
   renderDetail(detail, page.items);
+  // The agent is looking at it: what arrived is read.
+  if (detail.conversation.unreadCount > 0)
+    await state.client.conversations.markRead.mutate({ conversationId: id });
 }
 
 async function openConversation(id: string) {
@@ -144,7 +147,6 @@ async function openConversation(id: string) {
   renderList();
   els.replyError.textContent = '';
   await refreshDetail();
-  await state.client?.conversations.markRead.mutate({ conversationId: id });
 }
 
 /** Coalesces bursts of events into one refresh. */
@@ -174,12 +176,14 @@ function report(err: unknown) {
   }
 }
 
-function start(api: string, key: string) {
-  const client = createClient({ url: api, apiKey: key });
+function start(api: string) {
+  // Read before every request and every (re)connection of the event stream.
+  const client = createClient({ url: api, getToken: () => sessionStorage.getItem('inbox.key') });
+  state.subscription?.unsubscribe();
   state.client = client;
   els.connect.hidden = true;
   els.inbox.hidden = false;
-  client.conversations.events.subscribe(
+  state.subscription = client.conversations.events.subscribe(
     {},
     {
       onData: ({ data }) => onEvent(data),
@@ -233,9 +237,9 @@ els.connect.addEventListener('submit', (e) => {
   const data = new FormData(els.connect);
   sessionStorage.setItem('inbox.api', String(data.get('api')));
   sessionStorage.setItem('inbox.key', String(data.get('key')));
-  start(String(data.get('api')), String(data.get('key')));
+  start(String(data.get('api')));
 });
 
-const settings = readSettings();
-if (settings) start(settings.api, settings.key);
+const api = readSettings();
+if (api) start(api);
 else els.connect.hidden = false;

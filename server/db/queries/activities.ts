@@ -55,11 +55,15 @@ export interface TimelineRow {
   micros: string;
 }
 
+/** Activities recorded by deal changes (created, updated, moved, deleted) form the timeline's deal entries. */
+const isDealChange = (a: { dealId: string | null; type: string }) =>
+  a.dealId !== null && a.type.startsWith('deal_');
+
 const micros = (col: typeof activities.occurredAt | typeof messages.createdAt) =>
   sql<string>`floor(extract(epoch from ${col}) * 1000000)::bigint::text`;
 
 /**
- * A contact's timeline, newest first: activities (those about a deal count as deal changes) and the
+ * A contact's timeline, newest first: activities (deal_* ones about a deal are deal changes) and the
  * messages of the contact's conversation, merged by time.
  */
 export async function listTimeline(
@@ -110,7 +114,7 @@ export async function listTimeline(
       .limit(p.limit + 1),
   ];
   const merged: TimelineRow[] = [
-    ...acts.map((a) => ({ ...a, kind: a.dealId ? ('deal' as const) : ('activity' as const) })),
+    ...acts.map((a) => ({ ...a, kind: isDealChange(a) ? ('deal' as const) : ('activity' as const) })),
     ...msgs.map((m) => ({ ...m, kind: 'message' as const, dealId: null, metadata: null })),
   ];
   // Same order as the keyset condition: time descending, then id descending (as Postgres compares uuids).

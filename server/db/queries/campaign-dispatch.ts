@@ -1,14 +1,15 @@
-import { and, asc, desc, eq, inArray, ne, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, ne, type SQL, sql } from 'drizzle-orm';
 import {
   campaignRecipients,
   campaigns,
   contacts,
+  conversations,
   type MessageStatus,
   messages,
   type RecipientStatus,
   throttles,
 } from '../../../drizzle';
-import type { DbOrTx } from '../types';
+import type { Db, DbOrTx, Tx } from '../types';
 
 /**
  * What the campaign dispatcher and the webhook path do to campaigns and their recipients: the
@@ -98,179 +99,294 @@ export async function runningWithoutDispatcher(db: DbOrTx) {
   return rows.map((r) => r.id);
 }
 
+/** Creates throttle buckets that do not exist yet (their first slot is free now). */
+export async function ensureThrottles(db: DbOrTx, names: string[]) {
+  await db
+    .insert(throttles)
+    .values(names.map((name) => ({ name })))
+    .onConflictDoNothing();
+}
+
+const interval = (ms: number) => sql.raw(`interval '${Math.max(0, Math.round(ms))} milliseconds'`);
+const epochMs = (value: SQL) => sql`(extract(epoch from ${value}) * 1000)::float8`;
+
 /**
- * Reserves a slot of a shared throttle only when nobody is queued for it: the bucket's next free slot
- * is at most `maxAheadMs` away. Conversation replies reserve unconditionally, so while they wait for
- * slots a campaign stands back. Returns the slot, or when the bucket will be free enough to try again.
+ * Reserves the next slot of an existing bucket in one statement (the pipeline's reserveSlot, without
+ * its insert): slots are `stepMs` apart. Returns the slot's time in epoch ms, or null without a bucket.
  */
-export async function reserveSlotIfFree(
-  db: DbOrTx,
-  name: string,
-  intervalMs: number,
-  maxAheadMs: number,
-): Promise<{ slot: Date } | { retryAt: Date }> {
-  await db.insert(throttles).values({ name }).onConflictDoNothing();
-  const step = sql.raw(`interval '${Math.max(0, Math.round(intervalMs))} milliseconds'`);
-  const ahead = sql.raw(`interval '${Math.max(0, Math.round(maxAheadMs))} milliseconds'`);
-  const rows = await db.execute<{ slot: string | null; next: string }>(sql`
-    with reserved as (
-      update ${throttles}
-      set next_slot_at = greatest(next_slot_at, clock_timestamp()) + ${step}
-      where name = ${name} and next_slot_at <= clock_timestamp() + ${ahead}
-      returning next_slot_at - ${step} as slot
-    )
-    select (select slot from reserved) as slot,
-           (select next_slot_at - ${ahead} from ${throttles} where name = ${name}) as next`);
-  const row = rows[0]!;
-  return row.slot ? { slot: new Date(row.slot) } : { retryAt: new Date(row.next) };
+export async function reserveNextSlot(db: DbOrTx, name: string, stepMs: number): Promise<number | null> {
+  const step = interval(stepMs);
+  const rows = await db.execute<{ slot: number }>(sql`
+    update ${throttles} set next_slot_at = greatest(next_slot_at, clock_timestamp()) + ${step}
+    where name = ${name}
+    returning ${epochMs(sql`next_slot_at - ${step}`)} as slot`);
+  return rows[0] ? Number(rows[0].slot) : null;
 }
 
 export async function deleteThrottle(db: DbOrTx, name: string) {
   await db.delete(throttles).where(eq(throttles.name, name));
 }
 
+/** A pending recipient with the contact fields its message is rendered from. */
+export type PendingRecipient = {
+  id: string;
+  variables: Record<string, string>;
+  phone: string;
+  name: string | null;
+  pushName: string | null;
+  email: string | null;
+  company: string | null;
+  position: string | null;
+  leadStatus: string;
+  source: string;
+  tags: string[];
+};
+
+/** The next pending recipients in send order (read without locks; each is claimed on its own). */
+export async function peekPending(
+  db: DbOrTx,
+  campaignId: string,
+  limit: number,
+): Promise<PendingRecipient[]> {
+  const rows = await db.execute<PendingRecipient>(sql`
+    select r.id as "id", r.variables as "variables", c.phone as "phone", c.name as "name",
+           c.push_name as "pushName", c.email as "email", c.company as "company", c.position as "position",
+           c.lead_status as "leadStatus", c.source as "source", c.tags as "tags"
+    from ${campaignRecipients} r
+    join ${contacts} c on c.id = r.contact_id
+    where r.campaign_id = ${campaignId} and r.status = 'pending'
+    order by r.position
+    limit ${limit}`);
+  return [...rows];
+}
+
+export type ClaimResult =
+  /** Claimed, with its message in flight: send it at `slot` (epoch ms), the gateway slot it holds. */
+  | { kind: 'claimed'; messageId: string; conversationId: string; attempts: number; slot: number }
+  /** Its contact opted out or was deleted (checked now): recorded as skipped. */
+  | { kind: 'skipped' }
+  /** Someone is queued for the gateway: try again at `retryAt` (epoch ms). */
+  | { kind: 'gateway-busy'; retryAt: number }
+  /** No longer pending, locked by another dispatcher, or the campaign is not running. */
+  | { kind: 'gone' };
+
 /**
- * The next pending recipient of a running campaign, locked for this transaction (other dispatchers
- * skip it), with what the send needs. Null when there is none or the campaign is no longer running.
+ * Claims one recipient for a send, in one statement (so all of it is stored or none):
+ * - the recipient, if still pending and its campaign running, is locked (SKIP LOCKED: another
+ *   dispatcher moves on) and its contact checked at send time: opted out or deleted → `skipped`;
+ * - otherwise a slot of the global gateway throttle is taken, but only when nobody is queued for it
+ *   (its next slot is due within `toleranceMs`): conversation replies reserve unconditionally, so a
+ *   running campaign stands back while they wait;
+ * - the recipient moves to `sending`, its contact's conversation is upserted, and its message row is
+ *   stored in flight (`pending`): a new one, or the row of an earlier try that never reached the
+ *   gateway (`queued`).
  */
-export async function claimNextRecipient(db: DbOrTx, campaignId: string) {
-  const r = campaignRecipients;
-  const [row] = await db
-    .select({
-      id: r.id,
-      contactId: r.contactId,
-      messageId: r.messageId,
-      variables: r.variables,
-      attempts: r.attempts,
-      messageStatus: sql<MessageStatus | null>`(select ${messages.status} from ${messages} where ${messages.id} = ${r.messageId})`,
-      phone: contacts.phone,
-      name: contacts.name,
-      pushName: contacts.pushName,
-      email: contacts.email,
-      company: contacts.company,
-      position: contacts.position,
-      leadStatus: contacts.leadStatus,
-      source: contacts.source,
-      tags: contacts.tags,
-      optedOutAt: contacts.optedOutAt,
-      deletedAt: contacts.deletedAt,
-    })
-    .from(r)
-    .innerJoin(contacts, eq(contacts.id, r.contactId))
-    .where(
-      and(
-        eq(r.campaignId, campaignId),
-        eq(r.status, 'pending'),
-        sql`exists (select 1 from ${campaigns} where ${campaigns.id} = ${campaignId} and ${campaigns.status} = 'running')`,
-      ),
+export async function claimForSend(
+  db: DbOrTx,
+  p: {
+    campaignId: string;
+    recipientId: string;
+    text: string;
+    newMessageId: string;
+    gateway: string;
+    gatewayIntervalMs: number;
+    toleranceMs: number;
+  },
+): Promise<ClaimResult> {
+  const step = interval(p.gatewayIntervalMs);
+  const tolerance = interval(p.toleranceMs);
+  const rows = await db.execute<{
+    status: 'sending' | 'skipped' | null;
+    messageId: string | null;
+    conversationId: string | null;
+    attempts: number | null;
+    slot: number | null;
+    gatewayNext: number | null;
+    targeted: number;
+  }>(sql`
+    with target as (
+      select r.id, r.contact_id, r.message_id,
+             (c.deleted_at is not null) as deleted, (c.opted_out_at is not null) as opted_out,
+             (select m.status = 'queued' from ${messages} m where m.id = r.message_id) as reusable
+      from ${campaignRecipients} r
+      join ${contacts} c on c.id = r.contact_id
+      where r.id = ${p.recipientId} and r.campaign_id = ${p.campaignId} and r.status = 'pending'
+        and exists (select 1 from ${campaigns} k where k.id = ${p.campaignId} and k.status = 'running')
+      for update of r skip locked
+    ), gate as (
+      update ${throttles} set next_slot_at = greatest(next_slot_at, clock_timestamp()) + ${step}
+      where name = ${p.gateway} and next_slot_at <= clock_timestamp() + ${tolerance}
+        and exists (select 1 from target where not deleted and not opted_out)
+      returning next_slot_at - ${step} as slot
+    ), claimed as (
+      update ${campaignRecipients} r set
+        status = case when t.deleted or t.opted_out then 'skipped' else 'sending' end,
+        claimed_at = now(),
+        attempts = r.attempts + case when t.deleted or t.opted_out then 0 else 1 end,
+        error_code = case when t.deleted then 'contact_deleted' when t.opted_out then 'opted_out' else r.error_code end,
+        error = case when t.deleted then 'The contact was deleted'
+                     when t.opted_out then 'The contact opted out of messages' else r.error end,
+        finished_at = case when t.deleted or t.opted_out then now() end,
+        message_id = case when t.deleted or t.opted_out then r.message_id
+                          when t.reusable then r.message_id else ${p.newMessageId}::uuid end,
+        rendered_text = case when t.deleted or t.opted_out then r.rendered_text else ${p.text} end,
+        updated_at = now()
+      from target t
+      where r.id = t.id and (t.deleted or t.opted_out or exists (select 1 from gate))
+      returning r.id, r.status, r.contact_id, r.message_id, r.attempts, coalesce(t.reusable, false) as reusable
+    ), conv as (
+      insert into ${conversations} (contact_id)
+      select contact_id from claimed where status = 'sending'
+      on conflict (contact_id) do update set contact_id = excluded.contact_id
+      returning id, contact_id
+    ), reused as (
+      update ${messages} m set status = 'pending', body = ${p.text}, error = null, updated_at = now()
+      from claimed where m.id = claimed.message_id and claimed.status = 'sending' and claimed.reusable
+      returning m.id
+    ), created as (
+      insert into ${messages}
+        (id, conversation_id, direction, author, type, body, status, reply_group, part_index, campaign_id)
+      select claimed.message_id, conv.id, 'outbound', 'campaign', 'text', ${p.text}, 'pending',
+             claimed.message_id, 0, ${p.campaignId}::uuid
+      from claimed join conv on conv.contact_id = claimed.contact_id
+      where claimed.status = 'sending' and not claimed.reusable
+      returning id
     )
-    .orderBy(asc(r.position))
-    .limit(1)
-    .for('update', { of: r, skipLocked: true });
-  return row ?? null;
-}
-
-/** A final outcome without a send: skipped (opted out, deleted) or failed before the gateway. */
-export async function finishUnsent(
-  db: DbOrTx,
-  id: string,
-  status: 'skipped' | 'failed',
-  code: string,
-  error: string,
-) {
-  await db
-    .update(campaignRecipients)
-    .set({ status, errorCode: code, error, finishedAt: sql`now()` })
-    .where(eq(campaignRecipients.id, id));
-}
-
-/** The recipient's message is on its way to the gateway: from here on, its outcome must be recorded. */
-export async function markSending(db: DbOrTx, id: string, messageId: string, text: string) {
-  await db
-    .update(campaignRecipients)
-    .set({
-      status: 'sending',
-      messageId,
-      renderedText: text,
-      claimedAt: sql`now()`,
-      attempts: sql`${campaignRecipients.attempts} + 1`,
-    })
-    .where(eq(campaignRecipients.id, id));
+    select claimed.status as "status", claimed.message_id as "messageId", conv.id as "conversationId",
+           claimed.attempts as "attempts",
+           (select ${epochMs(sql`slot`)} from gate) as "slot",
+           (select ${epochMs(sql`next_slot_at - ${tolerance}`)} from ${throttles} where name = ${p.gateway}) as "gatewayNext",
+           (select count(*) from target)::int as "targeted"
+    from (select 1) as one
+    left join claimed on true
+    left join conv on conv.contact_id = claimed.contact_id`);
+  const row = rows[0]!;
+  if (row.status === 'skipped') return { kind: 'skipped' };
+  if (row.status === 'sending' && row.messageId && row.conversationId && row.slot !== null) {
+    return {
+      kind: 'claimed',
+      messageId: row.messageId,
+      conversationId: row.conversationId,
+      attempts: Number(row.attempts),
+      slot: Number(row.slot),
+    };
+  }
+  if (row.targeted > 0 && row.gatewayNext !== null)
+    return { kind: 'gateway-busy', retryAt: Number(row.gatewayNext) };
+  return { kind: 'gone' };
 }
 
 /**
- * The gateway accepted the message. A status webhook may have moved the recipient further already;
- * it is never moved back.
+ * The gateway accepted the message: message and recipient are marked sent together. A status webhook
+ * may have moved either further already; neither is moved back.
  */
-export async function markRecipientSent(db: DbOrTx, id: string, at: Date) {
-  await db
-    .update(campaignRecipients)
-    .set({
-      status: sql`case when ${campaignRecipients.status} in ('sending', 'pending', 'failed') then 'sent' else ${campaignRecipients.status} end`,
-      sentAt: sql`coalesce(${campaignRecipients.sentAt}, ${at.toISOString()}::timestamptz)`,
-      finishedAt: sql`coalesce(${campaignRecipients.finishedAt}, ${at.toISOString()}::timestamptz)`,
-      error: null,
-      errorCode: null,
-    })
-    .where(eq(campaignRecipients.id, id));
-}
-
-export async function markRecipientFailed(db: DbOrTx, id: string, code: string, error: string) {
-  await db
-    .update(campaignRecipients)
-    .set({ status: 'failed', errorCode: code, error: error.slice(0, 500), finishedAt: sql`now()` })
-    .where(and(eq(campaignRecipients.id, id), eq(campaignRecipients.status, 'sending')));
-}
-
-/** Nothing was sent (rate limited, gateway error): back to pending; a rate-limited try does not count. */
-export async function requeueRecipient(
+export async function recordSent(
   db: DbOrTx,
-  id: string,
-  p: { countAttempt: boolean; error: string | null },
+  p: { recipientId: string; messageId: string; gatewayMessageId: string | null; at: Date },
 ) {
-  await db
-    .update(campaignRecipients)
-    .set({
-      status: 'pending',
-      error: p.error?.slice(0, 500) ?? null,
-      claimedAt: null,
-      ...(p.countAttempt ? {} : { attempts: sql`greatest(${campaignRecipients.attempts} - 1, 0)` }),
-    })
-    .where(and(eq(campaignRecipients.id, id), eq(campaignRecipients.status, 'sending')));
+  const at = sql`${p.at.toISOString()}::timestamptz`;
+  await db.execute(sql`
+    with m as (
+      update ${messages} set gateway_message_id = ${p.gatewayMessageId}, sent_at = ${at}, updated_at = now(),
+        status = case when status in ('pending', 'queued', 'failed') then 'sent' else status end,
+        error = case when status in ('pending', 'queued', 'failed') then null else error end
+      where id = ${p.messageId}
+      returning id
+    )
+    update ${campaignRecipients} set
+      status = case when status in ('sending', 'pending', 'failed') then 'sent' else status end,
+      sent_at = coalesce(sent_at, ${at}), finished_at = coalesce(finished_at, ${at}),
+      error = null, error_code = null, updated_at = now()
+    where id = ${p.recipientId}`);
+}
+
+/** The send failed for good (or its outcome is unknown): message and recipient are marked failed together. */
+export async function recordFailed(
+  db: DbOrTx,
+  p: { recipientId: string; messageId: string; code: string; error: string },
+) {
+  const error = p.error.slice(0, 500);
+  await db.execute(sql`
+    with m as (
+      update ${messages} set status = 'failed', error = ${error}, updated_at = now()
+      where id = ${p.messageId} and status in ('pending', 'queued')
+      returning id
+    )
+    update ${campaignRecipients} set status = 'failed', error_code = ${p.code}, error = ${error},
+      finished_at = now(), updated_at = now()
+    where id = ${p.recipientId} and status = 'sending'`);
 }
 
 /**
- * Recipients caught mid-send by a crash: claimed longer ago than any live send can take. Their message
- * may or may not have reached the gateway, and the gateway has no idempotency key, so they are not
- * sent again: they fail with code `unknown` (a later echo or status webhook still corrects them to
- * sent), and `retryFailed` with includeUnknown sends them again on a person's decision.
+ * Nothing was sent (rate limited, gateway error that says so): the recipient goes back to pending and
+ * its message row waits (`queued`) for the next try. A rate-limited try does not count as an attempt.
+ */
+export async function requeue(
+  db: DbOrTx,
+  p: { recipientId: string; messageId: string; countAttempt: boolean; error: string | null },
+) {
+  await db.execute(sql`
+    with m as (
+      update ${messages} set status = 'queued', updated_at = now() where id = ${p.messageId} and status = 'pending'
+      returning id
+    )
+    update ${campaignRecipients} set status = 'pending', claimed_at = null, error = ${p.error?.slice(0, 500) ?? null},
+      attempts = ${p.countAttempt ? sql`attempts` : sql`greatest(attempts - 1, 0)`}, updated_at = now()
+    where id = ${p.recipientId} and status = 'sending'`);
+}
+
+/** A pending recipient fails without a send (its rendered message is unusable). */
+export async function failUnsent(db: DbOrTx, id: string, code: string, error: string) {
+  await db
+    .update(campaignRecipients)
+    .set({ status: 'failed', errorCode: code, error, finishedAt: sql`now()` })
+    .where(and(eq(campaignRecipients.id, id), eq(campaignRecipients.status, 'pending')));
+}
+
+/** Runs `fn` in a transaction that does not wait for its commit to reach disk (for writes a crash may lose). */
+export function withAsyncCommit<T>(db: Db, fn: (tx: Tx) => Promise<T>): Promise<T> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`set local synchronous_commit to off`);
+    return fn(tx);
+  });
+}
+
+/**
+ * Recipients caught mid-send by a crash: claimed longer ago than any live send can take.
+ * - Without a message in flight (none attached yet, or an earlier try's still `queued`), nothing went to
+ *   the gateway: they are pending again.
+ * - With one in flight, it may or may not have reached the gateway, and the gateway has no idempotency
+ *   key, so they are not sent again: they fail with code `unknown`, and their message too. If it did go
+ *   out, the gateway's echo of it (webhook) corrects both to sent; `retryFailed` with includeUnknown
+ *   sends them again on a person's decision.
  */
 export async function failInterrupted(db: DbOrTx, olderThanMs: number, campaignId?: string) {
   const age = sql.raw(`interval '${Math.max(0, Math.round(olderThanMs))} milliseconds'`);
+  const scope = campaignId ? sql`and r.campaign_id = ${campaignId}` : sql``;
   const error = 'Sending was interrupted: the message may or may not have arrived, so it was not sent again';
-  const rows = await db
-    .update(campaignRecipients)
-    .set({ status: 'failed', errorCode: 'unknown', error, finishedAt: sql`now()` })
-    .where(
-      and(
-        eq(campaignRecipients.status, 'sending'),
-        sql`${campaignRecipients.claimedAt} < now() - ${age}`,
-        campaignId ? eq(campaignRecipients.campaignId, campaignId) : undefined,
-      ),
+  const rows = await db.execute<{ id: string; campaignId: string; outcome: 'pending' | 'failed' }>(sql`
+    with stale as (
+      select r.id, r.message_id, (m.id is not null and m.status = 'pending') as in_flight
+      from ${campaignRecipients} r
+      left join ${messages} m on m.id = r.message_id
+      where r.status = 'sending' and r.claimed_at < now() - ${age} ${scope}
+      for update of r skip locked
+    ), msgs as (
+      update ${messages} m set status = 'failed', error = 'Sending was interrupted; delivery unknown', updated_at = now()
+      from stale where m.id = stale.message_id and stale.in_flight
+      returning m.id
     )
-    .returning({
-      id: campaignRecipients.id,
-      campaignId: campaignRecipients.campaignId,
-      messageId: campaignRecipients.messageId,
-    });
-  const ids = rows.flatMap((r) => (r.messageId ? [r.messageId] : []));
-  if (ids.length) {
-    await db
-      .update(messages)
-      .set({ error: 'Sending was interrupted; delivery unknown' })
-      .where(and(inArray(messages.id, ids), eq(messages.status, 'pending')));
-  }
-  return rows;
+    update ${campaignRecipients} r set
+      status = case when stale.in_flight then 'failed' else 'pending' end,
+      error_code = case when stale.in_flight then 'unknown' else r.error_code end,
+      error = case when stale.in_flight then ${error} else r.error end,
+      finished_at = case when stale.in_flight then now() end,
+      attempts = case when stale.in_flight then r.attempts else greatest(r.attempts - 1, 0) end,
+      claimed_at = case when stale.in_flight then r.claimed_at end,
+      updated_at = now()
+    from stale where r.id = stale.id
+    returning r.id as "id", r.campaign_id as "campaignId", r.status as "outcome"`);
+  return [...rows];
 }
 
 /** Pending and in-flight recipients, and when the oldest in-flight one was claimed. */
@@ -325,7 +441,7 @@ export async function completeIfDone(db: DbOrTx, id: string) {
       and(
         eq(campaigns.id, id),
         eq(campaigns.status, 'running'),
-        sql`not exists (select 1 from ${campaignRecipients} where ${campaignRecipients.campaignId} = ${id} and ${campaignRecipients.status} in ('pending', 'sending'))`,
+        sql`not exists (select 1 from ${campaignRecipients} cr where cr.campaign_id = ${id} and cr.status in ('pending', 'sending'))`,
       ),
     )
     .returning({ id: campaigns.id });
@@ -401,4 +517,23 @@ export async function noteCampaignReply(db: DbOrTx, contactId: string, at: Date)
     update ${r} set replied_at = ${at.toISOString()}::timestamptz
     where id = (select id from ${r} where contact_id = ${contactId} and sent_at is not null order by sent_at desc limit 1)
       and replied_at is null`);
+}
+
+export async function isRunning(db: DbOrTx, id: string) {
+  const [row] = await db
+    .select({ id: campaigns.id })
+    .from(campaigns)
+    .where(and(eq(campaigns.id, id), eq(campaigns.status, 'running')))
+    .limit(1);
+  return row !== undefined;
+}
+
+/** Running → paused with its reason (the dispatcher's auto-pause). Returns whether it paused now. */
+export async function pauseRunning(db: DbOrTx, id: string, reason: string) {
+  const rows = await db
+    .update(campaigns)
+    .set({ status: 'paused', pausedAt: sql`now()`, pausedReason: reason })
+    .where(and(eq(campaigns.id, id), eq(campaigns.status, 'running')))
+    .returning({ id: campaigns.id });
+  return rows.length > 0;
 }

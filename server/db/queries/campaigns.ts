@@ -19,7 +19,8 @@ import { afterKeyset, type Keyset, keysetOrder, keyText } from './keyset';
 export type CampaignInsert = typeof campaigns.$inferInsert;
 export type CampaignRow = typeof campaigns.$inferSelect;
 
-const recipientCount = sql<number>`(select count(*) from ${campaignRecipients} where ${campaignRecipients.campaignId} = ${campaigns.id})::int`;
+/** Written with explicit names: Drizzle leaves columns unqualified in single-table queries. */
+const recipientCount = sql<number>`(select count(*) from ${campaignRecipients} cr where cr.campaign_id = ${campaigns}.id)::int`;
 
 export function listCampaigns(db: DbOrTx, filter: { status?: CampaignStatus; limit: number }) {
   return db

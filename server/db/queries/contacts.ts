@@ -194,7 +194,7 @@ export function listContacts(
     .select({ ...contactColumns, sortKey: keyText(expr) })
     .from(contacts)
     .where(and(...contactFilterConditions(p), afterKeyset(expr, contacts.id, s.dir, p.after, s.type)))
-    .orderBy(keysetOrder(expr, contacts.id, s.dir))
+    .orderBy(keysetOrder(expr, contacts.id, s.dir, s.dir === 'desc' ? 'last' : 'default'))
     .limit(p.limit + 1);
 }
 

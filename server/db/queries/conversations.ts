@@ -50,8 +50,6 @@ export async function findConversationWithPhone(db: DbOrTx, by: { id: string } |
   return row ?? null;
 }
 
-const openHandoffExists = sql<boolean>`exists (select 1 from ${tasks} where ${tasks.conversationId} = ${conversations.id} and ${tasks.type} = 'handoff' and ${tasks.status} = 'open')`;
-
 export interface ConversationListFilter {
   owner?: Owner;
   unread?: boolean;
@@ -64,12 +62,27 @@ export interface ConversationListFilter {
   after: Keyset | null;
 }
 
-/** The inbox: conversations of contacts not deleted, newest activity first. */
-export function listConversations(db: DbOrTx, f: ConversationListFilter) {
+/**
+ * The inbox query: conversations of contacts not deleted, newest activity first. With `placeholders`,
+ * owner, lead status, cursor and limit are left as named placeholders (for a prepared statement); tag
+ * and text filters are always inline.
+ */
+export function conversationListQuery(db: DbOrTx, f: ConversationListFilter, placeholders = false) {
+  const value = <T>(name: string, v: T) => (placeholders ? sql.placeholder(name) : v);
   const activityAt = conversationActivityAt(conversations);
+  // Probed per row in list order (a lateral lookup stops with the page), for the flag and the
+  // filter alike: an EXISTS would let the planner hash every open handoff and sort afterwards.
+  const handoff = db
+    .select({ open: sql<boolean>`true`.as('open') })
+    .from(tasks)
+    .where(
+      and(eq(tasks.conversationId, conversations.id), eq(tasks.type, 'handoff'), eq(tasks.status, 'open')),
+    )
+    .limit(1)
+    .as('handoff');
   const where: (SQL | undefined)[] = [
     sql`${contacts.deletedAt} is null`,
-    f.owner ? eq(conversations.owner, f.owner) : undefined,
+    f.owner ? eq(conversations.owner, value('owner', f.owner)) : undefined,
     f.unread === undefined
       ? undefined
       : f.unread
@@ -78,17 +91,19 @@ export function listConversations(db: DbOrTx, f: ConversationListFilter) {
     f.hasOpenHandoff === undefined
       ? undefined
       : f.hasOpenHandoff
-        ? openHandoffExists
-        : sql`not ${openHandoffExists}`,
+        ? sql`${handoff.open} is not null`
+        : sql`${handoff.open} is null`,
     f.optedOut === undefined
       ? undefined
       : f.optedOut
         ? sql`${contacts.optedOutAt} is not null`
         : sql`${contacts.optedOutAt} is null`,
     f.tag ? sql`${contacts.tags} @> array[${f.tag}]::text[]` : undefined,
-    f.leadStatus ? eq(contacts.leadStatus, f.leadStatus) : undefined,
+    f.leadStatus ? eq(contacts.leadStatus, value('leadStatus', f.leadStatus)) : undefined,
     f.q ? contactSearchCondition(f.q) : undefined,
-    afterKeyset(activityAt, conversations.id, 'desc', f.after, 'timestamptz'),
+    f.after && placeholders
+      ? sql`(${activityAt}, ${conversations.id}) < (${sql.placeholder('afterKey')}::timestamptz, ${sql.placeholder('afterId')}::uuid)`
+      : afterKeyset(activityAt, conversations.id, 'desc', f.after, 'timestamptz'),
   ];
   return db
     .select({
@@ -100,15 +115,56 @@ export function listConversations(db: DbOrTx, f: ConversationListFilter) {
       lastMessageAt: conversations.lastMessageAt,
       lastMessagePreview: conversations.lastMessagePreview,
       lastInboundAt: conversations.lastInboundAt,
-      hasOpenHandoff: openHandoffExists,
+      hasOpenHandoff: sql<boolean>`(${handoff.open} is not null)`,
       sortKey: keyText(activityAt),
       contact: contactSummaryColumns,
     })
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+    .leftJoinLateral(handoff, sql`true`)
     .where(and(...where))
-    .orderBy(keysetOrder(activityAt, conversations.id, 'desc'))
-    .limit(f.limit + 1);
+    .orderBy(keysetOrder(activityAt, conversations.id, 'desc', 'last'))
+    .limit(value('limit', f.limit + 1));
+}
+
+type ListRows = Awaited<ReturnType<typeof conversationListQuery>>;
+const preparedLists = new WeakMap<
+  DbOrTx,
+  Map<string, { execute(v: Record<string, unknown>): Promise<ListRows> }>
+>();
+
+/**
+ * The inbox page. The common filter shapes run as prepared statements, built once per shape: no
+ * query building per call, and Postgres may reuse the plan (their plans hardly depend on the values).
+ * Tag and text filters, whose best plan depends on how rare the value is, are planned per call.
+ */
+export function listConversations(db: DbOrTx, f: ConversationListFilter): Promise<ListRows> {
+  if (f.q || f.tag) return conversationListQuery(db, f);
+  const shape = [
+    f.owner ? 'owner' : '',
+    f.unread,
+    f.hasOpenHandoff,
+    f.optedOut,
+    f.leadStatus ? 'status' : '',
+    f.after ? 'after' : '',
+  ].join('|');
+  let byShape = preparedLists.get(db);
+  if (!byShape) {
+    byShape = new Map();
+    preparedLists.set(db, byShape);
+  }
+  let prepared = byShape.get(shape);
+  if (!prepared) {
+    prepared = conversationListQuery(db, f, true).prepare('conversations_list');
+    byShape.set(shape, prepared);
+  }
+  return prepared.execute({
+    owner: f.owner,
+    leadStatus: f.leadStatus,
+    afterKey: f.after?.key,
+    afterId: f.after?.id,
+    limit: f.limit + 1,
+  });
 }
 
 export async function findOpenHandoff(db: DbOrTx, conversationId: string) {
@@ -187,11 +243,17 @@ export function listMessages(db: DbOrTx, p: { conversationId: string; limit: num
 /** Contacts matching a search, most recently active first, with their conversation if any. */
 export function searchContacts(db: DbOrTx, p: { q: string; limit: number }) {
   return db
-    .select({ ...contactSummaryColumns, conversationId: conversations.id })
+    .select({
+      ...contactSummaryColumns,
+      // A subquery in the select list runs after ordering and limiting: once per returned contact.
+      // Names are spelled out: Drizzle leaves columns of a one-table select unqualified.
+      conversationId: sql<
+        string | null
+      >`(select cv.id from ${conversations} cv where cv.contact_id = ${sql.identifier('contacts')}.id)`,
+    })
     .from(contacts)
-    .leftJoin(conversations, eq(conversations.contactId, contacts.id))
     .where(and(sql`${contacts.deletedAt} is null`, contactSearchCondition(p.q)))
-    .orderBy(keysetOrder(contactActivityAt(contacts), contacts.id, 'desc'))
+    .orderBy(keysetOrder(contactActivityAt(contacts), contacts.id, 'desc', 'last'))
     .limit(p.limit);
 }
 

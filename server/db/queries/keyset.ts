@@ -1,4 +1,4 @@
-import { type AnyColumn, type SQL, sql } from 'drizzle-orm';
+import { type AnyColumn, type SQL, type SQLWrapper, sql } from 'drizzle-orm';
 
 /**
  * Keyset pagination: lists are ordered by a non-null sort key and then the row id, and a page starts
@@ -27,11 +27,19 @@ export function afterKeyset(
     : sql`(${sort}, ${id}) > (${key}, ${cursor.id}::uuid)`;
 }
 
-/** The order matching afterKeyset (nulls last, as the indexes are built). */
-export function keysetOrder(sort: SQL | AnyColumn, id: AnyColumn, dir: 'asc' | 'desc'): SQL {
-  return dir === 'desc'
-    ? sql`${sort} desc nulls last, ${id} desc nulls last`
-    : sql`${sort} asc nulls last, ${id} asc nulls last`;
+/**
+ * The order matching afterKeyset. Sort keys are never null, but the planner still matches the nulls
+ * placement against an index's: Postgres's default (nulls last ascending, first descending) fits plain
+ * and backward-scanned indexes; `nulls: 'last'` fits indexes declared `desc nulls last`.
+ */
+export function keysetOrder(
+  sort: SQLWrapper,
+  id: SQLWrapper,
+  dir: 'asc' | 'desc',
+  nulls: 'default' | 'last' = 'default',
+): SQL {
+  const suffix = sql.raw(nulls === 'last' ? `${dir} nulls last` : dir);
+  return sql`${sort} ${suffix}, ${id} ${suffix}`;
 }
 
 /** The sort key as text, to build the next cursor from the last row. */

@@ -228,16 +228,6 @@ export async function failRemainingParts(db: DbOrTx, replyGroup: string, afterIn
     );
 }
 
-export async function latestInbound(db: DbOrTx, conversationId: string) {
-  const [row] = await db
-    .select({ id: messages.id, createdAt: messages.createdAt })
-    .from(messages)
-    .where(and(eq(messages.conversationId, conversationId), eq(messages.direction, 'inbound')))
-    .orderBy(desc(messages.createdAt), desc(messages.id))
-    .limit(1);
-  return row ?? null;
-}
-
 /** Inbound messages after a point in time (the burst the bot has not answered yet), oldest first. */
 export function inboundSince(db: DbOrTx, conversationId: string, after: Date | null, upTo: Date) {
   return db

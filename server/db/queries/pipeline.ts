@@ -71,20 +71,36 @@ export async function touchContactInbound(db: DbOrTx, contactId: string, at: Dat
     .where(eq(contacts.id, contactId));
 }
 
-/** The conversation a reply is computed for, locked for the rest of the transaction. */
+/**
+ * Newest inbound message of the conversation in the outer query: `{ id, createdAt }` or null. The outer
+ * column is written out in full: Drizzle leaves columns unqualified in single-table selects.
+ */
+const latestInboundSql = sql<{ id: string; createdAt: string } | string | null>`(
+  select json_build_object('id', m.id, 'createdAt', m.created_at) from messages m
+  where m.conversation_id = "conversations"."id" and m.direction = 'inbound'
+  order by m.created_at desc, m.id desc limit 1)`;
+
+/** Drizzle's driver setup leaves json values as text; read either form. */
+function parseLatest(raw: { id: string; createdAt: string } | string | null) {
+  const v = typeof raw === 'string' ? (JSON.parse(raw) as { id: string; createdAt: string }) : raw;
+  return v ? { id: v.id, createdAt: new Date(v.createdAt) } : null;
+}
+
+/**
+ * The conversation a reply is being written for, locked for the rest of the transaction, with its
+ * newest inbound message (to tell whether the reply was overtaken).
+ */
 export async function lockConversation(db: DbOrTx, id: string) {
   const [row] = await db
     .select({
       id: conversations.id,
-      contactId: conversations.contactId,
-      owner: conversations.owner,
-      botResumesAt: conversations.botResumesAt,
       botHandledThrough: conversations.botHandledThrough,
+      latest: latestInboundSql,
     })
     .from(conversations)
     .where(eq(conversations.id, id))
     .for('update');
-  return row ?? null;
+  return row ? { ...row, latest: parseLatest(row.latest) } : null;
 }
 
 export async function readConversation(db: DbOrTx, id: string) {
@@ -103,12 +119,13 @@ export async function readConversation(db: DbOrTx, id: string) {
       email: contacts.email,
       leadStatus: contacts.leadStatus,
       optedOutAt: contacts.optedOutAt,
+      latest: latestInboundSql,
     })
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
     .where(eq(conversations.id, id))
     .limit(1);
-  return row ?? null;
+  return row ? { ...row, latest: parseLatest(row.latest) } : null;
 }
 
 export async function setHandledThrough(db: DbOrTx, id: string, at: Date) {
@@ -186,12 +203,14 @@ export function conversationsDueForResume(db: DbOrTx, now: Date, limit: number) 
  * Returns when the slot starts.
  */
 export async function reserveSlot(db: DbOrTx, name: string, intervalMs: number): Promise<Date> {
-  await db.insert(throttles).values({ name }).onConflictDoNothing();
   const step = sql.raw(`interval '${Math.max(0, Math.round(intervalMs))} milliseconds'`);
   const [row] = await db
-    .update(throttles)
-    .set({ nextSlotAt: sql`greatest(${throttles.nextSlotAt}, clock_timestamp()) + ${step}` })
-    .where(eq(throttles.name, name))
+    .insert(throttles)
+    .values({ name, nextSlotAt: sql`clock_timestamp() + ${step}` })
+    .onConflictDoUpdate({
+      target: throttles.name,
+      set: { nextSlotAt: sql`greatest(${throttles.nextSlotAt}, clock_timestamp()) + ${step}` },
+    })
     .returning({ slot: sql<Date>`${throttles.nextSlotAt} - ${step}`.mapWith(throttles.nextSlotAt) });
   return row!.slot;
 }

@@ -7,10 +7,13 @@ import {
   ZBotSetEnabledResult,
   ZBotStatus,
   ZBotStatusInput,
+  ZBotSummary,
+  ZBotSummaryInput,
 } from '../../contracts';
 import { actorOf } from '../../services/actor';
 import { router } from '../init';
 import { authedProcedure } from '../procedures';
+import { botSettings } from './bot-settings';
 import { botOwnership } from './messaging';
 
 export const botRouter = router({
@@ -34,5 +37,11 @@ export const botRouter = router({
     .input(ZBotHistoryInput)
     .output(ZBotHistoryPage)
     .query(({ ctx, input }) => ctx.services.bot.history(input)),
+  /** Conversations by owner, and the open handoffs with how long each has waited, oldest first. */
+  summary: authedProcedure
+    .input(ZBotSummaryInput)
+    .output(ZBotSummary)
+    .query(({ ctx, input }) => ctx.services.bot.summary(input)),
   ...botOwnership,
+  ...botSettings,
 });

@@ -1,11 +1,98 @@
+import { tracked } from '@trpc/server';
 import { z } from 'zod';
-import { ZCampaignListInput, ZCampaignSummary } from '../../contracts';
+import {
+  ZCampaignCreateInput,
+  ZCampaignDetail,
+  ZCampaignIdInput,
+  ZCampaignListInput,
+  ZCampaignPauseInput,
+  ZCampaignPreview,
+  ZCampaignPreviewInput,
+  ZCampaignRecipientPage,
+  ZCampaignRecipientsInput,
+  ZCampaignRetryInput,
+  ZCampaignRetryResult,
+  ZCampaignScheduleInput,
+  ZCampaignSummary,
+  ZOk,
+} from '../../contracts';
 import { router } from '../init';
-import { authedProcedure } from '../procedures';
+import { adminProcedure, authedProcedure } from '../procedures';
 
 export const campaignsRouter = router({
+  /** A draft from a template and an audience (contact ids, tags, lead statuses, pasted numbers or CSV). */
+  create: authedProcedure
+    .input(ZCampaignCreateInput)
+    .output(ZCampaignDetail)
+    .mutation(({ ctx, input }) => ctx.services.campaigns.create(ctx.caller, input)),
+  /** Valid, invalid, duplicate and opted-out counts, and the message rendered for a few recipients. */
+  preview: authedProcedure
+    .input(ZCampaignPreviewInput)
+    .output(ZCampaignPreview)
+    .query(({ ctx, input }) => ctx.services.campaigns.preview(input)),
+  schedule: authedProcedure
+    .input(ZCampaignScheduleInput)
+    .output(ZCampaignDetail)
+    .mutation(({ ctx, input }) => ctx.services.campaigns.schedule(ctx.caller, input)),
+  start: authedProcedure
+    .input(ZCampaignIdInput)
+    .output(ZCampaignDetail)
+    .mutation(({ ctx, input }) => ctx.services.campaigns.start(ctx.caller, input.id)),
+  /** Stops before the next send; a send already under way finishes. */
+  pause: authedProcedure
+    .input(ZCampaignPauseInput)
+    .output(ZCampaignDetail)
+    .mutation(({ ctx, input }) => ctx.services.campaigns.pause(ctx.caller, input)),
+  resume: authedProcedure
+    .input(ZCampaignIdInput)
+    .output(ZCampaignDetail)
+    .mutation(({ ctx, input }) => ctx.services.campaigns.resume(ctx.caller, input.id)),
+  /** Ends the campaign: recipients not yet sent are skipped. */
+  cancel: authedProcedure
+    .input(ZCampaignIdInput)
+    .output(ZCampaignDetail)
+    .mutation(({ ctx, input }) => ctx.services.campaigns.cancel(ctx.caller, input.id)),
+  /** Sends again to failed recipients (those with an unknown outcome only when asked). */
+  retryFailed: authedProcedure
+    .input(ZCampaignRetryInput)
+    .output(ZCampaignRetryResult)
+    .mutation(({ ctx, input }) => ctx.services.campaigns.retryFailed(ctx.caller, input)),
+  /** The campaign with its progress figures, rates and replies. */
+  get: authedProcedure
+    .input(ZCampaignIdInput)
+    .output(ZCampaignDetail)
+    .query(({ ctx, input }) => ctx.services.campaigns.get(input.id)),
   list: authedProcedure
     .input(ZCampaignListInput)
     .output(z.array(ZCampaignSummary))
     .query(({ ctx, input }) => ctx.services.campaigns.list(input)),
+  /** Recipients in send order, filtered by status or error code, with their error reasons. */
+  recipients: authedProcedure
+    .input(ZCampaignRecipientsInput)
+    .output(ZCampaignRecipientPage)
+    .query(({ ctx, input }) => ctx.services.campaigns.recipients(input)),
+  /**
+   * Progress figures whenever they change (checked twice a second), ending after the campaign is
+   * completed or cancelled. A reconnecting client gets the current figures first.
+   */
+  progress: authedProcedure.input(ZCampaignIdInput).subscription(async ({ ctx, input, signal }) => {
+    // Checked before streaming, so an unknown id is a NOT_FOUND for the client.
+    await ctx.services.campaigns.progress(input.id);
+    const updates = ctx.services.campaigns.watch(input.id, { signal });
+    return (async function* () {
+      let n = 0;
+      for await (const p of updates) {
+        n += 1;
+        yield tracked(`${p.at.getTime()}-${n}`, p);
+      }
+    })();
+  }),
+  /** Deletes a draft and its recipients. */
+  delete: adminProcedure
+    .input(ZCampaignIdInput)
+    .output(ZOk)
+    .mutation(async ({ ctx, input }) => {
+      await ctx.services.campaigns.delete(input.id);
+      return { ok: true as const };
+    }),
 });

@@ -1,0 +1,3 @@
+CREATE INDEX "contacts_live_created_idx" ON "contacts" USING btree ("created_at") WHERE "contacts"."deleted_at" is null;--> statement-breakpoint
+CREATE INDEX "contacts_deleted_idx" ON "contacts" USING btree ("id") WHERE "contacts"."deleted_at" is not null;--> statement-breakpoint
+CREATE INDEX "deals_open_value_idx" ON "deals" USING btree ("currency","value") WHERE "deals"."deleted_at" is null and "deals"."stage" not in ('won', 'lost');

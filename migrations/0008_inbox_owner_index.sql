@@ -1,0 +1,1 @@
+CREATE INDEX "conversations_owner_activity_idx" ON "conversations" USING btree ("owner",coalesce("last_message_at", "created_at") desc nulls last,"id" DESC NULLS LAST);
