@@ -120,6 +120,21 @@ describe('dispatch', () => {
     expect(new Set(got.map((s) => s.to)).size).toBe(40);
   });
 
+  it('starts a scheduled campaign at its time, not before', async () => {
+    const list = phones(3, 2_900_000);
+    const seeded = await seedContacts(db(), list);
+    const c = await api().campaigns.create({
+      name: 'Later',
+      template: 'Hi {{name}}',
+      audience: { contactIds: seeded.map((s) => s.id) },
+    });
+    const at = new Date(Date.now() + 1500);
+    expect((await api().campaigns.schedule({ id: c.id, at })).status).toBe('scheduled');
+    const done = await finished(c.id);
+    expect(done.figures).toMatchObject({ total: 3, sent: 3 });
+    expect(sentTo(list).every((s) => s.at >= at.getTime())).toBe(true);
+  });
+
   it('honours 429s from the gateway: waits for retry_after, then sends each recipient once', async () => {
     const list = phones(6, 2_300_000);
     const seeded = await seedContacts(db(), list);
