@@ -1,4 +1,4 @@
-import { parse } from 'csv-parse/sync';
+import { readCsvRecords } from '../csv';
 import { badRequest } from '../errors';
 import { toE164 } from '../phone';
 import { variableKey } from './template';
@@ -73,34 +73,12 @@ const FIELD_HEADERS: Record<string, keyof NumberRow['contact'] | 'firstname' | '
 };
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-/** The delimiter of the first line: the most frequent of comma, semicolon and tab outside quotes. */
-function detectDelimiter(text: string): string {
-  const first = text.split(/\r?\n/, 1)[0]!.replace(/"[^"]*"/g, '');
-  const counts = [',', ';', '\t'].map((d) => [d, first.split(d).length - 1] as const);
-  counts.sort((a, b) => b[1] - a[1]);
-  return counts[0]![1] > 0 ? counts[0]![0] : ',';
-}
-
-function readRecords(text: string): { record: string[]; line: number }[] {
-  try {
-    const out = parse(text, {
-      delimiter: detectDelimiter(text),
-      bom: true,
-      trim: true,
-      skip_empty_lines: true,
-      skip_records_with_empty_values: true,
-      relax_column_count: true,
-      relax_quotes: true,
-      info: true,
-    }) as unknown as { record: string[]; info: { lines: number } }[];
-    return out.map((r) => ({ record: r.record, line: r.info.lines }));
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    throw badRequest(`audience.numbers: could not be read as a list or CSV (${msg})`, {
-      'audience.numbers': ['could not be read as a list or CSV'],
-    });
-  }
-}
+const readRecords = (text: string) =>
+  readCsvRecords(text, {
+    field: 'audience.numbers',
+    what: 'a list or CSV',
+    skipRecordsWithEmptyValues: true,
+  });
 
 const limit = (v: string | undefined, max: number) => (v ? v.slice(0, max) : null);
 

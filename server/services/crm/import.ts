@@ -1,7 +1,7 @@
-import { parse } from 'csv-parse/sync';
 import { z } from 'zod';
 import type { TContactImportInput, TImportPreview, TImportResult, TImportRow } from '../../contracts';
 import { LEAD_STATUS_VALUES, type TLeadStatus } from '../../contracts';
+import { readCsvRecords } from '../../csv';
 import * as q from '../../db/queries/contacts';
 import type { Db } from '../../db/types';
 import { badRequest } from '../../errors';
@@ -81,31 +81,7 @@ interface ParsedRow {
   contact: q.ContactInsert | null;
 }
 
-/** The delimiter of the first line: the most frequent of comma, semicolon and tab outside quotes. */
-function detectDelimiter(text: string): string {
-  const first = text.split(/\r?\n/, 1)[0]!.replace(/"[^"]*"/g, '');
-  const counts = [',', ';', '\t'].map((d) => [d, first.split(d).length - 1] as const);
-  counts.sort((a, b) => b[1] - a[1]);
-  return counts[0]![1] > 0 ? counts[0]![0] : ',';
-}
-
-function readRecords(text: string): { record: string[]; line: number }[] {
-  try {
-    const out = parse(text, {
-      delimiter: detectDelimiter(text),
-      bom: true,
-      trim: true,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      relax_quotes: true,
-      info: true,
-    }) as unknown as { record: string[]; info: { lines: number } }[];
-    return out.map((r) => ({ record: r.record, line: r.info.lines }));
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    throw badRequest(`text: could not be read as CSV (${msg})`, { text: ['could not be read as CSV'] });
-  }
-}
+const readRecords = (text: string) => readCsvRecords(text, { field: 'text', what: 'CSV' });
 
 /** Maps each column to a field: from the header row when there is one, else phone, name, email. */
 function columnsOf(records: { record: string[] }[]): { fields: (Field | null)[]; hasHeader: boolean } {
