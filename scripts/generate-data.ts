@@ -224,7 +224,8 @@ async function main() {
     if (n > 0) {
       if (!args.reset) fail(`The database already has ${n} contacts; pass --reset to replace them.`);
       log('deleting the existing data');
-      await sql`truncate contacts, conversations, messages, bot_events, deals, tasks, activities, campaigns, campaign_recipients, events cascade`;
+      // message_stats too: its buckets were counted from the messages being replaced.
+      await sql`truncate contacts, conversations, messages, message_stats, bot_events, deals, tasks, activities, campaigns, campaign_recipients, events cascade`;
     }
     await sql`set synchronous_commit = off`;
     await sql`set maintenance_work_mem = '512MB'`;

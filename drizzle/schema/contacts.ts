@@ -78,6 +78,8 @@ export const contacts = pgTable(
     // Counting live contacts (and new ones by creation time) from an index, not the wide table.
     index('contacts_live_created_idx').on(t.createdAt).where(sql`${t.deletedAt} is null`),
     index('contacts_deleted_idx').on(t.id).where(sql`${t.deletedAt} is not null`),
+    // The dashboard's lead funnel (live contacts by lead status), read from the index alone.
+    index('contacts_live_lead_status_idx').on(t.leadStatus).where(sql`${t.deletedAt} is null`),
     check(
       'contacts_lead_status_check',
       sql`${t.leadStatus} in ('new','contacted','qualified','proposal','customer','lost')`,

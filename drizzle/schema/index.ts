@@ -5,5 +5,6 @@ export * from './conversations';
 export * from './crm';
 export * from './events';
 export * from './settings';
+export * from './stats';
 export * from './system';
 export * from './throttle';

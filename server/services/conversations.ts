@@ -70,9 +70,9 @@ export function createConversationsService(deps: { db: Db }): ConversationsServi
     async search(input) {
       const after = decodeCursor('search', input.cursor, 'timestamptz');
       const [contacts, messages] = await Promise.all([
-        after ? Promise.resolve([]) : q.searchContacts(db, { q: input.q, limit: input.limit }),
+        after ? Promise.resolve([]) : q.findContacts(db, { q: input.q, limit: input.limit }),
         input.q.length >= MESSAGE_SEARCH_MIN_LENGTH
-          ? q.searchMessages(db, { pattern: likePattern(input.q), limit: input.limit, after })
+          ? q.findMessages(db, { pattern: likePattern(input.q), limit: input.limit, after })
           : Promise.resolve([]),
       ]);
       return {

@@ -1,4 +1,11 @@
+import { PgDialect } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contactSearchCondition } from '../../server/db/queries/contacts';
+import {
+  contactSearchPattern,
+  conversationListQuery,
+  listConversations,
+} from '../../server/db/queries/conversations';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
 import { codeOf, MISSING_ID, minutesAgo, seedConversation } from '../helpers/seed';
 
@@ -115,6 +122,54 @@ describe('conversations.list', () => {
     expect(await list({ q: '100%_' })).toEqual([]);
   });
 
+  it('runs each filter shape with its own values: text and tag filters, with and without a cursor', async () => {
+    const list = async (f: Parameters<ReturnType<TestRuntime['caller']>['conversations']['list']>[0]) =>
+      await t.caller('agent').conversations.list(f);
+    // Same shapes as above, other values: each call gets its own results.
+    expect((await list({ tag: 'wholesale' })).items.map((i) => i.id)).toEqual([ids.dan]);
+    expect((await list({ tag: 'nobody' })).items).toEqual([]);
+    expect((await list({ q: 'cleo' })).items.map((i) => i.id)).toEqual([ids.cleo]);
+    expect((await list({ q: '555-0101' })).items.map((i) => i.id)).toEqual([ids.ada]);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: Awaited<ReturnType<typeof list>> = await list({ q: 'filler', limit: 5, cursor });
+      seen.push(...page.items.map((i) => i.id));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(new Set(seen).size).toBe(12);
+    const all = await list({ q: 'filler', limit: 100 });
+    expect(all.items.map((i) => i.id)).toEqual(seen);
+  });
+
+  it('maps inbox rows exactly as Drizzle does', async () => {
+    const { db } = t.runtime.database;
+    // A row whose times all differ (last message outbound), so a field read from the wrong column shows.
+    await seedConversation(db, {
+      name: 'Zed Mapping',
+      owner: 'human',
+      optedOut: true,
+      messages: [
+        { direction: 'inbound', body: 'question', at: minutesAgo(300) },
+        { direction: 'outbound', body: 'answer', at: minutesAgo(200) },
+      ],
+    });
+    const filters = [
+      {},
+      { owner: 'human' as const },
+      { tag: 'vip' },
+      { q: 'ada' },
+      { hasOpenHandoff: true },
+      { optedOut: true },
+    ];
+    for (const f of filters) {
+      const filter = { limit: 50, after: null, ...f };
+      const mine = await listConversations(db, filter);
+      expect(mine.length, JSON.stringify(f)).toBeGreaterThan(0);
+      expect(mine, JSON.stringify(f)).toStrictEqual(await conversationListQuery(db, filter));
+    }
+  });
+
   it('refuses a cursor from another list, and a page size over the bound', async () => {
     const caller = t.caller('agent');
     const deals = await caller.crm.contacts.list({ limit: 1, sort: 'score' });
@@ -203,6 +258,20 @@ describe('conversations.search', () => {
     );
     expect(new Set(bodies).size).toBe(12);
     expect(third.messages.nextCursor).toBeNull();
+  });
+
+  it('matches contacts with the same pattern as the contact list', async () => {
+    const dialect = new PgDialect({ casing: 'snake_case' });
+    for (const q of ['Ada', '555 0101', '+1 (415) 555', '12', '100%_', 'o\\x', '41 5a']) {
+      expect(contactSearchPattern(q), q).toBe(dialect.sqlToQuery(contactSearchCondition(q)).params[0]);
+    }
+    const caller = t.caller('agent');
+    expect((await caller.conversations.search({ q: 'Bob' })).contacts.map((c) => c.name)).toEqual([
+      'Bob Builder',
+    ]);
+    expect((await caller.conversations.search({ q: '(415) 555-0101' })).contacts.map((c) => c.name)).toEqual([
+      'Ada Lovelace',
+    ]);
   });
 
   it('needs at least 2 characters', async () => {

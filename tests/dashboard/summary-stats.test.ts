@@ -245,6 +245,135 @@ describe('stats.dashboard over a period', () => {
   });
 });
 
+describe('stats.dashboard message figures from the rollup', () => {
+  let t: TestRuntime;
+  beforeAll(async () => {
+    t = await createTestRuntime();
+  });
+  afterAll(() => t?.close());
+
+  // Messages at odd minutes over the last three days, some within the last hour (never rolled up),
+  // some in half-hour and quarter-hour time zones' day edges.
+  const ago = (m: number) => new Date(Date.now() - m * 60_000);
+  // A 15-minute boundary well in the past, and a short period inside its bucket.
+  const boundary = new Date(Math.floor((Date.now() - 2000 * 60_000) / 900_000) * 900_000);
+  const inBucket = (m: number) => new Date(boundary.getTime() + m * 60_000);
+  const seeded = [
+    { direction: 'inbound' as const, body: 'in the short period', at: inBucket(3) },
+    { direction: 'inbound' as const, body: 'after it, same bucket', at: inBucket(7) },
+    ...[4000, 3001, 2890, 1441, 1439, 900, 733, 181, 95, 64, 61, 59, 44, 17, 3].map((m, i) => ({
+      direction: (i % 3 === 0 ? 'outbound' : 'inbound') as 'inbound' | 'outbound',
+      body: `m${i}`,
+      at: ago(m + (i % 7) / 10),
+      ...(i % 3 === 0 ? { ai: ai(500 + i * 137, 100 + i, 10 + i) } : {}),
+    })),
+  ];
+  const dayIn = (timeZone: string, d: Date) =>
+    new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(
+      d,
+    );
+  /** percentile_cont, as Postgres computes it. */
+  const percentile = (xs: number[], p: number) => {
+    if (!xs.length) return null;
+    const s = [...xs].sort((a, b) => a - b);
+    const pos = p * (s.length - 1);
+    const lo = Math.floor(pos);
+    const hi = Math.ceil(pos);
+    return Math.round(s[lo]! + (s[hi]! - s[lo]!) * (pos - lo));
+  };
+  const expected = (from: Date, to: Date, timeZone: string) => {
+    const inside = seeded.filter((m) => m.at >= from && m.at < to);
+    const latencies = inside.flatMap((m) => (m.ai ? [m.ai.latencyMs] : []));
+    const perDay = new Map<string, { inbound: number; outbound: number }>();
+    for (const m of inside) {
+      const d = dayIn(timeZone, m.at);
+      const x = perDay.get(d) ?? { inbound: 0, outbound: 0 };
+      x[m.direction]++;
+      perDay.set(d, x);
+    }
+    return {
+      inbound: inside.filter((m) => m.direction === 'inbound').length,
+      outbound: inside.filter((m) => m.direction === 'outbound').length,
+      perDay: Object.fromEntries(perDay),
+      ai: {
+        replies: latencies.length,
+        latencyMs: { median: percentile(latencies, 0.5), p95: percentile(latencies, 0.95) },
+        tokens: {
+          prompt: inside.reduce((n, m) => n + (m.ai?.promptTokens ?? 0), 0),
+          completion: inside.reduce((n, m) => n + (m.ai?.completionTokens ?? 0), 0),
+        },
+      },
+    };
+  };
+
+  it('counts exactly what is in the period, whether read from saved buckets, new ones or live messages', async () => {
+    const { db, sql } = t.runtime.database;
+    await seedConversation(db, { messages: seeded });
+    const periods: { from?: Date; to?: Date; timeZone?: string }[] = [
+      {},
+      { from: ago(3000.55), to: ago(60.3) },
+      { from: ago(1500), timeZone: 'Asia/Kolkata' },
+      { from: ago(4100), to: ago(16.9), timeZone: 'Asia/Kathmandu' },
+      { from: ago(182), to: ago(94) },
+      { from: ago(10), to: ago(2) },
+      { from: inBucket(1), to: inBucket(5) },
+      { timeZone: 'America/St_Johns' },
+    ];
+    // Twice: the first pass saves the closed buckets it needs, the second reads them.
+    for (const pass of [1, 2]) {
+      for (const p of periods) {
+        const r = await t.caller('agent').stats.dashboard(p);
+        const timeZone = p.timeZone ?? 'UTC';
+        const want = expected(r.period.from, r.period.to, timeZone);
+        const got = r.period;
+        const label = `pass ${pass}, ${JSON.stringify(p)}`;
+        expect({ inbound: got.messages.inbound, outbound: got.messages.outbound }, label).toEqual({
+          inbound: want.inbound,
+          outbound: want.outbound,
+        });
+        expect(
+          Object.fromEntries(
+            got.messages.perDay
+              .filter((d) => d.inbound + d.outbound > 0)
+              .map((d) => [d.day, { inbound: d.inbound, outbound: d.outbound }]),
+          ),
+          label,
+        ).toEqual(want.perDay);
+        expect(got.messages.perDay[0]!.day, label).toBe(dayIn(timeZone, r.period.from));
+        expect(got.messages.perDay.at(-1)!.day, label).toBe(
+          dayIn(timeZone, new Date(r.period.to.getTime() - 1)),
+        );
+        expect(
+          {
+            replies: got.ai.replies,
+            latencyMs: got.ai.latencyMs,
+            prompt: got.ai.tokens.prompt,
+            completion: got.ai.tokens.completion,
+          },
+          label,
+        ).toEqual({
+          replies: want.ai.replies,
+          latencyMs: want.ai.latencyMs,
+          prompt: want.ai.tokens.prompt,
+          completion: want.ai.tokens.completion,
+        });
+      }
+    }
+    // Saved: whole 15-minute buckets that ended over an hour ago, each once, empty ones included.
+    const [saved] = await sql`
+      select count(*)::int as n, count(distinct bucket_start)::int as distinct_n,
+             sum(inbound + outbound)::int as messages,
+             bool_and(extract(epoch from bucket_start)::bigint % 900 = 0) as aligned,
+             max(bucket_start) + interval '15 minutes' <= now() - interval '1 hour' as closed
+      from message_stats`;
+    expect(saved!.n).toBeGreaterThan(96);
+    expect(saved!.distinct_n).toBe(saved!.n);
+    expect(saved!.aligned).toBe(true);
+    expect(saved!.closed).toBe(true);
+    expect(saved!.messages).toBeLessThanOrEqual(seeded.filter((m) => m.at < ago(60)).length);
+  });
+});
+
 describe('stats.systemStatus', () => {
   let fake: FakeOpenAI;
   let t: TestRuntime;

@@ -1,7 +1,8 @@
-import { and, eq, gt, inArray, type SQL, sql } from 'drizzle-orm';
+import { and, eq, fillPlaceholders, gt, inArray, type SQL, sql } from 'drizzle-orm';
 import {
   botEvents,
   contactActivityAt,
+  contactSearchText,
   contacts,
   conversationActivityAt,
   conversations,
@@ -9,9 +10,9 @@ import {
   type Owner,
   tasks,
 } from '../../../drizzle';
-import type { DbOrTx } from '../types';
+import type { Db, DbOrTx } from '../types';
 import { contactSearchCondition, contactSummaryColumns } from './contacts';
-import { afterKeyset, type Keyset, keysetOrder, keyText } from './keyset';
+import { afterKeyset, type Keyset, keysetOrder, keyText, likePattern } from './keyset';
 
 export const conversationColumns = {
   id: conversations.id,
@@ -64,8 +65,8 @@ export interface ConversationListFilter {
 
 /**
  * The inbox query: conversations of contacts not deleted, newest activity first. With `placeholders`,
- * owner, lead status, cursor and limit are left as named placeholders (for a prepared statement); tag
- * and text filters are always inline.
+ * every value is a named placeholder (owner, leadStatus, tag, pattern: contactSearchPattern of q,
+ * afterKey, afterId, limit), so the query is built once per filter shape.
  */
 export function conversationListQuery(db: DbOrTx, f: ConversationListFilter, placeholders = false) {
   const value = <T>(name: string, v: T) => (placeholders ? sql.placeholder(name) : v);
@@ -98,9 +99,13 @@ export function conversationListQuery(db: DbOrTx, f: ConversationListFilter, pla
       : f.optedOut
         ? sql`${contacts.optedOutAt} is not null`
         : sql`${contacts.optedOutAt} is null`,
-    f.tag ? sql`${contacts.tags} @> array[${f.tag}]::text[]` : undefined,
+    f.tag ? sql`${contacts.tags} @> array[${value('tag', f.tag)}]::text[]` : undefined,
     f.leadStatus ? eq(contacts.leadStatus, value('leadStatus', f.leadStatus)) : undefined,
-    f.q ? contactSearchCondition(f.q) : undefined,
+    f.q
+      ? placeholders
+        ? sql`${contactSearchText(contacts)} ilike ${sql.placeholder('pattern')}`
+        : contactSearchCondition(f.q)
+      : undefined,
     f.after && placeholders
       ? sql`(${activityAt}, ${conversations.id}) < (${sql.placeholder('afterKey')}::timestamptz, ${sql.placeholder('afterId')}::uuid)`
       : afterKeyset(activityAt, conversations.id, 'desc', f.after, 'timestamptz'),
@@ -127,44 +132,104 @@ export function conversationListQuery(db: DbOrTx, f: ConversationListFilter, pla
     .limit(value('limit', f.limit + 1));
 }
 
-type ListRows = Awaited<ReturnType<typeof conversationListQuery>>;
-const preparedLists = new WeakMap<
-  DbOrTx,
-  Map<string, { execute(v: Record<string, unknown>): Promise<ListRows> }>
->();
+type Executable<T> = { execute(values?: Record<string, unknown>): Promise<T> };
 
 /**
- * The inbox page. The common filter shapes run as prepared statements, built once per shape: no
- * query building per call, and Postgres may reuse the plan (their plans hardly depend on the values).
- * Tag and text filters, whose best plan depends on how rare the value is, are planned per call.
+ * A query built and rendered once, then sent as an unnamed statement on every call: Postgres plans
+ * it each time with the call's values, exactly as Drizzle sends an ad-hoc query (Drizzle's own
+ * execute() is this same prepared query without a name); only the building is saved. For queries
+ * whose best plan depends on the values (text search, tags), where a named statement's generic plan
+ * could be wrong.
  */
-export function listConversations(db: DbOrTx, f: ConversationListFilter): Promise<ListRows> {
-  if (f.q || f.tag) return conversationListQuery(db, f);
+function unnamed<T>(query: { prepare(name: string): Executable<T> }): Executable<T> {
+  // No name: the driver sends an unnamed statement (prepare: false).
+  return query.prepare(undefined as unknown as string);
+}
+
+type ListRows = Awaited<ReturnType<typeof conversationListQuery>>;
+type ListRow = ListRows[number];
+
+interface ListStatement {
+  text: string;
+  params: unknown[];
+  /** Named (prepared) or unnamed (planned per call). */
+  prepare: boolean;
+}
+const listStatements = new WeakMap<Db, Map<string, ListStatement>>();
+
+const date = (v: unknown) => (v === null ? null : new Date(v as string));
+
+/**
+ * A row of the inbox query (its select list, in order) as Drizzle maps it: the same objects, with
+ * timestamps read as Drizzle reads them from postgres.js (text to Date), without Drizzle's generic
+ * per-field work. A test checks it against Drizzle's own mapping.
+ */
+function listRow(r: unknown[]): ListRow {
+  return {
+    id: r[0],
+    owner: r[1],
+    ownerSince: date(r[2]),
+    botResumesAt: date(r[3]),
+    unreadCount: r[4],
+    lastMessageAt: date(r[5]),
+    lastMessagePreview: r[6],
+    lastInboundAt: date(r[7]),
+    hasOpenHandoff: r[8],
+    sortKey: r[9],
+    contact: {
+      id: r[10],
+      phone: r[11],
+      name: r[12],
+      pushName: r[13],
+      leadStatus: r[14],
+      leadScore: r[15],
+      tags: r[16],
+      optedOutAt: date(r[17]),
+    },
+  } as ListRow;
+}
+
+/**
+ * The inbox page. Its query is built and rendered once per filter shape; the common shapes run as
+ * named prepared statements (Postgres may reuse the plan: their plans hardly depend on the values),
+ * tag and text filters, whose best plan depends on how rare the value is, as unnamed statements
+ * planned per call with their values. Rows are mapped by listRow.
+ */
+export async function listConversations(db: Db, f: ConversationListFilter): Promise<ListRows> {
   const shape = [
     f.owner ? 'owner' : '',
     f.unread,
     f.hasOpenHandoff,
     f.optedOut,
     f.leadStatus ? 'status' : '',
+    f.tag ? 'tag' : '',
+    f.q ? 'q' : '',
     f.after ? 'after' : '',
   ].join('|');
-  let byShape = preparedLists.get(db);
+  let byShape = listStatements.get(db);
   if (!byShape) {
     byShape = new Map();
-    preparedLists.set(db, byShape);
+    listStatements.set(db, byShape);
   }
-  let prepared = byShape.get(shape);
-  if (!prepared) {
-    prepared = conversationListQuery(db, f, true).prepare('conversations_list');
-    byShape.set(shape, prepared);
+  let statement = byShape.get(shape);
+  if (!statement) {
+    const { sql: text, params } = conversationListQuery(db, f, true).toSQL();
+    statement = { text, params, prepare: !(f.q || f.tag) };
+    byShape.set(shape, statement);
   }
-  return prepared.execute({
+  const values = fillPlaceholders(statement.params, {
     owner: f.owner,
     leadStatus: f.leadStatus,
+    tag: f.tag,
+    pattern: f.q ? contactSearchPattern(f.q) : undefined,
     afterKey: f.after?.key,
     afterId: f.after?.id,
     limit: f.limit + 1,
   });
+  const rows = await db.$client
+    .unsafe(statement.text, values as never[], { prepare: statement.prepare })
+    .values();
+  return rows.map(listRow);
 }
 
 export async function findOpenHandoff(db: DbOrTx, conversationId: string) {
@@ -240,8 +305,21 @@ export function listMessages(db: DbOrTx, p: { conversationId: string; limit: num
     .limit(p.limit + 1);
 }
 
-/** Contacts matching a search, most recently active first, with their conversation if any. */
-export function searchContacts(db: DbOrTx, p: { q: string; limit: number }) {
+/**
+ * The pattern contactSearchCondition matches a search with: a query made of phone characters by its
+ * digits, anything else as typed (LIKE wildcards escaped). Kept equal to it (a test checks).
+ */
+export function contactSearchPattern(q: string): string {
+  const digits = q.replace(/\D/g, '');
+  const phoneLike = /^[\d\s()+.-]+$/.test(q) && digits.length >= 3;
+  return likePattern(phoneLike ? digits : q);
+}
+
+/**
+ * Contacts matching a search, most recently active first, with their conversation if any. With
+ * `placeholders`, the pattern (contactSearchPattern) and the limit are named placeholders.
+ */
+export function searchContacts(db: DbOrTx, p: { q: string; limit: number }, placeholders = false) {
   return db
     .select({
       ...contactSummaryColumns,
@@ -252,13 +330,27 @@ export function searchContacts(db: DbOrTx, p: { q: string; limit: number }) {
       >`(select cv.id from ${conversations} cv where cv.contact_id = ${sql.identifier('contacts')}.id)`,
     })
     .from(contacts)
-    .where(and(sql`${contacts.deletedAt} is null`, contactSearchCondition(p.q)))
+    .where(
+      and(
+        sql`${contacts.deletedAt} is null`,
+        placeholders
+          ? sql`${contactSearchText(contacts)} ilike ${sql.placeholder('pattern')}`
+          : contactSearchCondition(p.q),
+      ),
+    )
     .orderBy(keysetOrder(contactActivityAt(contacts), contacts.id, 'desc', 'last'))
-    .limit(p.limit);
+    .limit(placeholders ? sql.placeholder('limit') : p.limit);
 }
 
-/** Messages whose text contains the pattern (case-insensitive), newest first. */
-export function searchMessages(db: DbOrTx, p: { pattern: string; limit: number; after: Keyset | null }) {
+/**
+ * Messages whose text contains the pattern (case-insensitive), newest first. With `placeholders`,
+ * the pattern, the cursor and the limit are named placeholders.
+ */
+export function searchMessages(
+  db: DbOrTx,
+  p: { pattern: string; limit: number; after: Keyset | null },
+  placeholders = false,
+) {
   return db
     .select({
       id: messages.id,
@@ -275,13 +367,53 @@ export function searchMessages(db: DbOrTx, p: { pattern: string; limit: number; 
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
     .where(
       and(
-        sql`${messages.body} ilike ${p.pattern}`,
+        sql`${messages.body} ilike ${placeholders ? sql.placeholder('pattern') : p.pattern}`,
         sql`${contacts.deletedAt} is null`,
-        afterKeyset(messages.createdAt, messages.id, 'desc', p.after, 'timestamptz'),
+        p.after && placeholders
+          ? sql`(${messages.createdAt}, ${messages.id}) < (${sql.placeholder('afterKey')}::timestamptz, ${sql.placeholder('afterId')}::uuid)`
+          : afterKeyset(messages.createdAt, messages.id, 'desc', p.after, 'timestamptz'),
       ),
     )
     .orderBy(keysetOrder(messages.createdAt, messages.id, 'desc'))
-    .limit(p.limit + 1);
+    .limit(placeholders ? sql.placeholder('limit') : p.limit + 1);
+}
+
+const builtQueries = new WeakMap<DbOrTx, Map<string, Executable<unknown>>>();
+
+/** The query of this db and shape, built on first use. */
+function built<T>(db: DbOrTx, shape: string, build: () => Executable<T>): Executable<T> {
+  let byShape = builtQueries.get(db);
+  if (!byShape) {
+    byShape = new Map();
+    builtQueries.set(db, byShape);
+  }
+  let q = byShape.get(shape);
+  if (!q) {
+    q = build();
+    byShape.set(shape, q);
+  }
+  return q as Executable<T>;
+}
+
+type ContactHits = Awaited<ReturnType<typeof searchContacts>>;
+type MessageHits = Awaited<ReturnType<typeof searchMessages>>;
+
+/** searchContacts, built once per db. */
+export function findContacts(db: DbOrTx, p: { q: string; limit: number }): Promise<ContactHits> {
+  return built(db, 'search-contacts', () => unnamed(searchContacts(db, p, true))).execute({
+    pattern: contactSearchPattern(p.q),
+    limit: p.limit,
+  });
+}
+
+/** searchMessages, built once per db (and cursor or not). */
+export function findMessages(
+  db: DbOrTx,
+  p: { pattern: string; limit: number; after: Keyset | null },
+): Promise<MessageHits> {
+  return built(db, p.after ? 'search-messages-after' : 'search-messages', () =>
+    unnamed(searchMessages(db, p, true)),
+  ).execute({ pattern: p.pattern, limit: p.limit + 1, afterKey: p.after?.key, afterId: p.after?.id });
 }
 
 /** Sets the unread count to zero; returns false when it already was (or there is no such conversation). */

@@ -1,0 +1,1 @@
+CREATE INDEX "contacts_live_lead_status_idx" ON "contacts" USING btree ("lead_status") WHERE "contacts"."deleted_at" is null;
