@@ -7,7 +7,8 @@ import { recordEvents } from '../events/record';
 import { toE164 } from '../phone';
 import { noteAgentActivity, setOwner } from '../services/ownership';
 import type { WebhookItem, WebhookMessageItem, WebhookStatusItem } from '../webhook/payload';
-import { type PipelineDeps, QUEUE_REPLY, type ReplyJob } from './deps';
+import { type PipelineDeps, QUEUE_REPLY } from './deps';
+import { createInboundWriter, type InboundWriter } from './inbound-writer';
 
 export type IngestOutcome =
   | { kind: 'stored'; conversationId: string; messageId: string }
@@ -59,62 +60,42 @@ async function ingestMessage(deps: PipelineDeps, item: WebhookMessageItem): Prom
 }
 
 /**
- * A customer's message: the hot path, kept to a few statements. The contact and conversation are
- * upserted (with their last-message fields) before the message insert; if the unique provider id
- * says the message is already stored, the transaction rolls back and nothing changes.
+ * The writer of each pipeline's inbound messages. At most a few statements run at once (the pool
+ * keeps connections for the jobs and the dashboard); webhooks arriving meanwhile share the next one.
+ */
+const writers = new WeakMap<PipelineDeps, InboundWriter>();
+function inboundWriter(deps: PipelineDeps) {
+  let w = writers.get(deps);
+  if (!w) {
+    w = createInboundWriter(deps.db, QUEUE_REPLY, { maxInFlight: 3, maxBatch: 64 });
+    writers.set(deps, w);
+  }
+  return w;
+}
+
+/**
+ * A customer's message: the hot path, one statement (shared with other webhooks when busy) that
+ * stores the contact, conversation, message, event and reply job together, or nothing when the
+ * provider id says the message is stored already.
  */
 async function ingestInbound(
   deps: PipelineDeps,
   item: WebhookMessageItem,
   phone: string | null,
 ): Promise<IngestOutcome> {
-  return deps.db.transaction(async (tx) => {
-    const at = new Date();
-    let contactId: string | null = null;
-    if (phone) {
-      const contact = await pq.upsertContactForInbound(tx, phone, item.pushName, at);
-      contactId = contact.id;
-      if (contact.created) await pq.addIdentity(tx, contactId, 'phone', phone);
-    } else if (item.lid) {
-      contactId = await pq.findContactByIdentity(tx, 'lid', item.lid);
-      if (contactId) await pq.touchContactInbound(tx, contactId, at, item.pushName);
-    }
-    if (!contactId) return { kind: 'ignored', reason: 'sender has no phone number we can reach' } as const;
-    if (item.lid && phone) await pq.addIdentity(tx, contactId, 'lid', item.lid);
-    const conversationId = await pq.upsertConversationForInbound(
-      tx,
-      contactId,
-      at,
-      item.text ?? `[${item.type}]`,
-    );
-    const created = await mq.insertInbound(tx, {
-      conversationId,
-      providerMessageId: item.providerId,
-      type: item.type,
-      body: item.text,
-      author: 'contact',
-      direction: 'inbound',
-      status: 'received',
-    });
-    if (!created) throw new Duplicate();
-    await cq.noteCampaignReply(tx, contactId, at);
-    await recordEvents(tx, [
-      {
-        type: 'message.created',
-        conversationId,
-        messageId: created.id,
-        direction: 'inbound',
-        author: 'contact',
-      },
-    ]);
-    const quietMs = deps.settings.replyQuietMs;
-    await deps.queue.send<ReplyJob>(
-      QUEUE_REPLY,
-      { conversationId, messageId: created.id },
-      { tx, ...(quietMs > 0 ? { startAfter: new Date(Date.now() + quietMs) } : {}) },
-    );
-    return { kind: 'stored', conversationId, messageId: created.id } as const;
+  const r = await inboundWriter(deps).store({
+    phone,
+    lid: item.lid,
+    pushName: item.pushName,
+    providerMessageId: item.providerId,
+    type: item.type,
+    body: item.text,
+    preview: item.text ?? `[${item.type}]`,
+    replyQuietMs: deps.settings.replyQuietMs,
   });
+  if (r.kind === 'stored') return r;
+  if (r.kind === 'duplicate') return r;
+  return { kind: 'ignored', reason: 'sender has no phone number we can reach' };
 }
 
 /**

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contacts } from '../../drizzle';
 import { openDatabase } from '../../server/db/client';
 import { runMigrations } from '../../server/db/migrate';
+import { enqueueJobsSql } from '../../server/jobs/queue';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
 
 let t: TestRuntime;
@@ -67,6 +68,35 @@ describe('job queue', () => {
     // Give a rolled-back job every chance to show up before asserting it never does.
     await new Promise((r) => setTimeout(r, 1500));
     expect(seen).toEqual(['committed']);
+  });
+
+  it('enqueues from inside a statement with the same options as pg-boss gives a sent job', async () => {
+    const { queue, database } = t.runtime;
+    await queue.define({
+      name: 'test.inline',
+      retryLimit: 4,
+      retryDelay: 3,
+      retryBackoff: true,
+      expireInSeconds: 90,
+    });
+    await queue.send('test.inline', { via: 'send' });
+    await database.db.execute(
+      sql`with j as (${enqueueJobsSql('test.inline', sql`select '{"via":"statement"}'::jsonb as data, now() as start_after`)}) select count(*) from j`,
+    );
+    const rows = await database.sql<Array<Record<string, unknown>>>`
+      select data->>'via' as via, state, priority, retry_limit, retry_delay, retry_backoff, expire_in::text,
+        dead_letter, policy, (keep_until - start_after)::text as kept, singleton_key
+      from pgboss.job where name = 'test.inline' order by data->>'via'`;
+    expect(rows).toHaveLength(2);
+    const [fromSend, fromStatement] = [{ ...rows[0] }, { ...rows[1] }];
+    expect(fromSend.via).toBe('send');
+    expect(fromStatement).toEqual({ ...fromSend, via: 'statement' });
+    expect(fromStatement).toMatchObject({
+      retry_limit: 4,
+      retry_delay: 3,
+      retry_backoff: true,
+      state: 'created',
+    });
   });
 });
 

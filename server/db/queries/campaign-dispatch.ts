@@ -507,18 +507,6 @@ export async function advanceRecipientForMessage(
   return rows.length > 0;
 }
 
-/**
- * An inbound message from a contact counts as a reply to the latest campaign message they were sent
- * (once: the first reply after it).
- */
-export async function noteCampaignReply(db: DbOrTx, contactId: string, at: Date) {
-  const r = campaignRecipients;
-  await db.execute(sql`
-    update ${r} set replied_at = ${at.toISOString()}::timestamptz
-    where id = (select id from ${r} where contact_id = ${contactId} and sent_at is not null order by sent_at desc limit 1)
-      and replied_at is null`);
-}
-
 export async function isRunning(db: DbOrTx, id: string) {
   const [row] = await db
     .select({ id: campaigns.id })
