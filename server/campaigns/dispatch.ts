@@ -9,6 +9,7 @@ import {
   GatewayRateLimitedError,
   GatewayRejectedError,
   GatewayTransientError,
+  mayHaveArrived,
 } from '../integrations/gateway';
 import {
   type CampaignDeps,
@@ -123,27 +124,6 @@ const TIMER_SLACK_MS = 5;
 /** How early a claim may take the next gateway slot (at most half the gateway interval). */
 const MAX_LEAD_MS = 25;
 type StepResult = 'sent' | 'not-sent' | 'waited' | 'completed';
-
-const CONNECT_ERRORS = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-/** A transient gateway error after which the message surely did not go out (HTTP error status, no connection). */
-function surelyNotSent(err: GatewayTransientError): boolean {
-  if (err.status !== null) return true;
-  let cause: unknown = err.cause;
-  for (let i = 0; i < 3 && cause; i++) {
-    const code = (cause as { code?: unknown }).code;
-    if (typeof code === 'string' && CONNECT_ERRORS.has(code)) return true;
-    cause = (cause as { cause?: unknown }).cause;
-  }
-  return false;
-}
 
 interface Prepared {
   recipientId: string;
@@ -318,7 +298,7 @@ class CampaignRun {
         await this.pause('The WhatsApp gateway is not configured (WASENDER_API_TOKEN)');
         return 'not-sent';
       }
-      if (err instanceof GatewayTransientError && surelyNotSent(err)) {
+      if (err instanceof GatewayTransientError && !mayHaveArrived(err)) {
         if (p.attempts < settings.maxAttempts) {
           // The gateway is failing: this campaign backs off before its next send.
           const backoff = Math.min(30_000, 1000 * 2 ** (p.attempts - 1));

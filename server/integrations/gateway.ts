@@ -57,6 +57,33 @@ export class GatewayTransientError extends GatewayError {
   }
 }
 
+/** Errors raised before a request reached the gateway. */
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * Whether the gateway may have carried out a request that failed: no HTTP answer came back although
+ * the request may have reached it (a timeout, a connection cut mid-request). Such a message is never
+ * sent again, by conversation replies and campaigns alike: a customer must not get it twice. It is
+ * marked failed for a person to check, and WhatsApp's echo of it, if it comes, marks it sent.
+ */
+export function mayHaveArrived(err: GatewayTransientError): boolean {
+  if (err.status !== null) return false;
+  let cause: unknown = err.cause;
+  for (let i = 0; i < 3 && cause; i++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string' && CONNECT_ERRORS.has(code)) return false;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return true;
+}
+
 /**
  * The gateway (or the client, before sending) refused the request; retrying the same request will not help.
  * `status` is the HTTP status, or null when the client refused it before any request was made.

@@ -7,6 +7,7 @@ import {
   GatewayRateLimitedError,
   GatewayRejectedError,
   GatewayTransientError,
+  mayHaveArrived,
 } from '../integrations/gateway';
 import { type PipelineDeps, QUEUE_SEND, type SendJob } from './deps';
 import { handOff } from './handoff';
@@ -20,7 +21,9 @@ export type SendOutcome = 'sent' | 'skipped' | 'rate-limited' | 'failed' | 'not-
  *
  * The row is claimed (queued → pending) before the gateway call. A retry that finds it still pending
  * means a previous attempt died after claiming it: the gateway may or may not have accepted it, so it
- * is marked failed for a person to check instead of risking a duplicate in the customer's chat.
+ * is marked failed for a person to check instead of risking a duplicate in the customer's chat. The
+ * same holds for a request that got no answer (`mayHaveArrived`); errors that surely left the message
+ * unsent (an HTTP error status, no connection) are retried with backoff.
  */
 export async function runSendJob(
   deps: PipelineDeps,
@@ -59,6 +62,11 @@ export async function runSendJob(
       });
       log.warn({ messageId: msg.id, retryAfterMs: err.retryAfterMs }, 'gateway rate limit: waiting');
       return 'rate-limited';
+    }
+    if (err instanceof GatewayTransientError && mayHaveArrived(err)) {
+      // Timed out or cut off mid-request: the gateway may have sent it. Not sent again.
+      await failPart(deps, msg, `No answer from the gateway (${err.message}); the message may have arrived`);
+      return 'failed';
     }
     if (err instanceof GatewayTransientError) {
       if (job.retryCount >= settings.sendMaxAttempts - 1) {
