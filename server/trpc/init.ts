@@ -60,18 +60,19 @@ const CODE_MAP: Record<AppErrorCode, TRPCError['code']> = {
 
 /**
  * Turns domain errors into their tRPC codes. In tRPC 11 a thrown error arrives here as a failed
- * result (a try/catch around next() would catch nothing), so the result is inspected instead.
+ * result (a try/catch around next() would catch nothing), so the result is inspected instead. The
+ * procedures' middlewares (`server/trpc/procedures.ts`) run it on the result they pass back, so a
+ * call goes through one middleware.
  */
-const domainErrors = t.middleware(async ({ next }) => {
-  const result = await next();
-  if (!result.ok && result.error.cause instanceof AppError) {
-    const cause = result.error.cause;
-    return { ...result, error: new TRPCError({ code: CODE_MAP[cause.code], message: cause.message, cause }) };
-  }
-  return result;
-});
+export function mapDomainError<R extends { ok: boolean; error?: unknown }>(result: R): R {
+  if (result.ok) return result;
+  const error = (result as { error: TRPCError }).error;
+  if (!(error.cause instanceof AppError)) return result;
+  const cause = error.cause;
+  return { ...result, error: new TRPCError({ code: CODE_MAP[cause.code], message: cause.message, cause }) };
+}
 
 export const router = t.router;
 export const middleware = t.middleware;
 export const createCallerFactory = t.createCallerFactory;
-export const baseProcedure = t.procedure.use(domainErrors);
+export const baseProcedure = t.procedure;

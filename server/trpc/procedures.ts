@@ -1,6 +1,7 @@
 import { TRPCError } from '@trpc/server';
-import { baseProcedure, middleware } from './init';
+import { baseProcedure, mapDomainError, middleware } from './init';
 
+/** Checks the caller's key and role, then maps domain errors of the call to their tRPC codes. */
 const requireCaller = (role: 'agent' | 'admin') =>
   middleware(async ({ ctx, next }) => {
     const caller = await ctx.authenticate();
@@ -8,11 +9,13 @@ const requireCaller = (role: 'agent' | 'admin') =>
     if (role === 'admin' && caller.role !== 'admin') {
       throw new TRPCError({ code: 'FORBIDDEN', message: 'This needs an admin key' });
     }
-    return next({ ctx: { caller, log: ctx.log.child({ caller: caller.id }) } });
+    return mapDomainError(await next({ ctx: { caller, log: ctx.log.child({ caller: caller.id }) } }));
   });
 
 /** Anyone may call: liveness-style information only. */
-export const publicProcedure = baseProcedure.meta({ auth: 'public' });
+export const publicProcedure = baseProcedure
+  .meta({ auth: 'public' })
+  .use(async ({ next }) => mapDomainError(await next()));
 
 /** Staff: agent or admin keys (and the server's own scripts). */
 export const authedProcedure = baseProcedure.meta({ auth: 'agent' }).use(requireCaller('agent'));
