@@ -12,6 +12,7 @@ import type { Logger } from './logger';
 import type { Persona } from './persona';
 import { createPipeline, definePipelineQueues, type Pipeline } from './pipeline';
 import { createServices, type Services } from './services';
+import { defineLeadsQueues, startLeadsWorkers } from './services/leads';
 import { createMessagingService } from './services/messaging';
 import { createSettingsService } from './services/settings';
 import { createSystemService } from './services/system';
@@ -137,6 +138,11 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
     });
     await campaigns.defineQueues();
     if (opts.workers) await campaigns.startWorkers();
+    // Lead rescore runs (leads.rescore): a durable job per run.
+    await defineLeadsQueues(queue);
+    const leadsWorkers = opts.workers
+      ? await startLeadsWorkers({ db: database.db, queue, log: log.child({ component: 'leads' }) })
+      : null;
     const events = createEventHub({ database, log: log.child({ component: 'events' }) });
     await events.start();
     const services = createServices({
@@ -171,6 +177,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
         await events.close();
         pipeline.stop();
         campaigns.stop();
+        leadsWorkers?.stop();
         await queue.stop({ timeoutMs: config.http.shutdownTimeoutMs });
         await database.close();
       },

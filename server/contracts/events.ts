@@ -24,5 +24,11 @@ export const ZAppEvent = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('conversation.updated'), conversationId: ZId }),
   z.object({ type: z.literal('campaign.progress'), campaignId: ZId }),
+  /** A `leads.rescore` run finished; `leads.rescoreStatus` has its counts. */
+  z.object({
+    type: z.literal('leads.rescore'),
+    runId: ZId,
+    status: z.enum(['completed', 'failed']),
+  }),
 ]);
 export type TAppEvent = z.infer<typeof ZAppEvent>;

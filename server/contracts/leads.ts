@@ -53,18 +53,42 @@ export const ZLeadScore = z.object({
 });
 export type TLeadScore = z.infer<typeof ZLeadScore>;
 
-export const ZLeadRescoreInput = z
-  .object({
-    /** Only these contacts (default: every contact, or those matching the filters). */
-    contactIds: z.array(ZId).min(1).max(1000).optional(),
-    status: ZLeadStatus.optional(),
-    source: z.string().trim().min(1).max(50).optional(),
-    tag: ZTag.optional(),
-  })
-  .default({});
+/** Which contacts a rescore run covers (all filters together; none: every contact). */
+export const ZLeadRescoreFilter = z.object({
+  /** Only these contacts (default: every contact, or those matching the filters). */
+  contactIds: z.array(ZId).min(1).max(1000).optional(),
+  status: ZLeadStatus.optional(),
+  source: z.string().trim().min(1).max(50).optional(),
+  tag: ZTag.optional(),
+});
+export type TLeadRescoreFilter = z.infer<typeof ZLeadRescoreFilter>;
+export const ZLeadRescoreInput = ZLeadRescoreFilter.default({});
 export type TLeadRescoreInput = z.infer<typeof ZLeadRescoreInput>;
-export const ZLeadRescoreResult = z.object({ scored: z.number(), changed: z.number() });
-export type TLeadRescoreResult = z.infer<typeof ZLeadRescoreResult>;
+
+/** queued → running → completed or failed; one run at a time. */
+export const ZLeadRescoreRunStatus = z.enum(['queued', 'running', 'completed', 'failed']);
+export type TLeadRescoreRunStatus = z.infer<typeof ZLeadRescoreRunStatus>;
+
+/** A background rescore run and its progress (updated after each batch of contacts). */
+export const ZLeadRescoreRun = z.object({
+  runId: ZId,
+  status: ZLeadRescoreRunStatus,
+  /** The filter the run was started with. */
+  filter: ZLeadRescoreFilter,
+  /** Contacts scored so far. */
+  scored: z.number(),
+  /** Of those, contacts whose stored score changed. */
+  changed: z.number(),
+  /** Contacts matching the filter when the run started (null until it starts). */
+  total: z.number().nullable(),
+  queuedAt: z.date(),
+  startedAt: z.date().nullable(),
+  finishedAt: z.date().nullable(),
+  /** Why the run failed; while running, the error of a failed attempt that is being retried. */
+  error: z.string().nullable(),
+});
+export type TLeadRescoreRun = z.infer<typeof ZLeadRescoreRun>;
+export const ZLeadRescoreStatusResult = ZLeadRescoreRun.nullable();
 
 /** Period of the funnel and analytics: contacts created in it (default: all time). */
 export const ZLeadFunnelInput = ZPeriod.default({});

@@ -1,12 +1,16 @@
+import { randomUUID } from 'node:crypto';
+import { asc, eq, isNull, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { campaignRecipients, campaigns } from '../../drizzle';
+import { campaignRecipients, campaigns, contacts, events, systemState } from '../../drizzle';
 import type { ScoringFacts } from '../../server/db/queries/leads';
+import { putSystemState } from '../../server/db/queries/system';
 import {
   compareDecimal,
   DEFAULT_LEAD_SCORING,
   leadScoringConfig,
   scoreLead,
 } from '../../server/services/lead-scoring';
+import { runRescoreJob } from '../../server/services/leads';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
 import { codeOf, MISSING_ID, minutesAgo, seedConversation } from '../helpers/seed';
 
@@ -151,9 +155,27 @@ describe('leads.setStatus', () => {
   });
 });
 
-describe('leads.score and rescore', () => {
-  it('score explains the rules for one contact without storing; rescore stores score and breakdown', async () => {
-    const { db } = t.runtime.database;
+/** Polls leads.rescoreStatus until the run has finished (completed or failed). */
+async function finishedRun(c: ReturnType<TestRuntime['caller']>, runId: string) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const run = await c.leads.rescoreStatus();
+    if (run?.runId === runId && (run.status === 'completed' || run.status === 'failed')) return run;
+    if (Date.now() > deadline) throw new Error(`rescore run ${runId} did not finish: ${JSON.stringify(run)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('leads.score and rescore (background runs, with workers)', () => {
+  let w: TestRuntime;
+  beforeAll(async () => {
+    w = await createTestRuntime({}, { workers: true });
+  });
+  afterAll(() => w?.close());
+  const wa = () => w.caller('agent');
+
+  it('score explains the rules for one contact without storing; a rescore run stores score and breakdown', async () => {
+    const { db } = w.runtime.database;
     const { contact } = await seedConversation(db, {
       name: 'Scored',
       email: 'scored@example.com',
@@ -163,8 +185,8 @@ describe('leads.score and rescore', () => {
         { direction: 'inbound', body: 'two', at: minutesAgo(20) },
       ],
     });
-    await agent().crm.deals.create({ contactId: contact.id, title: 'd', value: '2500' });
-    await agent().crm.deals.create({
+    await wa().crm.deals.create({ contactId: contact.id, title: 'd', value: '2500' });
+    await wa().crm.deals.create({
       contactId: contact.id,
       title: 'lost one',
       value: '50000',
@@ -178,7 +200,7 @@ describe('leads.score and rescore', () => {
       repliedAt: new Date(),
     });
 
-    const scored = await agent().leads.score({ contactId: contact.id });
+    const scored = await wa().leads.score({ contactId: contact.id });
     const points = Object.fromEntries(scored.breakdown.map((b) => [b.rule, b.points]));
     expect(points).toMatchObject({
       'engagement.replies': 4,
@@ -191,21 +213,153 @@ describe('leads.score and rescore', () => {
     expect(scored.score).toBe(54);
     expect(scored.storedScore).toBe(0);
 
-    const result = await agent().leads.rescore({ contactIds: [contact.id] });
-    expect(result).toEqual({ scored: 1, changed: 1 });
-    const again = await agent().leads.score({ contactId: contact.id });
+    const started = await wa().leads.rescore({ contactIds: [contact.id] });
+    expect(started).toMatchObject({
+      status: 'queued',
+      filter: { contactIds: [contact.id] },
+      scored: 0,
+      changed: 0,
+      total: null,
+      startedAt: null,
+      finishedAt: null,
+      error: null,
+    });
+    expect(started.queuedAt).toBeInstanceOf(Date);
+    const run = await finishedRun(wa(), started.runId);
+    expect(run).toMatchObject({ status: 'completed', scored: 1, changed: 1, total: 1, error: null });
+    expect(run.startedAt).toBeInstanceOf(Date);
+    expect(run.finishedAt!.getTime()).toBeGreaterThanOrEqual(run.startedAt!.getTime());
+    const again = await wa().leads.score({ contactId: contact.id });
     expect(again.storedScore).toBe(54);
     expect(again.scoredAt).toBeInstanceOf(Date);
-    const detail = await agent().crm.contacts.get({ id: contact.id });
+    const detail = await wa().crm.contacts.get({ id: contact.id });
     expect(detail.scoreBreakdown).toEqual(scored.breakdown);
-    expect(await agent().leads.rescore({ contactIds: [contact.id] })).toEqual({ scored: 1, changed: 0 });
-    expect(await codeOf(agent().leads.score({ contactId: MISSING_ID }))).toBe('NOT_FOUND');
+    const logged = await db.select().from(events).where(eq(events.type, 'leads.rescore'));
+    expect(logged.map((e) => e.payload)).toEqual([
+      { type: 'leads.rescore', runId: started.runId, status: 'completed' },
+    ]);
+
+    const second = await wa().leads.rescore({ contactIds: [contact.id] });
+    expect(second.runId).not.toBe(started.runId);
+    expect(await finishedRun(wa(), second.runId)).toMatchObject({ scored: 1, changed: 0 });
+    expect(await codeOf(wa().leads.score({ contactId: MISSING_ID }))).toBe('NOT_FOUND');
   });
 
-  it('rescore with no filter scores every contact', async () => {
+  it('a run honours its filter', async () => {
+    const { db } = w.runtime.database;
+    const mk = (phone: string, source: string, tags: string[]) =>
+      seedConversation(db, { phone, email: `${phone.slice(1)}@example.com`, source, tags });
+    const a = await mk('+14155550801', 'rescore-ads', ['vip']);
+    const b = await mk('+14155550802', 'rescore-ads', []);
+    const c = await mk('+14155550803', 'whatsapp', ['vip']);
+    const started = await wa().leads.rescore({ source: 'rescore-ads', tag: 'vip' });
+    const run = await finishedRun(wa(), started.runId);
+    expect(run).toMatchObject({
+      status: 'completed',
+      filter: { source: 'rescore-ads', tag: 'vip' },
+      scored: 1,
+      total: 1,
+    });
+    expect((await wa().leads.score({ contactId: a.contact.id })).storedScore).toBeGreaterThan(0);
+    for (const other of [b, c])
+      expect((await wa().leads.score({ contactId: other.contact.id })).scoredAt).toBeNull();
+  });
+
+  it('a run with no filter scores every contact', async () => {
+    const total = (await wa().crm.contacts.list({ limit: 100 })).items.length;
+    const started = await wa().leads.rescore({});
+    const run = await finishedRun(wa(), started.runId);
+    expect(run).toMatchObject({ status: 'completed', scored: total, total });
+  });
+});
+
+describe('leads.rescore runs one at a time (no workers: jobs run by hand)', () => {
+  const stateOf = async () =>
+    (await t.runtime.database.db.select().from(systemState).where(eq(systemState.key, 'leads.rescore')))[0]!
+      .value;
+
+  it('answers with the queued run instead of starting another, and the job takes it over', async () => {
+    const { db } = t.runtime.database;
+    expect(await agent().leads.rescoreStatus()).toBeNull();
+    const first = await agent().leads.rescore({});
+    expect(first.status).toBe('queued');
+    const second = await agent().leads.rescore({ source: 'elsewhere' });
+    expect(second).toEqual(first);
+    expect(await agent().leads.rescoreStatus()).toEqual(first);
+
     const total = (await agent().crm.contacts.list({ limit: 100 })).items.length;
-    const result = await agent().leads.rescore({});
-    expect(result.scored).toBe(total);
+    const job = { id: 'job-1', data: { runId: first.runId }, retryCount: 0 };
+    expect(await runRescoreJob({ db }, job)).toBe('completed');
+    expect(await agent().leads.rescoreStatus()).toMatchObject({ status: 'completed', scored: total, total });
+    // A job of a finished run (a duplicate, or one retried late) does nothing.
+    expect(await runRescoreJob({ db }, job)).toBe('skipped');
+    const next = await agent().leads.rescore({});
+    expect(next.runId).not.toBe(first.runId);
+  });
+
+  it('a retried run resumes after the last batch its crashed attempt stored', async () => {
+    const { db } = t.runtime.database;
+    const run = await agent().leads.rescoreStatus();
+    expect(run?.status).toBe('queued');
+    const ids = (
+      await db
+        .select({ id: contacts.id })
+        .from(contacts)
+        .where(isNull(contacts.deletedAt))
+        .orderBy(asc(contacts.id))
+    ).map((r) => r.id);
+    // A first attempt took the run, stored one contact's batch, then died.
+    await putSystemState(db, 'leads.rescore', {
+      ...(await stateOf()),
+      status: 'running',
+      attempt: 'dead-job/0',
+      afterId: ids[0],
+      scored: 1,
+      changed: 0,
+      total: ids.length,
+      startedAt: new Date().toISOString(),
+    });
+    expect(await runRescoreJob({ db }, { id: 'dead-job', data: { runId: run!.runId }, retryCount: 1 })).toBe(
+      'completed',
+    );
+    expect(await agent().leads.rescoreStatus()).toMatchObject({ status: 'completed', scored: ids.length });
+    expect(await stateOf()).toMatchObject({ attempt: 'dead-job/1', afterId: ids.at(-1) });
+  });
+
+  it('a run whose job is gone is reported failed and does not block the next one', async () => {
+    const { db } = t.runtime.database;
+    const orphan = {
+      ...(await stateOf()),
+      runId: randomUUID(),
+      status: 'running',
+      attempt: 'gone/3',
+      finishedAt: null,
+    };
+    await putSystemState(db, 'leads.rescore', orphan);
+    const failed = await agent().leads.rescoreStatus();
+    expect(failed).toMatchObject({ runId: orphan.runId, status: 'failed', error: expect.any(String) });
+    const logged = await db.select().from(events).where(eq(events.type, 'leads.rescore'));
+    expect(logged.map((e) => e.payload)).toContainEqual({
+      type: 'leads.rescore',
+      runId: orphan.runId,
+      status: 'failed',
+    });
+    const next = await agent().leads.rescore({});
+    expect(next).toMatchObject({ status: 'queued' });
+    expect(next.runId).not.toBe(orphan.runId);
+  });
+
+  it('concurrent calls start a single run', async () => {
+    const { db } = t.runtime.database;
+    const queued = (await agent().leads.rescoreStatus())!;
+    await runRescoreJob({ db }, { id: 'job-2', data: { runId: queued.runId }, retryCount: 0 });
+    const runs = await Promise.all(Array.from({ length: 4 }, () => agent().leads.rescore({})));
+    expect(new Set(runs.map((r) => r.runId)).size).toBe(1);
+    expect(runs[0]!.runId).not.toBe(queued.runId);
+    const [jobs] = await db.execute<{ n: number }>(
+      sql`select count(*)::int as n from pgboss.job where name = 'leads.rescore' and data ->> 'runId' = ${runs[0]!.runId}`,
+    );
+    expect(jobs!.n).toBe(1);
   });
 });
 

@@ -8,6 +8,7 @@ import {
   type LeadStatus,
   messages,
 } from '../../../drizzle';
+import { enqueueJobsSql } from '../../jobs/queue';
 import type { DbOrTx } from '../types';
 import { textArray } from './contacts';
 
@@ -48,33 +49,67 @@ export function scoringFacts(db: DbOrTx, contactIds: string[]): Promise<ScoringF
     .where(inArray(contacts.id, contactIds));
 }
 
+/** Which contacts a rescore covers. */
+export interface RescoreFilter {
+  contactIds?: string[];
+  status?: LeadStatus;
+  source?: string;
+  tag?: string;
+}
+
+const rescoreConditions = (f: RescoreFilter): (SQL | undefined)[] => [
+  sql`${contacts.deletedAt} is null`,
+  f.contactIds ? inArray(contacts.id, f.contactIds) : undefined,
+  f.status ? eq(contacts.leadStatus, f.status) : undefined,
+  f.source ? eq(contacts.source, f.source) : undefined,
+  f.tag ? sql`${contacts.tags} @> ${textArray([f.tag])}` : undefined,
+];
+
 /** Ids of contacts to rescore, in id order, one batch after another. */
 export async function contactIdsToScore(
   db: DbOrTx,
-  f: {
-    contactIds?: string[];
-    status?: LeadStatus;
-    source?: string;
-    tag?: string;
-    afterId: string | null;
-    limit: number;
-  },
+  f: RescoreFilter & { afterId: string | null; limit: number },
 ) {
-  const where: (SQL | undefined)[] = [
-    sql`${contacts.deletedAt} is null`,
-    f.contactIds ? inArray(contacts.id, f.contactIds) : undefined,
-    f.status ? eq(contacts.leadStatus, f.status) : undefined,
-    f.source ? eq(contacts.source, f.source) : undefined,
-    f.tag ? sql`${contacts.tags} @> ${textArray([f.tag])}` : undefined,
-    f.afterId ? gt(contacts.id, f.afterId) : undefined,
-  ];
   const rows = await db
     .select({ id: contacts.id })
     .from(contacts)
-    .where(and(...where))
+    .where(and(...rescoreConditions(f), f.afterId ? gt(contacts.id, f.afterId) : undefined))
     .orderBy(asc(contacts.id))
     .limit(f.limit);
   return rows.map((r) => r.id);
+}
+
+/** How many contacts a rescore with this filter covers. */
+export async function countContactsToScore(db: DbOrTx, f: RescoreFilter): Promise<number> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(contacts)
+    .where(and(...rescoreConditions(f)));
+  return row?.n ?? 0;
+}
+
+/** The pg-boss queue of rescore runs (one job per run, `{ runId }`). */
+export const QUEUE_LEADS_RESCORE = 'leads.rescore';
+/** The `system_state` key holding the latest rescore run. */
+export const RESCORE_STATE_KEY = 'leads.rescore';
+
+/** Enqueues a run's job on the caller's transaction (so run and job commit together). */
+export async function enqueueRescoreJob(db: DbOrTx, runId: string): Promise<void> {
+  const rows = await db.execute(
+    enqueueJobsSql(
+      QUEUE_LEADS_RESCORE,
+      sql`select ${JSON.stringify({ runId })}::jsonb as data, now() as start_after`,
+    ),
+  );
+  if (!rows.length) throw new Error(`job queue ${QUEUE_LEADS_RESCORE} is not defined`);
+}
+
+/** True while a run's job may still run: waiting, retrying or active in pg-boss. */
+export async function rescoreJobAlive(db: DbOrTx, runId: string): Promise<boolean> {
+  const [row] = await db.execute<{ alive: boolean }>(sql`
+    select exists (select 1 from pgboss.job
+      where name = ${QUEUE_LEADS_RESCORE} and data ->> 'runId' = ${runId} and state < 'completed') as alive`);
+  return Boolean(row?.alive);
 }
 
 export const STATUS_CHANGE_ACTIVITY = 'lead_status_changed';

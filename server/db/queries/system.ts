@@ -1,4 +1,4 @@
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { systemState } from '../../../drizzle';
 import type { DbOrTx } from '../types';
 
@@ -10,6 +10,63 @@ export async function putSystemState(db: DbOrTx, key: string, value: Record<stri
     .insert(systemState)
     .values({ key, value })
     .onConflictDoUpdate({ target: systemState.key, set: { value, updatedAt: sql`now()` } });
+}
+
+/** What a stored value must hold: per field, its text, one of several texts, or null for absent. */
+export type SystemStateMatch = Record<string, string | null | readonly string[]>;
+
+function matches(match: SystemStateMatch): SQL | undefined {
+  return and(
+    ...Object.entries(match).map(([field, want]) => {
+      const got = sql`(${systemState.value} ->> ${field})`;
+      if (want === null) return sql`${got} is null`;
+      if (typeof want === 'string') return eq(got, want);
+      return inArray(got, [...want]);
+    }),
+  );
+}
+
+/**
+ * Stores a value for a key that is absent or whose stored `field` is not one of `busy` (compared and
+ * written in one statement, so of two concurrent callers only one wins). True when it was written.
+ */
+export async function putSystemStateUnless(
+  db: DbOrTx,
+  key: string,
+  value: Record<string, unknown>,
+  field: string,
+  busy: readonly string[],
+): Promise<boolean> {
+  const rows = await db
+    .insert(systemState)
+    .values({ key, value })
+    .onConflictDoUpdate({
+      target: systemState.key,
+      set: { value, updatedAt: sql`now()` },
+      setWhere: busy.length
+        ? sql`coalesce(${systemState.value} ->> ${field}, '') not in (${sql.join(
+            busy.map((b) => sql`${b}`),
+            sql`, `,
+          )})`
+        : undefined,
+    })
+    .returning({ key: systemState.key });
+  return rows.length > 0;
+}
+
+/** Replaces a key's value only when the stored one matches `match` (compare-and-set). True when it did. */
+export async function updateSystemStateIf(
+  db: DbOrTx,
+  key: string,
+  value: Record<string, unknown>,
+  match: SystemStateMatch,
+): Promise<boolean> {
+  const rows = await db
+    .update(systemState)
+    .set({ value, updatedAt: sql`now()` })
+    .where(and(eq(systemState.key, key), matches(match)))
+    .returning({ key: systemState.key });
+  return rows.length > 0;
 }
 
 export async function getSystemState(

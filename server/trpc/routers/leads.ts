@@ -6,7 +6,8 @@ import {
   ZLeadListInput,
   ZLeadPage,
   ZLeadRescoreInput,
-  ZLeadRescoreResult,
+  ZLeadRescoreRun,
+  ZLeadRescoreStatusResult,
   ZLeadScore,
   ZLeadScoreInput,
   ZLeadSetStatusInput,
@@ -32,11 +33,20 @@ export const leadsRouter = router({
     .input(ZLeadScoreInput)
     .output(ZLeadScore)
     .query(({ ctx, input }) => ctx.services.leads.score(input.contactId)),
-  /** Recomputes and stores the score and breakdown of all contacts, or of those matching. */
+  /**
+   * Starts a background run recomputing and storing the score and breakdown of all contacts, or of
+   * those matching, and answers at once with the run (`queued`). Rescores never run in parallel: while
+   * a run is queued or running, this answers with that run (its filter, not this call's) and starts
+   * nothing. Follow it with `leads.rescoreStatus`; a `leads.rescore` event tells when it finished.
+   */
   rescore: authedProcedure
     .input(ZLeadRescoreInput)
-    .output(ZLeadRescoreResult)
+    .output(ZLeadRescoreRun)
     .mutation(({ ctx, input }) => ctx.services.leads.rescore(input)),
+  /** The latest rescore run (queued, running, completed or failed) with its progress, or null. */
+  rescoreStatus: authedProcedure
+    .output(ZLeadRescoreStatusResult)
+    .query(({ ctx }) => ctx.services.leads.rescoreStatus()),
   /** Count per status and conversion between consecutive statuses, for contacts created in a period. */
   funnel: authedProcedure
     .input(ZLeadFunnelInput)
