@@ -9,7 +9,7 @@ const VARIABLE = /\{\{\s*([A-Za-z][A-Za-z0-9_-]{0,49})\s*(?:\|([^}]*))?\}\}/g;
 export const variableKey = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, '');
 
 /** The contact's fields a template can use, by key, with the aliases people write. */
-export interface ContactFields {
+export type ContactFields = {
   phone: string;
   name: string | null;
   pushName: string | null;
@@ -19,7 +19,7 @@ export interface ContactFields {
   leadStatus: string;
   source: string;
   tags: string[];
-}
+};
 
 const firstWord = (s: string | null) => s?.trim().split(/\s+/)[0] ?? null;
 const afterFirstWord = (s: string | null) => {

@@ -9,6 +9,7 @@ import {
   type RecipientStatus,
   throttles,
 } from '../../../drizzle';
+import type { ContactFields } from '../../campaigns/template';
 import type { Db, DbOrTx, Tx } from '../types';
 
 /**
@@ -128,19 +129,8 @@ export async function deleteThrottle(db: DbOrTx, name: string) {
 }
 
 /** A pending recipient with the contact fields its message is rendered from. */
-export type PendingRecipient = {
-  id: string;
-  variables: Record<string, string>;
-  phone: string;
-  name: string | null;
-  pushName: string | null;
-  email: string | null;
-  company: string | null;
-  position: string | null;
-  leadStatus: string;
-  source: string;
-  tags: string[];
-};
+/** A recipient with the contact fields its message's variables are filled from. */
+export type PendingRecipient = { id: string; variables: Record<string, string> } & ContactFields;
 
 /** The next pending recipients in send order (read without locks; each is claimed on its own). */
 export async function peekPending(
