@@ -1,5 +1,9 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
+import autocannon from 'autocannon';
 import postgres from 'postgres';
 
 /** One scenario's result: the subject against a baseline measured alternately in the same run. */
@@ -14,6 +18,11 @@ export interface ScenarioResult {
   ratio: { median: number; min: number; max: number };
   pass: boolean;
   notes: string[];
+  /** Which kind of run produced it (set by scripts/bench.ts; a partial run keeps earlier rows). */
+  mode?: 'quick' | 'full';
+  date?: string;
+  /** An extra table for the Markdown report (e.g. the dashboard's growth from the small to the large data set). */
+  table?: { title: string; header: string[]; rows: string[][] };
 }
 
 export function summarize(
@@ -26,6 +35,7 @@ export function summarize(
     pass: (median: number, rounds: Array<{ baseline: number; subject: number; ratio: number }>) => boolean;
     higherIsBetter?: boolean;
     notes?: string[];
+    table?: ScenarioResult['table'];
   },
 ): ScenarioResult {
   const rounds = p.rounds.map((r) => ({ ...r, ratio: r.baseline > 0 ? r.subject / r.baseline : Number.NaN }));
@@ -41,6 +51,7 @@ export function summarize(
     ratio: { median, min: ratios[0] ?? Number.NaN, max: ratios.at(-1) ?? Number.NaN },
     pass: p.pass(median, rounds),
     notes: p.notes ?? [],
+    ...(p.table ? { table: p.table } : {}),
   };
 }
 
@@ -58,6 +69,142 @@ export function machine() {
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     node: process.version,
     platform: `${os.type()} ${os.release()}`,
+    /** 1, 5 and 15 minute load averages when this was called (other work on the machine shows here). */
+    loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+}
+
+/** The server version of the benchmark's Postgres, e.g. "15.20 (Debian 15.20-0+deb12u1)". */
+export async function postgresVersion(url: string): Promise<string> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql`select current_setting('server_version') as v`;
+    return String(row?.v ?? 'unknown');
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Resident set size of a process in MiB, from /proc/<pid>/status (Linux). */
+export function rssMiB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(m[1]) / 1024;
+}
+
+export interface LoadResult {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  total: number;
+  /** Non-2xx responses, errors and timeouts. */
+  failed: number;
+}
+
+/**
+ * One child process running autocannon for every `httpLoad` of this process: the load generator does
+ * not share the CPU thread of a server under test in this process, and is started only once.
+ */
+const LOAD_PROCESS = `
+const autocannon = require(process.argv[1]);
+process.on('disconnect', () => process.exit(0));
+process.on('message', (opts) => {
+  autocannon(opts, (err, r) => {
+    if (err) return process.send({ error: String((err && err.message) || err) });
+    process.send({ result: {
+      total: r.requests.total, duration: r.duration, p50: r.latency.p50, p99: r.latency.p99,
+      failed: r.non2xx + r.errors + r.timeouts } });
+  });
+});`;
+let loadProcess: ChildProcess | null = null;
+let loadQueue: Promise<unknown> = Promise.resolve();
+
+type LoadMessage = {
+  error?: string;
+  result?: { total: number; duration: number; p50: number; p99: number; failed: number };
+};
+
+function inLoadProcess(opts: autocannon.Options): Promise<LoadResult> {
+  if (!loadProcess || loadProcess.exitCode !== null) {
+    const autocannonPath = createRequire(import.meta.url).resolve('autocannon');
+    loadProcess = spawn(process.execPath, ['-e', LOAD_PROCESS, autocannonPath], {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    loadProcess.unref();
+    loadProcess.channel?.unref();
+  }
+  const child = loadProcess;
+  const job = loadQueue.then(
+    () =>
+      new Promise<LoadResult>((resolve, reject) => {
+        const onExit = (code: number | null) => reject(new Error(`load process exited (${code})`));
+        child.once('exit', onExit);
+        child.channel?.ref();
+        child.once('message', (msg: LoadMessage) => {
+          child.off('exit', onExit);
+          child.channel?.unref();
+          if (msg.error || !msg.result) return reject(new Error(`load process: ${msg.error}`));
+          const r = msg.result;
+          resolve({
+            requestsPerSecond: r.total / (r.duration || 1),
+            p50: r.p50,
+            p99: r.p99,
+            total: r.total,
+            failed: r.failed,
+          });
+        });
+        child.send(opts);
+      }),
+  );
+  loadQueue = job.catch(() => {});
+  return job;
+}
+
+/**
+ * HTTP load with autocannon in a child process (unless `inProcess`), so the load generator does not
+ * share the CPU thread of a server running in this process. `requests` are plain objects (each
+ * connection walks through them in turn); the run is bounded by `durationS` or `amount`, whichever is
+ * given, and a per-request timeout.
+ */
+export async function httpLoad(p: {
+  url: string;
+  connections: number;
+  durationS?: number;
+  amount?: number;
+  /** Fixed offered rate over all connections (requests per second); unset: as fast as answered. */
+  overallRate?: number;
+  headers?: Record<string, string>;
+  requests?: Array<{
+    method?: 'GET' | 'POST';
+    path?: string;
+    body?: string;
+    headers?: Record<string, string>;
+  }>;
+  /** Generate the load on this thread (when the server under test is another process). */
+  inProcess?: boolean;
+  /** Replace each `[<id>]` in a request body with a fresh unique id, request by request. */
+  idReplacement?: boolean;
+}): Promise<LoadResult> {
+  const opts = {
+    url: p.url,
+    connections: p.connections,
+    ...(p.amount ? { amount: p.amount } : { duration: p.durationS ?? 1 }),
+    ...(p.overallRate ? { overallRate: p.overallRate } : {}),
+    headers: p.headers,
+    requests: p.requests as autocannon.Request[] | undefined,
+    ...(p.idReplacement ? { idReplacement: true } : {}),
+    timeout: 10,
+    // Check for the end every 100 ms (the default of 1 s would round every run up to whole seconds).
+    sampleInt: 100,
+  } as autocannon.Options;
+  if (!p.inProcess) return inLoadProcess(opts);
+  const result = await autocannon(opts);
+  return {
+    requestsPerSecond: result.requests.total / (result.duration || 1),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    total: result.requests.total,
+    failed: result.non2xx + result.errors + result.timeouts,
   };
 }
 
@@ -80,3 +227,19 @@ export async function scratchDatabase(baseUrl: string) {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A WaSender `messages.upsert` webhook body with one customer's text message. */
+export function webhookBody(phone: string, providerId: string, text: string, pushName = 'Bench') {
+  return JSON.stringify({
+    event: 'messages.upsert',
+    timestamp: Date.now(),
+    data: {
+      messages: {
+        key: { id: providerId, fromMe: false, remoteJid: `${phone}@s.whatsapp.net` },
+        pushName,
+        messageTimestamp: Math.floor(Date.now() / 1000),
+        message: { conversation: text },
+      },
+    },
+  });
+}
