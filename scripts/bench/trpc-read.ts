@@ -124,7 +124,7 @@ export async function benchTrpcRead(pgUrl: string, quick: boolean): Promise<Scen
     await Promise.all([
       dq.listContactDeals(recording, marker),
       tq.listOpenTasksOfContact(recording, marker),
-      acts.listActivities(recording, { contactId: marker, limit: 20, after: null }),
+      acts.recentActivitiesOfContact(recording, marker),
     ]);
     if (captured.length !== 4) throw new Error(`expected 4 statements, captured ${captured.length}`);
     const [detail, ...rest] = captured as [(typeof captured)[0], ...typeof captured];
@@ -136,7 +136,7 @@ export async function benchTrpcRead(pgUrl: string, quick: boolean): Promise<Scen
       const [row] = await sql.unsafe(detail.sql, bind(detail, id));
       if (!row) return reply.code(404).send({ error: 'not found' });
       const [deals, openTasks, recent] = await Promise.all(rest.map((q) => sql.unsafe(q.sql, bind(q, id))));
-      return { ...row, deals, openTasks, recentActivities: recent!.slice(0, 20) };
+      return { ...row, deals, openTasks, recentActivities: recent };
     });
     await plain.listen({ host: '127.0.0.1', port: 0 });
     const baselineUrl = `http://127.0.0.1:${(plain.server.address() as { port: number }).port}`;

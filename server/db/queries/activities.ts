@@ -2,6 +2,7 @@ import { and, eq, type SQL, sql } from 'drizzle-orm';
 import { activities, conversations, messages } from '../../../drizzle';
 import type { DbOrTx } from '../types';
 import { afterKeyset, type Keyset, keysetOrder, keyText } from './keyset';
+import { builtOnce } from './prepared';
 
 export const activityColumns = {
   id: activities.id,
@@ -39,6 +40,20 @@ export function listActivities(
     .where(and(...where))
     .orderBy(keysetOrder(activities.occurredAt, activities.id, 'desc'))
     .limit(f.limit + 1);
+}
+
+const recentOfContact = builtOnce((db) =>
+  db
+    .select(activityColumns)
+    .from(activities)
+    .where(eq(activities.contactId, sql.placeholder('contactId')))
+    .orderBy(keysetOrder(activities.occurredAt, activities.id, 'desc'))
+    .limit(20),
+);
+
+/** A contact's 20 latest activities, newest first (the contact card). */
+export function recentActivitiesOfContact(db: DbOrTx, contactId: string) {
+  return recentOfContact(db).execute({ contactId });
 }
 
 export interface TimelineRow {

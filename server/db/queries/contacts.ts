@@ -9,6 +9,7 @@ import {
 } from '../../../drizzle';
 import type { DbOrTx } from '../types';
 import { afterKeyset, type Keyset, type KeyType, keysetOrder, keyText, likePattern } from './keyset';
+import { builtOnce } from './prepared';
 
 export type ContactInsert = typeof contacts.$inferInsert;
 
@@ -91,8 +92,8 @@ export async function findContact(db: DbOrTx, id: string) {
   return row ?? null;
 }
 
-export async function findContactDetail(db: DbOrTx, id: string) {
-  const [row] = await db
+const contactDetail = builtOnce((db) =>
+  db
     .select({
       ...contactColumns,
       scoreBreakdown: contacts.scoreBreakdown,
@@ -104,8 +105,12 @@ export async function findContactDetail(db: DbOrTx, id: string) {
     })
     .from(contacts)
     .leftJoin(conversations, eq(conversations.contactId, contacts.id))
-    .where(and(eq(contacts.id, id), notDeleted))
-    .limit(1);
+    .where(and(eq(contacts.id, sql.placeholder('id')), notDeleted))
+    .limit(1),
+);
+
+export async function findContactDetail(db: DbOrTx, id: string) {
+  const [row] = await contactDetail(db).execute({ id });
   return row ?? null;
 }
 

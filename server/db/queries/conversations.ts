@@ -13,6 +13,7 @@ import {
 import type { Db, DbOrTx } from '../types';
 import { contactSearchCondition, contactSummaryColumns } from './contacts';
 import { afterKeyset, type Keyset, keysetOrder, keyText, likePattern } from './keyset';
+import { type Executable, unnamed } from './prepared';
 
 export const conversationColumns = {
   id: conversations.id,
@@ -130,20 +131,6 @@ export function conversationListQuery(db: DbOrTx, f: ConversationListFilter, pla
     .where(and(...where))
     .orderBy(keysetOrder(activityAt, conversations.id, 'desc', 'last'))
     .limit(value('limit', f.limit + 1));
-}
-
-type Executable<T> = { execute(values?: Record<string, unknown>): Promise<T> };
-
-/**
- * A query built and rendered once, then sent as an unnamed statement on every call: Postgres plans
- * it each time with the call's values, exactly as Drizzle sends an ad-hoc query (Drizzle's own
- * execute() is this same prepared query without a name); only the building is saved. For queries
- * whose best plan depends on the values (text search, tags), where a named statement's generic plan
- * could be wrong.
- */
-function unnamed<T>(query: { prepare(name: string): Executable<T> }): Executable<T> {
-  // No name: the driver sends an unnamed statement (prepare: false).
-  return query.prepare(undefined as unknown as string);
 }
 
 type ListRows = Awaited<ReturnType<typeof conversationListQuery>>;

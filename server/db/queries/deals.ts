@@ -2,6 +2,7 @@ import { and, eq, inArray, isNull, type SQL, sql } from 'drizzle-orm';
 import { type DealStage, deals } from '../../../drizzle';
 import type { DbOrTx } from '../types';
 import { afterKeyset, type Keyset, keysetOrder, keyText } from './keyset';
+import { builtOnce } from './prepared';
 
 export const dealColumns = {
   id: deals.id,
@@ -65,13 +66,17 @@ export function listDeals(db: DbOrTx, f: DealListFilter) {
     .limit(f.limit + 1);
 }
 
-export function listContactDeals(db: DbOrTx, contactId: string) {
-  return db
+const contactDeals = builtOnce((db) =>
+  db
     .select(dealColumns)
     .from(deals)
-    .where(and(eq(deals.contactId, contactId), notDeleted))
+    .where(and(eq(deals.contactId, sql.placeholder('contactId')), notDeleted))
     .orderBy(sql`${deals.createdAt} desc`, deals.id)
-    .limit(100);
+    .limit(100),
+);
+
+export function listContactDeals(db: DbOrTx, contactId: string) {
+  return contactDeals(db).execute({ contactId });
 }
 
 export type DealPatch = Partial<

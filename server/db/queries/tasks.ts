@@ -2,6 +2,7 @@ import { and, eq, gte, lt, type SQL, sql } from 'drizzle-orm';
 import { type TaskPriority, type TaskStatus, type TaskType, tasks } from '../../../drizzle';
 import type { DbOrTx } from '../types';
 import { afterKeyset, type Keyset, keysetOrder, keyText } from './keyset';
+import { builtOnce } from './prepared';
 
 export const taskColumns = {
   id: tasks.id,
@@ -75,13 +76,17 @@ export function listTasks(db: DbOrTx, f: TaskListFilter) {
     .limit(f.limit + 1);
 }
 
-export function listOpenTasksOfContact(db: DbOrTx, contactId: string) {
-  return db
+const openTasksOfContact = builtOnce((db) =>
+  db
     .select(taskColumns)
     .from(tasks)
-    .where(and(eq(tasks.contactId, contactId), eq(tasks.status, 'open')))
+    .where(and(eq(tasks.contactId, sql.placeholder('contactId')), eq(tasks.status, 'open')))
     .orderBy(keysetOrder(dueKey, tasks.id, 'asc'))
-    .limit(100);
+    .limit(100),
+);
+
+export function listOpenTasksOfContact(db: DbOrTx, contactId: string) {
+  return openTasksOfContact(db).execute({ contactId });
 }
 
 export type TaskPatch = Partial<

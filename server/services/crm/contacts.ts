@@ -71,7 +71,7 @@ export function createContactsService(deps: { db: Db; defaultRegion: string }): 
       const [deals, openTasks, recent] = await Promise.all([
         dq.listContactDeals(db, id),
         tq.listOpenTasksOfContact(db, id),
-        acts.listActivities(db, { contactId: id, limit: 20, after: null }),
+        acts.recentActivitiesOfContact(db, id),
       ]);
       const { conversationId, conversationOwner, conversationUnread, conversationLastMessageAt, ...contact } =
         row;
@@ -88,7 +88,7 @@ export function createContactsService(deps: { db: Db; defaultRegion: string }): 
             : null,
         deals,
         openTasks,
-        recentActivities: recent.slice(0, 20).map(({ sortKey: _, ...a }) => a),
+        recentActivities: recent,
       };
     },
 
