@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenOnLoopback, readBody, sendJson } from './http';
 
 /**
  * A real HTTP fake of the OpenAI Chat Completions API (non-streaming) on 127.0.0.1, so the real `openai` SDK
@@ -101,31 +101,6 @@ export const defaultResponder: FakeOpenAIResponder = (body) => `Echo: ${lastUser
 
 function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  if (res.destroyed || res.writableEnded) return;
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(payload),
-    ...headers,
-  });
-  res.end(payload);
 }
 
 function sendError(
@@ -320,11 +295,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     sendError(res, 404, `Unknown route ${req.method ?? ''} ${path ?? ''}`, 'invalid_request_error', null);
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   return {
     url: `http://127.0.0.1:${port}/v1`,
@@ -345,10 +316,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     async close() {
       if (closed) return;
       closed = true;
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server, timers);
     },
   };
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, listenOnLoopback, readBody, sendJson } from './http';
 
 /**
  * A real HTTP fake of WaSender's send endpoint on 127.0.0.1, for tests that exercise the gateway client, the
@@ -76,31 +76,6 @@ export interface FakeWasender {
   /** Resolves with a copy of `sent` once it holds at least n sends; rejects after timeoutMs. */
   waitForSends(n: number, timeoutMs?: number): Promise<FakeWasenderSend[]>;
   close(): Promise<void>;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  if (res.destroyed || res.writableEnded) return;
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(payload),
-    ...headers,
-  });
-  res.end(payload);
 }
 
 function parseSend(raw: string): { to: string; text: string } | { errors: Record<string, string[]> } {
@@ -240,11 +215,7 @@ export async function startFakeWasender(options: FakeWasenderOptions = {}): Prom
     sendJson(res, 404, { success: false, message: 'Not found' });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const port = await listenOnLoopback(server);
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -283,10 +254,7 @@ export async function startFakeWasender(options: FakeWasenderOptions = {}): Prom
     async close() {
       if (closed) return;
       closed = true;
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server, timers);
     },
   };
 }

@@ -9,8 +9,10 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { schema } from '../../drizzle';
 import { createAuthService } from '../../server/services/auth';
-import type { FakeWasenderSend } from '../fakes/wasender-server';
+import { type FakeOpenAIOptions, startFakeOpenAI } from '../fakes/openai-server';
+import { type FakeWasenderSend, startFakeWasender } from '../fakes/wasender-server';
 import { newId, textWebhook, WEBHOOK_SECRET } from './pipeline';
+import { createScratchDatabase } from './server-process';
 
 /**
  * Helpers for the reliability tests: bounded waits, a webhook poster that behaves like a gateway
@@ -431,4 +433,25 @@ export function serverEnv(p: {
     RATE_LIMIT_PER_MINUTE: '0',
     ...p.extra,
   };
+}
+
+/**
+ * What a test of server processes starts from: a scratch database, the fake OpenAI and WaSender, and
+ * the servers' environment wired to them (`serverEnv`). Each part is undone through `cleanups`.
+ */
+export async function processFixture(
+  baseUrl: string,
+  cleanups: Array<() => Promise<unknown>>,
+  opts: { openai?: FakeOpenAIOptions; extra?: Record<string, string> } = {},
+) {
+  const scratch = await createScratchDatabase(baseUrl);
+  cleanups.push(() => scratch.drop());
+  const openai = await startFakeOpenAI(opts.openai);
+  const wasender = await startFakeWasender();
+  cleanups.push(
+    () => openai.close(),
+    () => wasender.close(),
+  );
+  const env = serverEnv({ databaseUrl: scratch.url, openai, wasender, extra: opts.extra });
+  return { scratch, openai, wasender, env };
 }

@@ -1,6 +1,4 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAI } from '../fakes/openai-server';
-import { startFakeWasender } from '../fakes/wasender-server';
 import {
   deliverAll,
   describeUnfinished,
@@ -8,13 +6,13 @@ import {
   handoffTasksByPhone,
   inboundBurst,
   outboundByPhone,
+  processFixture,
   redeliverUntilAcked,
   sendsByPhone,
-  serverEnv,
   sleep,
   waitForSettled,
 } from '../helpers/reliability';
-import { createScratchDatabase, type ServerProcess, startServerProcess } from '../helpers/server-process';
+import { type ServerProcess, startServerProcess } from '../helpers/server-process';
 
 const baseUrl = process.env.DATABASE_URL;
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -26,19 +24,13 @@ const CUSTOMERS = 500;
 
 describe.skipIf(!baseUrl)('kill -9 in the middle of a burst of 500 inbound messages (real Postgres)', () => {
   it('after a restart every message has exactly one reply, or a send marked interrupted for a person; nobody gets two', async () => {
-    const scratch = await createScratchDatabase(baseUrl!);
-    cleanups.push(() => scratch.drop());
-    const openai = await startFakeOpenAI({ delayMs: 10 });
-    const wasender = await startFakeWasender();
-    cleanups.push(
-      () => openai.close(),
-      () => wasender.close(),
-    );
+    const { scratch, wasender, env } = await processFixture(baseUrl!, cleanups, {
+      openai: { delayMs: 10 },
+    });
     // Gateway calls take 20-80 ms, so the kill may well land while one is in flight.
     wasender.script(
       ...Array.from({ length: CUSTOMERS * 3 }, () => ({ delayMs: 20 + Math.floor(Math.random() * 60) })),
     );
-    const env = serverEnv({ databaseUrl: scratch.url, openai, wasender });
     let server: ServerProcess = await startServerProcess(env);
     cleanups.push(() => server.stop());
 

@@ -1,6 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { lastUserText, startFakeOpenAI } from '../fakes/openai-server';
-import { startFakeWasender } from '../fakes/wasender-server';
+import { lastUserText } from '../fakes/openai-server';
 import {
   createApiKeyOn,
   deliver,
@@ -9,13 +8,13 @@ import {
   type Inbound,
   inboundBurst,
   outboundByPhone,
+  processFixture,
   redeliverUntilAcked,
   sendsByPhone,
-  serverEnv,
   waitForSettled,
   waitUntil,
 } from '../helpers/reliability';
-import { createScratchDatabase, type ServerProcess, startServerProcess } from '../helpers/server-process';
+import { type ServerProcess, startServerProcess } from '../helpers/server-process';
 import { type SseSubscription, subscribeEvents } from '../helpers/sse';
 
 const baseUrl = process.env.DATABASE_URL;
@@ -28,18 +27,8 @@ const CUSTOMERS = 400;
 
 describe.skipIf(!baseUrl)('two server processes on one database (real Postgres)', () => {
   it('answer every message once, send nothing twice, and stream each other’s events', async () => {
-    const scratch = await createScratchDatabase(baseUrl!);
-    cleanups.push(() => scratch.drop());
-    const openai = await startFakeOpenAI({ delayMs: 10 });
-    const wasender = await startFakeWasender();
-    cleanups.push(
-      () => openai.close(),
-      () => wasender.close(),
-    );
-    const env = serverEnv({
-      databaseUrl: scratch.url,
-      openai,
-      wasender,
+    const { scratch, openai, wasender, env } = await processFixture(baseUrl!, cleanups, {
+      openai: { delayMs: 10 },
       // Generous job timeouts: a job retried after a timeout would call the model twice.
       extra: { REPLY_JOB_TIMEOUT_SECONDS: '60', SEND_JOB_TIMEOUT_SECONDS: '60' },
     });
