@@ -36,3 +36,69 @@ export function readCsvRecords(
     });
   }
 }
+
+/** The contact fields a CSV column can fill (contact imports and campaign audiences alike). */
+export type CsvColumn =
+  | 'phone'
+  | 'name'
+  | 'firstName'
+  | 'lastName'
+  | 'email'
+  | 'company'
+  | 'position'
+  | 'tags'
+  | 'leadStatus'
+  | 'source'
+  | 'notes';
+
+/** Header names people use, by the field they mean (compared as `headerKey`). */
+const COLUMN_ALIASES: Record<CsvColumn, string[]> = {
+  phone: [
+    'phone',
+    'phonenumber',
+    'mobile',
+    'mobilenumber',
+    'mobilephone',
+    'whatsapp',
+    'whatsappnumber',
+    'number',
+    'tel',
+    'telephone',
+    'cell',
+    'msisdn',
+  ],
+  name: ['name', 'fullname', 'contactname', 'customername', 'contact'],
+  firstName: ['firstname', 'givenname'],
+  lastName: ['lastname', 'surname', 'familyname'],
+  email: ['email', 'emailaddress', 'mail'],
+  company: ['company', 'companyname', 'organisation', 'organization', 'business'],
+  position: ['position', 'jobtitle', 'title', 'role'],
+  tags: ['tags', 'tag', 'labels'],
+  leadStatus: ['leadstatus', 'status'],
+  source: ['source', 'leadsource'],
+  notes: ['notes', 'note', 'comments', 'comment'],
+};
+const COLUMN_OF = new Map<string, CsvColumn>(
+  Object.entries(COLUMN_ALIASES).flatMap(([column, names]) => names.map((n) => [n, column as CsvColumn])),
+);
+
+/** A header cell as compared: lower-case letters and digits only. */
+export const headerKey = (cell: string) => cell.toLowerCase().replace(/[^a-z0-9]/g, '');
+
+/** The field a header cell names, or null. */
+export const columnOf = (cell: string): CsvColumn | null => COLUMN_OF.get(headerKey(cell)) ?? null;
+
+/**
+ * The columns of a first record that is a header (it names a known field and holds nothing that looks
+ * like a phone number), or null when it is data. A header without a phone column is a BAD_REQUEST.
+ */
+export function headerColumns(first: string[], field: string): (CsvColumn | null)[] | null {
+  const columns = first.map(columnOf);
+  if (!columns.some((c) => c !== null) || first.some((c) => /\d{5,}/.test(c))) return null;
+  if (!columns.includes('phone')) {
+    throw badRequest(`${field}: the header has no phone column (for example "phone" or "mobile")`, {
+      [field]: ['the header has no phone column'],
+    });
+  }
+  return columns;
+}

@@ -1,4 +1,4 @@
-import { readCsvRecords } from '../csv';
+import { type CsvColumn, headerColumns, readCsvRecords } from '../csv';
 import { badRequest } from '../errors';
 import { toE164 } from '../phone';
 import { variableKey } from './template';
@@ -35,42 +35,6 @@ export interface ParsedNumbers {
   lines: number;
 }
 
-const PHONE_HEADERS = new Set([
-  'phone',
-  'phonenumber',
-  'mobile',
-  'mobilenumber',
-  'mobilephone',
-  'whatsapp',
-  'whatsappnumber',
-  'number',
-  'tel',
-  'telephone',
-  'cell',
-  'msisdn',
-  'contact',
-]);
-const FIELD_HEADERS: Record<string, keyof NumberRow['contact'] | 'firstname' | 'lastname'> = {
-  name: 'name',
-  fullname: 'name',
-  contactname: 'name',
-  customername: 'name',
-  firstname: 'firstname',
-  givenname: 'firstname',
-  lastname: 'lastname',
-  surname: 'lastname',
-  email: 'email',
-  emailaddress: 'email',
-  mail: 'email',
-  company: 'company',
-  companyname: 'company',
-  organisation: 'company',
-  organization: 'company',
-  business: 'company',
-  position: 'position',
-  jobtitle: 'position',
-  title: 'position',
-};
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 const readRecords = (text: string) =>
@@ -85,16 +49,11 @@ const limit = (v: string | undefined, max: number) => (v ? v.slice(0, max) : nul
 export function parseNumbers(text: string, defaultRegion: string, maxRows: number): ParsedNumbers {
   const records = readRecords(text);
   const first = records[0]?.record ?? [];
-  const keys = first.map(variableKey);
-  const phoneColumn = keys.findIndex((k) => PHONE_HEADERS.has(k));
-  const hasHeader = phoneColumn >= 0 && !first.some((c) => /\d{5,}/.test(c));
-  if (!hasHeader && keys.some((k) => k in FIELD_HEADERS) && !first.some((c) => /\d{5,}/.test(c))) {
-    throw badRequest('audience.numbers: the header has no phone column (for example "phone" or "mobile")', {
-      'audience.numbers': ['the header has no phone column'],
-    });
-  }
-  const columns = hasHeader ? keys : ['phone', 'name'];
-  const phoneAt = hasHeader ? phoneColumn : 0;
+  const header = headerColumns(first, 'audience.numbers');
+  const hasHeader = header !== null;
+  const columns = hasHeader ? first.map(variableKey) : ['phone', 'name'];
+  const fieldAt = header ?? ['phone', 'name'];
+  const phoneAt = fieldAt.indexOf('phone');
   const data = hasHeader ? records.slice(1) : records;
   if (data.length > maxRows) {
     throw badRequest(
@@ -131,15 +90,15 @@ export function parseNumbers(text: string, defaultRegion: string, maxRows: numbe
     }
     firstLine.set(phone, line);
     const variables: Record<string, string> = {};
-    const fields: Partial<Record<keyof NumberRow['contact'] | 'firstname' | 'lastname', string>> = {};
+    const fields: Partial<Record<CsvColumn, string>> = {};
     columns.forEach((key, i) => {
       const cell = record[i]?.trim();
       if (i === phoneAt || !cell || !key) return;
       variables[key] ??= cell.slice(0, 500);
-      const field = FIELD_HEADERS[key];
+      const field = fieldAt[i];
       if (field) fields[field] ??= cell;
     });
-    const name = fields.name ?? ([fields.firstname, fields.lastname].filter(Boolean).join(' ') || undefined);
+    const name = fields.name ?? ([fields.firstName, fields.lastName].filter(Boolean).join(' ') || undefined);
     rows.push({
       line,
       phone,

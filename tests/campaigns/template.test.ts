@@ -88,6 +88,16 @@ describe('pasted numbers and CSV', () => {
     expect(parseNumbers('98765 43210', 'IN', 10).rows[0]!.phone).toBe('+919876543210');
   });
 
+  it('names columns as contact imports do (one alias table for both)', () => {
+    const r = parseNumbers(
+      'Mobile,Customer Name,Job title,Organisation\n+14155550101,Ann,CEO,Acme\n',
+      'US',
+      10,
+    );
+    expect(r.rows[0]!.contact).toEqual({ name: 'Ann', email: null, company: 'Acme', position: 'CEO' });
+    expect(() => parseNumbers('Name,Notes\nAnn,hello\n', 'US', 10)).toThrow(/no phone column/);
+  });
+
   it('reads a CSV by its header: contact fields and every other column as variables', () => {
     const csv =
       'Full Name;WhatsApp;E-mail;Discount\n"Lee, Ann";+44 20 7946 0958;ann@example.com;15%\nBo;+442079460959;not-an-email;\n';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { TContactImportInput, TImportPreview, TImportResult, TImportRow } from '../../contracts';
 import { LEAD_STATUS_VALUES, type TLeadStatus } from '../../contracts';
-import { readCsvRecords } from '../../csv';
+import { type CsvColumn, headerColumns, readCsvRecords } from '../../csv';
 import * as q from '../../db/queries/contacts';
 import type { Db } from '../../db/types';
 import { badRequest } from '../../errors';
@@ -17,50 +17,7 @@ export interface ImportService {
 export const IMPORT_MAX_ROWS = 10_000;
 const PREVIEW_ROWS = 1000;
 
-type Field =
-  | 'phone'
-  | 'name'
-  | 'firstName'
-  | 'lastName'
-  | 'email'
-  | 'company'
-  | 'position'
-  | 'tags'
-  | 'leadStatus'
-  | 'source'
-  | 'notes';
-
-/** Header names people use, by the field they mean (compared lower-case, letters and digits only). */
-const ALIASES: Record<Field, string[]> = {
-  phone: [
-    'phone',
-    'phonenumber',
-    'mobile',
-    'mobilenumber',
-    'mobilephone',
-    'whatsapp',
-    'whatsappnumber',
-    'number',
-    'tel',
-    'telephone',
-    'cell',
-    'msisdn',
-  ],
-  name: ['name', 'fullname', 'contactname', 'contact'],
-  firstName: ['firstname', 'givenname'],
-  lastName: ['lastname', 'surname', 'familyname'],
-  email: ['email', 'emailaddress', 'mail'],
-  company: ['company', 'companyname', 'organisation', 'organization', 'business'],
-  position: ['position', 'jobtitle', 'title', 'role'],
-  tags: ['tags', 'tag', 'labels'],
-  leadStatus: ['leadstatus', 'status'],
-  source: ['source', 'leadsource'],
-  notes: ['notes', 'note', 'comments', 'comment'],
-};
-const FIELD_OF = new Map<string, Field>(
-  Object.entries(ALIASES).flatMap(([field, names]) => names.map((n) => [n, field as Field])),
-);
-const headerKey = (cell: string) => cell.toLowerCase().replace(/[^a-z0-9]/g, '');
+type Field = CsvColumn;
 
 const LIMITS: Partial<Record<Field, number>> = {
   name: 200,
@@ -85,16 +42,10 @@ const readRecords = (text: string) => readCsvRecords(text, { field: 'text', what
 
 /** Maps each column to a field: from the header row when there is one, else phone, name, email. */
 function columnsOf(records: { record: string[] }[]): { fields: (Field | null)[]; hasHeader: boolean } {
-  const first = records[0]?.record ?? [];
-  const mapped = first.map((c) => FIELD_OF.get(headerKey(c)) ?? null);
-  const looksLikeHeader = mapped.some((f) => f !== null) && !first.some((c) => /\d{5,}/.test(c));
-  if (!looksLikeHeader) return { fields: ['phone', 'name', 'email'], hasHeader: false };
-  if (!mapped.includes('phone')) {
-    throw badRequest('text: the header has no phone column (for example "phone" or "mobile")', {
-      text: ['the header has no phone column'],
-    });
-  }
-  return { fields: mapped, hasHeader: true };
+  const header = headerColumns(records[0]?.record ?? [], 'text');
+  return header
+    ? { fields: header, hasHeader: true }
+    : { fields: ['phone', 'name', 'email'], hasHeader: false };
 }
 
 function parseRows(input: TContactImportInput, defaultRegion: string) {
