@@ -10,18 +10,12 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { CAMPAIGN_STATUS_VALUES, RECIPIENT_STATUS_VALUES } from '../../server/contracts/campaigns';
 import { createdAt, id, updatedAt } from './_columns';
 import { contacts } from './contacts';
 import { messages } from './conversations';
 
-export const CAMPAIGN_STATUSES = [
-  'draft',
-  'scheduled',
-  'running',
-  'paused',
-  'completed',
-  'cancelled',
-] as const;
+export const CAMPAIGN_STATUSES = CAMPAIGN_STATUS_VALUES;
 export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 
 export interface CampaignAudience {
@@ -83,15 +77,7 @@ export const campaigns = pgTable(
   ],
 ).enableRLS();
 
-export const RECIPIENT_STATUSES = [
-  'pending',
-  'sending',
-  'sent',
-  'delivered',
-  'read',
-  'failed',
-  'skipped',
-] as const;
+export const RECIPIENT_STATUSES = RECIPIENT_STATUS_VALUES;
 export type RecipientStatus = (typeof RECIPIENT_STATUSES)[number];
 
 /** One row per recipient of a campaign, with its own status: a recipient is messaged at most once. */

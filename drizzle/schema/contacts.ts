@@ -11,9 +11,10 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { LEAD_STATUS_VALUES } from '../../server/contracts/crm';
 import { createdAt, id, updatedAt } from './_columns';
 
-export const LEAD_STATUSES = ['new', 'contacted', 'qualified', 'proposal', 'customer', 'lost'] as const;
+export const LEAD_STATUSES = LEAD_STATUS_VALUES;
 export type LeadStatus = (typeof LEAD_STATUSES)[number];
 
 export interface ScoreBreakdownItem {

@@ -11,10 +11,16 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import {
+  ACTOR_TYPE_VALUES,
+  MESSAGE_AUTHOR_VALUES,
+  MESSAGE_DIRECTION_VALUES,
+  OWNER_VALUES,
+} from '../../server/contracts/conversations';
 import { createdAt, id, updatedAt } from './_columns';
 import { contacts } from './contacts';
 
-export const OWNERS = ['bot', 'human'] as const;
+export const OWNERS = OWNER_VALUES;
 export type Owner = (typeof OWNERS)[number];
 
 /** The time a conversation list is ordered by: its latest message, else its creation. */
@@ -60,9 +66,9 @@ export const conversations = pgTable(
   ],
 ).enableRLS();
 
-export const DIRECTIONS = ['inbound', 'outbound'] as const;
+export const DIRECTIONS = MESSAGE_DIRECTION_VALUES;
 export type Direction = (typeof DIRECTIONS)[number];
-export const AUTHORS = ['contact', 'bot', 'agent', 'campaign', 'system'] as const;
+export const AUTHORS = MESSAGE_AUTHOR_VALUES;
 export type Author = (typeof AUTHORS)[number];
 export const MESSAGE_TYPES = [
   'text',
@@ -150,7 +156,7 @@ export const messages = pgTable(
   ],
 ).enableRLS();
 
-export const ACTOR_TYPES = ['bot', 'system', 'agent', 'admin', 'contact'] as const;
+export const ACTOR_TYPES = ACTOR_TYPE_VALUES;
 export type ActorType = (typeof ACTOR_TYPES)[number];
 
 /** Every change of a conversation's owner, with who made it and why. */

@@ -1,10 +1,11 @@
 import { sql } from 'drizzle-orm';
 import { check, index, integer, jsonb, numeric, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { DEAL_STAGE_VALUES } from '../../server/contracts/deals';
 import { createdAt, id, updatedAt } from './_columns';
 import { contacts } from './contacts';
 import { conversations } from './conversations';
 
-export const DEAL_STAGES = ['lead', 'qualified', 'proposal', 'negotiation', 'won', 'lost'] as const;
+export const DEAL_STAGES = DEAL_STAGE_VALUES;
 export type DealStage = (typeof DEAL_STAGES)[number];
 
 export const deals = pgTable(

@@ -2,11 +2,19 @@ import { z } from 'zod';
 import { ZId, ZPageInput, ZTag, zPage } from './common';
 import { ZLeadStatus } from './crm';
 
-export const ZCampaignStatus = z.enum(['draft', 'scheduled', 'running', 'paused', 'completed', 'cancelled']);
+export const CAMPAIGN_STATUS_VALUES = [
+  'draft',
+  'scheduled',
+  'running',
+  'paused',
+  'completed',
+  'cancelled',
+] as const;
+export const ZCampaignStatus = z.enum(CAMPAIGN_STATUS_VALUES);
 export type TCampaignStatus = z.infer<typeof ZCampaignStatus>;
 
 /** A recipient's state: pending → sending → sent → delivered → read, or failed / skipped. */
-export const ZRecipientStatus = z.enum([
+export const RECIPIENT_STATUS_VALUES = [
   'pending',
   'sending',
   'sent',
@@ -14,7 +22,8 @@ export const ZRecipientStatus = z.enum([
   'read',
   'failed',
   'skipped',
-]);
+] as const;
+export const ZRecipientStatus = z.enum(RECIPIENT_STATUS_VALUES);
 export type TRecipientStatus = z.infer<typeof ZRecipientStatus>;
 
 /**

@@ -3,7 +3,8 @@ import { ZId, ZPageInput, ZTag, ZTextQuery, zPage } from './common';
 import { ZContact, ZContactSummary, ZLeadStatus } from './crm';
 import type { ZAppEvent } from './events';
 
-export const ZOwner = z.enum(['bot', 'human']);
+export const OWNER_VALUES = ['bot', 'human'] as const;
+export const ZOwner = z.enum(OWNER_VALUES);
 export type TOwner = z.infer<typeof ZOwner>;
 
 export const ZConversation = z.object({
@@ -52,7 +53,8 @@ export const ZConversationListItem = z.object({
 export type TConversationListItem = z.infer<typeof ZConversationListItem>;
 export const ZConversationPage = zPage(ZConversationListItem);
 
-export const ZActorType = z.enum(['bot', 'system', 'agent', 'admin', 'contact']);
+export const ACTOR_TYPE_VALUES = ['bot', 'system', 'agent', 'admin', 'contact'] as const;
+export const ZActorType = z.enum(ACTOR_TYPE_VALUES);
 
 /** One change of a conversation's owner. */
 export const ZOwnerChange = z.object({
@@ -81,8 +83,10 @@ export const ZConversationDetail = z.object({
 });
 export type TConversationDetail = z.infer<typeof ZConversationDetail>;
 
-export const ZMessageDirection = z.enum(['inbound', 'outbound']);
-export const ZMessageAuthor = z.enum(['contact', 'bot', 'agent', 'campaign', 'system']);
+export const MESSAGE_DIRECTION_VALUES = ['inbound', 'outbound'] as const;
+export const ZMessageDirection = z.enum(MESSAGE_DIRECTION_VALUES);
+export const MESSAGE_AUTHOR_VALUES = ['contact', 'bot', 'agent', 'campaign', 'system'] as const;
+export const ZMessageAuthor = z.enum(MESSAGE_AUTHOR_VALUES);
 
 export const ZAiUsage = z.object({
   model: z.string(),

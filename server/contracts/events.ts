@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ZId } from './common';
+import { ZMessageAuthor, ZMessageDirection, ZOwner } from './conversations';
 
 /** What the dashboards are told about, in order, through `conversations.events`. */
 export const ZAppEvent = z.discriminatedUnion('type', [
@@ -7,8 +8,8 @@ export const ZAppEvent = z.discriminatedUnion('type', [
     type: z.literal('message.created'),
     conversationId: ZId,
     messageId: ZId,
-    direction: z.enum(['inbound', 'outbound']),
-    author: z.enum(['contact', 'bot', 'agent', 'campaign', 'system']),
+    direction: ZMessageDirection,
+    author: ZMessageAuthor,
   }),
   z.object({
     type: z.literal('message.status'),
@@ -19,7 +20,7 @@ export const ZAppEvent = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('conversation.owner'),
     conversationId: ZId,
-    owner: z.enum(['bot', 'human']),
+    owner: ZOwner,
     reason: z.string().nullable(),
   }),
   z.object({ type: z.literal('conversation.updated'), conversationId: ZId }),
