@@ -5,6 +5,11 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import autocannon from 'autocannon';
 import postgres from 'postgres';
+import { buildApp } from '../../server/app';
+import { loadConfig } from '../../server/config';
+import { createLogger } from '../../server/log';
+import { loadPersona } from '../../server/persona';
+import { createRuntime } from '../../server/runtime';
 
 /** One scenario's result: the subject against a baseline measured alternately in the same run. */
 export interface ScenarioResult {
@@ -242,4 +247,47 @@ export function webhookBody(phone: string, providerId: string, text: string, pus
       },
     },
   });
+}
+
+/**
+ * The real server (runtime and Fastify app) on a scratch database, listening on 127.0.0.1, for the
+ * scenarios that measure it in this process. `env` adds to quiet defaults; `close` undoes everything,
+ * the database included.
+ */
+export async function startBenchServer(
+  pgUrl: string,
+  env: Record<string, string>,
+  opts: { workers: boolean },
+) {
+  const db = await scratchDatabase(pgUrl);
+  const config = loadConfig({
+    DATABASE_URL: db.url,
+    LOG_LEVEL: 'silent',
+    BOOTSTRAP_ADMIN_KEY: 'false',
+    ...env,
+  });
+  const log = createLogger({ logLevel: 'silent' });
+  const runtime = await createRuntime({
+    config,
+    persona: loadPersona(config.personaPath),
+    log,
+    workers: opts.workers,
+  }).catch(async (err: unknown) => {
+    await db.drop();
+    throw err;
+  });
+  const app = await buildApp({ runtime, logger: log });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    db,
+    config,
+    runtime,
+    app,
+    url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`,
+    async close() {
+      await app.close();
+      await runtime.close();
+      await db.drop();
+    },
+  };
 }

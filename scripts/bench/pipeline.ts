@@ -1,19 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import Fastify from 'fastify';
 import postgres from 'postgres';
-import { buildApp } from '../../server/app';
-import { loadConfig } from '../../server/config';
-import { createLogger } from '../../server/log';
-import { loadPersona } from '../../server/persona';
-import { createRuntime } from '../../server/runtime';
 import { startFakeOpenAI } from '../../tests/fakes/openai-server';
 import { startFakeWasender } from '../../tests/fakes/wasender-server';
 import {
   httpLoad,
   percentile,
   type ScenarioResult,
-  scratchDatabase,
   sleep,
+  startBenchServer,
   summarize,
   webhookBody,
 } from './lib';
@@ -54,26 +49,18 @@ function runLoad(
  * INSERT, alternating, on the same Postgres. Counts lost and duplicated messages.
  */
 export async function benchWebhook(pgUrl: string, quick: boolean): Promise<ScenarioResult> {
-  const db = await scratchDatabase(pgUrl);
-  const config = loadConfig({
-    DATABASE_URL: db.url,
-    LOG_LEVEL: 'silent',
-    WASENDER_WEBHOOK_SECRET: SECRET,
-    BOOTSTRAP_ADMIN_KEY: 'false',
-    DATABASE_POOL_MAX: '10',
-    // The per-IP limit stays on (its hook is part of the measured path) but above the offered load.
-    WEBHOOK_RATE_LIMIT_PER_MINUTE: '1000000',
-  });
-  const log = createLogger({ logLevel: 'silent' });
-  const runtime = await createRuntime({
-    config,
-    persona: loadPersona(config.personaPath),
-    log,
-    workers: false,
-  });
-  const app = await buildApp({ runtime, logger: log });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const subjectUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/webhook`;
+  const server = await startBenchServer(
+    pgUrl,
+    {
+      WASENDER_WEBHOOK_SECRET: SECRET,
+      DATABASE_POOL_MAX: '10',
+      // The per-IP limit stays on (its hook is part of the measured path) but above the offered load.
+      WEBHOOK_RATE_LIMIT_PER_MINUTE: '1000000',
+    },
+    { workers: false },
+  );
+  const { db } = server;
+  const subjectUrl = `${server.url}/webhook`;
 
   const sql = postgres(db.url, { max: 10, onnotice: () => {} });
   await sql`create table bench_baseline (id bigserial primary key, provider_id text unique not null, body jsonb not null, created_at timestamptz default now())`;
@@ -117,11 +104,9 @@ export async function benchWebhook(pgUrl: string, quick: boolean): Promise<Scena
       );
     }
   } finally {
-    await app.close();
     await plain.close();
-    await runtime.close();
     await sql.end();
-    await db.drop();
+    await server.close();
   }
   notes.push(`lost messages: ${lost}, duplicated: ${duplicated}, non-2xx or errors: ${errors}`);
   return summarize('webhook acknowledgement', {
@@ -141,31 +126,22 @@ export async function benchWebhook(pgUrl: string, quick: boolean): Promise<Scena
  */
 export async function benchPipeline(pgUrl: string, quick: boolean): Promise<ScenarioResult> {
   const AI_DELAY = 400;
-  const db = await scratchDatabase(pgUrl);
   const openai = await startFakeOpenAI({ delayMs: AI_DELAY });
   const wasender = await startFakeWasender();
-  const config = loadConfig({
-    DATABASE_URL: db.url,
-    LOG_LEVEL: 'silent',
-    WASENDER_WEBHOOK_SECRET: SECRET,
-    BOOTSTRAP_ADMIN_KEY: 'false',
-    OPENAI_API_KEY: openai.apiKey,
-    OPENAI_BASE_URL: openai.url,
-    WASENDER_API_TOKEN: wasender.token,
-    WASENDER_BASE_URL: wasender.url,
-    REPLY_QUIET_MS: '0',
-    SEND_RATE_PER_MINUTE: '6000',
-  });
-  const log = createLogger({ logLevel: 'silent' });
-  const runtime = await createRuntime({
-    config,
-    persona: loadPersona(config.personaPath),
-    log,
-    workers: true,
-  });
-  const app = await buildApp({ runtime, logger: log });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/webhook`;
+  const server = await startBenchServer(
+    pgUrl,
+    {
+      WASENDER_WEBHOOK_SECRET: SECRET,
+      OPENAI_API_KEY: openai.apiKey,
+      OPENAI_BASE_URL: openai.url,
+      WASENDER_API_TOKEN: wasender.token,
+      WASENDER_BASE_URL: wasender.url,
+      REPLY_QUIET_MS: '0',
+      SEND_RATE_PER_MINUTE: '6000',
+    },
+    { workers: true },
+  );
+  const url = `${server.url}/webhook`;
 
   const perRound = quick ? 6 : 30;
   const rounds: Array<{ baseline: number; subject: number }> = [];
@@ -216,11 +192,9 @@ export async function benchPipeline(pgUrl: string, quick: boolean): Promise<Scen
       );
     }
   } finally {
-    await app.close();
-    await runtime.close();
+    await server.close();
     await openai.close();
     await wasender.close();
-    await db.drop();
   }
   const worst = Math.max(...rounds.map((r) => r.subject));
   notes.push(`worst round p99 overhead: ${worst.toFixed(1)} ms (target ≤ 200 ms)`);

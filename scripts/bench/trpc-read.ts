@@ -3,16 +3,11 @@ import Fastify from 'fastify';
 import postgres from 'postgres';
 import superjson from 'superjson';
 import { schema } from '../../drizzle';
-import { buildApp } from '../../server/app';
-import { loadConfig } from '../../server/config';
 import * as acts from '../../server/db/queries/activities';
 import * as cq from '../../server/db/queries/contacts';
 import * as dq from '../../server/db/queries/deals';
 import * as tq from '../../server/db/queries/tasks';
-import { createLogger } from '../../server/log';
-import { loadPersona } from '../../server/persona';
-import { createRuntime } from '../../server/runtime';
-import { httpLoad, type LoadResult, type ScenarioResult, scratchDatabase, summarize } from './lib';
+import { httpLoad, type LoadResult, type ScenarioResult, startBenchServer, summarize } from './lib';
 
 /** Targets: tRPC keeps at least half the plain route's throughput, and at most twice its p99. */
 const THROUGHPUT_TARGET = 0.5;
@@ -72,28 +67,17 @@ export async function benchTrpcRead(pgUrl: string, quick: boolean): Promise<Scen
   const contactsN = quick ? 1000 : 4000;
   const roundsN = 5;
   const durationS = quick ? 0.5 : 4;
-  const db = await scratchDatabase(pgUrl);
-  const config = loadConfig({
-    DATABASE_URL: db.url,
-    LOG_LEVEL: 'silent',
-    BOOTSTRAP_ADMIN_KEY: 'false',
-    DATABASE_POOL_MAX: '10',
-    // The rate-limit plugin stays on as in production, with a limit this load never reaches.
-    RATE_LIMIT_PER_MINUTE: '1000000',
-  });
-  const log = createLogger({ logLevel: 'silent' });
-  const runtime = await createRuntime({
-    config,
-    persona: loadPersona(config.personaPath),
-    log,
-    workers: false,
-  }).catch(async (err: unknown) => {
-    await db.drop();
-    throw err;
-  });
-  const app = await buildApp({ runtime, logger: log });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const subjectUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  const server = await startBenchServer(
+    pgUrl,
+    {
+      DATABASE_POOL_MAX: '10',
+      // The rate-limit plugin stays on as in production, with a limit this load never reaches.
+      RATE_LIMIT_PER_MINUTE: '1000000',
+    },
+    { workers: false },
+  );
+  const { db, config, runtime } = server;
+  const subjectUrl = server.url;
 
   // The baseline's own client, configured as the server's (server/db/client.ts).
   const sql = postgres(db.url, {
@@ -187,11 +171,9 @@ export async function benchTrpcRead(pgUrl: string, quick: boolean): Promise<Scen
       );
     }
   } finally {
-    await app.close();
     await plain.close();
-    await runtime.close();
     await sql.end();
-    await db.drop();
+    await server.close();
   }
   const failed = rounds.reduce(
     (n, r) => n + r.tBase.failed + r.tSubj.failed + r.lBase.failed + r.lSubj.failed,
