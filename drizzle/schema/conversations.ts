@@ -177,3 +177,27 @@ export const botEvents = pgTable(
   },
   (t) => [index('bot_events_conversation_idx').on(t.conversationId, t.createdAt.desc())],
 ).enableRLS();
+
+/**
+ * A delivery status that arrived before the message it names was known (a status webhook can
+ * overtake the send response or the echo). Kept until that message appears, then applied and
+ * deleted; old rows are pruned.
+ */
+export const earlyStatuses = pgTable(
+  'early_statuses',
+  {
+    id: id(),
+    /** WhatsApp's id of the message (the status webhook's key id), when given. */
+    providerMessageId: text(),
+    /** The gateway's own id of the message (WaSender's msgId), when given. */
+    gatewayMessageId: text(),
+    status: text().$type<MessageStatus>().notNull(),
+    error: text(),
+    receivedAt: createdAt(),
+  },
+  (t) => [
+    index('early_statuses_provider_idx').on(t.providerMessageId),
+    index('early_statuses_gateway_idx').on(t.gatewayMessageId),
+    index('early_statuses_received_idx').on(t.receivedAt),
+  ],
+).enableRLS();
