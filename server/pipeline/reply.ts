@@ -1,4 +1,5 @@
 import * as mq from '../db/queries/messages';
+import * as oq from '../db/queries/ownership';
 import * as pq from '../db/queries/pipeline';
 import type { Tx } from '../db/types';
 import { AiRetryableError } from '../integrations/ai';
@@ -44,13 +45,16 @@ export async function runReplyJob(
   const now = new Date();
   const resuming = conv.owner === 'human' && conv.botResumesAt !== null && conv.botResumesAt <= now;
   if (conv.owner === 'human' && !resuming) {
-    await finish(deps, conversationId, latest, async () => {});
+    await finish(deps, conversationId, latest, { botSpeaks: false }, async () => {});
     return 'human-owns';
   }
 
-  /** Writes the outcome if this job is still the one to answer; false when superseded. */
+  /**
+   * Writes the outcome if this job is still the one to answer and the bot still owns the
+   * conversation; false when superseded or taken over meanwhile (nothing written then).
+   */
   const commit = async (write: (tx: Tx) => Promise<void>) => {
-    const ok = await finish(deps, conversationId, latest, async (tx) => {
+    const ok = await finish(deps, conversationId, latest, { botSpeaks: true }, async (tx) => {
       if (resuming) {
         await setOwner(
           tx,
@@ -65,8 +69,13 @@ export async function runReplyJob(
       }
       await write(tx);
     });
-    return ok;
+    if (ok === 'human-owns') tookOver = true;
+    return ok === 'written';
   };
+  /** Set when a person took the conversation while the answer was being prepared. */
+  let tookOver = false;
+  const outcome = (ok: boolean, done: ReplyOutcome): ReplyOutcome =>
+    ok ? done : tookOver ? 'human-owns' : 'superseded';
 
   const burst = await mq.inboundSince(db, conversationId, conv.botHandledThrough, latest.createdAt);
   const texts = burst.map((m) => m.body?.trim() ?? '').filter(Boolean);
@@ -101,27 +110,26 @@ export async function runReplyJob(
     });
 
   if (lastText && isExactKeyword(lastText, persona.optOut.keywords)) {
-    return (await setOptOut(true)) ? 'opted-out' : 'superseded';
+    return outcome(await setOptOut(true), 'opted-out');
   }
   if (lastText && isExactKeyword(lastText, persona.optOut.optInKeywords)) {
-    return (await setOptOut(false)) ? 'opted-in' : 'superseded';
+    return outcome(await setOptOut(false), 'opted-in');
   }
   if (texts.some((t) => containsPhrase(t, persona.handoff.keywords))) {
-    return (await handOver('The customer asked for a person', persona.handoff.message))
-      ? 'handoff'
-      : 'superseded';
+    return outcome(await handOver('The customer asked for a person', persona.handoff.message), 'handoff');
   }
   if (!texts.length) {
     const ok = await commit(async (tx) => {
       await queueOutbound(tx, deps, { conversationId, text: persona.nonText.reply, author: 'bot' });
     });
-    return ok ? 'non-text' : 'superseded';
+    return outcome(ok, 'non-text');
   }
 
   const fallback = async (reason: string) =>
-    (await handOver(reason, persona.fallbackMessage, `Answer ${label}: the bot could not reply (${reason})`))
-      ? ('fallback' as const)
-      : ('superseded' as const);
+    outcome(
+      await handOver(reason, persona.fallbackMessage, `Answer ${label}: the bot could not reply (${reason})`),
+      'fallback',
+    );
 
   if (!deps.ai.configured) {
     log.warn(
@@ -160,32 +168,47 @@ export async function runReplyJob(
   }
 
   if (result.kind === 'handoff') {
-    return (await handOver(result.reason, persona.handoff.message)) ? 'handoff' : 'superseded';
+    return outcome(await handOver(result.reason, persona.handoff.message), 'handoff');
   }
   const { text, usage } = result;
   const ok = await commit(async (tx) => {
     await queueOutbound(tx, deps, { conversationId, text, author: 'bot', ai: usage });
   });
-  return ok ? 'replied' : 'superseded';
+  return outcome(ok, 'replied');
 }
 
 /**
  * Runs the write under the conversation's row lock if the burst is still unanswered and no newer
- * inbound message exists, then marks the burst handled. Returns false (nothing written) otherwise.
+ * inbound message exists, then marks the burst handled. With `botSpeaks`, the bot must also still
+ * own the conversation (or a human's quiet time must be over) at that moment, under the same lock:
+ * a person who took over while the answer was being prepared (dashboard, bot switch, business
+ * phone) wins, the burst counts as handled and nothing is written ('human-owns').
  */
 async function finish(
   deps: PipelineDeps,
   conversationId: string,
   latest: { id: string; createdAt: Date },
+  opts: { botSpeaks: boolean },
   write: (tx: Tx) => Promise<void>,
-): Promise<boolean> {
+): Promise<'written' | 'superseded' | 'human-owns'> {
   return deps.db.transaction(async (tx) => {
     const locked = await pq.lockConversation(tx, conversationId);
-    if (!locked) return false;
-    if (locked.botHandledThrough && locked.botHandledThrough >= latest.createdAt) return false;
-    if (locked.latest?.id !== latest.id) return false;
+    if (!locked) return 'superseded';
+    if (locked.botHandledThrough && locked.botHandledThrough >= latest.createdAt) return 'superseded';
+    if (locked.latest?.id !== latest.id) return 'superseded';
+    if (opts.botSpeaks) {
+      const owner = await oq.lockOwner(tx, conversationId);
+      const now = new Date();
+      const botMay =
+        owner?.owner === 'bot' ||
+        (owner?.owner === 'human' && owner.botResumesAt !== null && owner.botResumesAt <= now);
+      if (!botMay) {
+        await pq.setHandledThrough(tx, conversationId, latest.createdAt);
+        return 'human-owns';
+      }
+    }
     await write(tx);
     await pq.setHandledThrough(tx, conversationId, latest.createdAt);
-    return true;
+    return 'written';
   });
 }
