@@ -34,7 +34,9 @@ describe('bursts', () => {
     expect(reply!.text).toBe('Echo: for 20 chairs');
     const requests = h.openai.requests.slice(before);
     expect(requests).toHaveLength(1);
-    const userTurns = requests[0]!.body.messages.filter((m) => m.role === 'user').map((m) => m.content);
+    const userTurns = requests[0]!.body.messages
+      .filter((m) => m.role === 'user' && !String(m.content).startsWith('<customer_data>'))
+      .map((m) => m.content);
     expect(userTurns).toEqual(['Hi', 'I need a quote', 'for 20 chairs']);
   });
 
