@@ -1,5 +1,16 @@
 import { TRPCError } from '@trpc/server';
 import { baseProcedure, mapDomainError, middleware } from './init';
+import { findInputProblems, inputError } from './input-check';
+
+/**
+ * Refuses input no procedure can store (NUL, unpaired surrogates, dates out of range; see
+ * `input-check.ts`) with a BAD_REQUEST naming the field, before the procedure's own validation.
+ */
+const checkInput = middleware(async ({ getRawInput, next }) => {
+  const problems = findInputProblems(await getRawInput());
+  if (problems.length) throw inputError(problems);
+  return next();
+});
 
 /** Checks the caller's key and role, then maps domain errors of the call to their tRPC codes. */
 const requireCaller = (role: 'agent' | 'admin') =>
@@ -15,10 +26,17 @@ const requireCaller = (role: 'agent' | 'admin') =>
 /** Anyone may call: liveness-style information only. */
 export const publicProcedure = baseProcedure
   .meta({ auth: 'public' })
-  .use(async ({ next }) => mapDomainError(await next()));
+  .use(async ({ next }) => mapDomainError(await next()))
+  .use(checkInput);
 
 /** Staff: agent or admin keys (and the server's own scripts). */
-export const authedProcedure = baseProcedure.meta({ auth: 'agent' }).use(requireCaller('agent'));
+export const authedProcedure = baseProcedure
+  .meta({ auth: 'agent' })
+  .use(requireCaller('agent'))
+  .use(checkInput);
 
 /** Admins only: keys, deletions, settings. */
-export const adminProcedure = baseProcedure.meta({ auth: 'admin' }).use(requireCaller('admin'));
+export const adminProcedure = baseProcedure
+  .meta({ auth: 'admin' })
+  .use(requireCaller('admin'))
+  .use(checkInput);
