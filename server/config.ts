@@ -96,11 +96,13 @@ const envSchema = z.object({
   HUMAN_QUIET_MINUTES: int(0, 60 * 24 * 30).default(30),
   HISTORY_MAX_MESSAGES: int(1, 500).default(30),
   HISTORY_TOKEN_BUDGET: int(100, 200_000).default(4000),
-  /** Global gateway throttle shared by replies and campaigns. */
-  SEND_RATE_PER_MINUTE: int(1, 6000).default(60),
+  /** Global gateway throttle shared by replies and campaigns (600,000 a minute is 10,000 a second). */
+  SEND_RATE_PER_MINUTE: int(1, 600_000).default(60),
   AI_MAX_ATTEMPTS: int(1, 10).default(3),
-  /** Conversations one process answers at the same time (model calls are slow, so more than cores). */
-  REPLY_CONCURRENCY: int(1, 64).default(8),
+  /** Conversations one process answers at the same time (model calls wait on the network, not the CPU). */
+  REPLY_CONCURRENCY: int(1, 256).default(32),
+  /** Gateway sends one process makes at the same time (each waits for its throttle slot and the gateway). */
+  SEND_CONCURRENCY: int(1, 256).default(16),
   /** A job running longer than this is taken as lost (its process died) and is retried. */
   REPLY_JOB_TIMEOUT_SECONDS: int(5, 3600).default(120),
   SEND_JOB_TIMEOUT_SECONDS: int(2, 3600).default(60),
@@ -177,6 +179,7 @@ export interface Config {
     sendRatePerMinute: number;
     aiMaxAttempts: number;
     replyConcurrency: number;
+    sendConcurrency: number;
     sendMaxAttempts: number;
     replyJobTimeoutSeconds: number;
     sendJobTimeoutSeconds: number;
@@ -273,6 +276,7 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
       sendRatePerMinute: e.SEND_RATE_PER_MINUTE,
       aiMaxAttempts: e.AI_MAX_ATTEMPTS,
       replyConcurrency: e.REPLY_CONCURRENCY,
+      sendConcurrency: e.SEND_CONCURRENCY,
       sendMaxAttempts: e.SEND_MAX_ATTEMPTS,
       replyJobTimeoutSeconds: e.REPLY_JOB_TIMEOUT_SECONDS,
       sendJobTimeoutSeconds: e.SEND_JOB_TIMEOUT_SECONDS,

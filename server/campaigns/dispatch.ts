@@ -3,6 +3,7 @@ import type { TAppEvent } from '../contracts';
 import { CAMPAIGN_MAX_TEMPLATE_CHARS } from '../contracts';
 import * as dq from '../db/queries/campaign-dispatch';
 import * as pq from '../db/queries/pipeline';
+import * as tq from '../db/queries/throttle';
 import { recordEvents } from '../events/record';
 import {
   GatewayNotConfiguredError,
@@ -286,7 +287,7 @@ class CampaignRun {
       if (err instanceof GatewayRateLimitedError) {
         // Nothing was sent: everyone waits until the gateway's retry time, then this recipient goes again.
         await this.requeue(p, false, null);
-        await pq.pushThrottle(db, GATEWAY_THROTTLE, new Date(Date.now() + err.retryAfterMs));
+        await tq.pushThrottle(db, GATEWAY_THROTTLE, new Date(Date.now() + err.retryAfterMs));
         log.warn(
           { campaignId: this.campaignId, retryAfterMs: err.retryAfterMs },
           'gateway rate limit: waiting',
@@ -303,7 +304,7 @@ class CampaignRun {
           // The gateway is failing: this campaign backs off before its next send.
           const backoff = Math.min(30_000, 1000 * 2 ** (p.attempts - 1));
           await this.requeue(p, true, err.message);
-          await pq.pushThrottle(db, campaignThrottle(this.campaignId), new Date(Date.now() + backoff));
+          await tq.pushThrottle(db, campaignThrottle(this.campaignId), new Date(Date.now() + backoff));
           return 'not-sent';
         }
         await this.fail(

@@ -34,6 +34,13 @@ export async function definePipelineQueues(deps: PipelineDeps) {
   });
 }
 
+/**
+ * A reply job due for longer than this without a free worker belongs to a backlog (a replay of many
+ * messages, a burst beyond the workers): conversations whose job fell due more recently are answered
+ * first, and the backlog drains behind them, oldest first.
+ */
+export const REPLY_FRESH_SECONDS = 10;
+
 export function createPipeline(deps: PipelineDeps): Pipeline {
   let sweep: NodeJS.Timeout | undefined;
   return {
@@ -42,18 +49,24 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
     async startWorkers() {
       await deps.queue.work<ReplyJob>(
         QUEUE_REPLY,
-        { concurrency: deps.settings.replyConcurrency },
+        { concurrency: deps.settings.replyConcurrency, freshSeconds: REPLY_FRESH_SECONDS },
         async (job) => {
           const outcome = await runReplyJob(deps, job);
           deps.log.debug({ conversationId: job.data.conversationId, outcome }, 'reply job done');
-          deps.queue.wake(QUEUE_SEND);
+          // Its parts are queued: this process's send workers take them.
+          deps.queue.wake(QUEUE_SEND, { local: true });
         },
       );
-      await deps.queue.work<SendJob>(QUEUE_SEND, { concurrency: 2 }, async (job) => {
-        const outcome = await runSendJob(deps, job);
-        deps.log.debug({ messageId: job.data.messageId, outcome }, 'send job done');
-        if (outcome === 'sent') deps.queue.wake(QUEUE_SEND);
-      });
+      await deps.queue.work<SendJob>(
+        QUEUE_SEND,
+        { concurrency: deps.settings.sendConcurrency },
+        async (job) => {
+          const outcome = await runSendJob(deps, job);
+          deps.log.debug({ messageId: job.data.messageId, outcome }, 'send job done');
+          // A sent part may have queued the reply's next part.
+          if (outcome === 'sent') deps.queue.wake(QUEUE_SEND, { local: true });
+        },
+      );
       sweep = setInterval(() => {
         resumeQuietConversations(deps).catch((err) => deps.log.error({ err }, 'hand-back sweep failed'));
       }, 30_000);

@@ -1,5 +1,5 @@
 import * as mq from '../db/queries/messages';
-import * as pq from '../db/queries/pipeline';
+import * as tq from '../db/queries/throttle';
 import type { DbOrTx } from '../db/types';
 import { recordEvents } from '../events/record';
 import {
@@ -43,7 +43,7 @@ export async function runSendJob(
   }
 
   // Wait for this process's turn in the shared throttle, then claim the row.
-  const slot = await pq.reserveSlot(db, GATEWAY_THROTTLE, 60_000 / settings.sendRatePerMinute);
+  const slot = await tq.reserveSlot(db, GATEWAY_THROTTLE, 60_000 / settings.sendRatePerMinute);
   const wait = slot.getTime() - Date.now();
   if (wait > 0) await sleep(wait);
   if (!(await mq.claimForSend(db, msg.id))) return 'skipped';
@@ -57,7 +57,7 @@ export async function runSendJob(
       const until = new Date(Date.now() + err.retryAfterMs);
       await db.transaction(async (tx) => {
         await mq.setStatus(tx, msg.id, 'queued', null);
-        await pq.pushThrottle(tx, GATEWAY_THROTTLE, until);
+        await tq.pushThrottle(tx, GATEWAY_THROTTLE, until);
         await deps.queue.send<SendJob>(QUEUE_SEND, { messageId: msg.id }, { tx, startAfter: until });
       });
       log.warn({ messageId: msg.id, retryAfterMs: err.retryAfterMs }, 'gateway rate limit: waiting');

@@ -11,6 +11,7 @@ import {
 } from '../../../drizzle';
 import type { ContactFields } from '../../campaigns/template';
 import type { Db, DbOrTx, Tx } from '../types';
+import { throttleStep } from './throttle';
 
 /**
  * What the campaign dispatcher and the webhook path do to campaigns and their recipients: the
@@ -108,7 +109,7 @@ export async function ensureThrottles(db: DbOrTx, names: string[]) {
     .onConflictDoNothing();
 }
 
-const interval = (ms: number) => sql.raw(`interval '${Math.max(0, Math.round(ms))} milliseconds'`);
+const interval = throttleStep;
 const epochMs = (value: SQL) => sql`(extract(epoch from ${value}) * 1000)::float8`;
 
 /**

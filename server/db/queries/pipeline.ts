@@ -9,7 +9,6 @@ import {
   type IdentityKind,
   type MessageType,
   tasks,
-  throttles,
 } from '../../../drizzle';
 import { EVENTS_CHANNEL } from '../../events/record';
 import { enqueueJobsSql } from '../../jobs/queue';
@@ -193,34 +192,6 @@ export function conversationsDueForResume(db: DbOrTx, now: Date, limit: number) 
     .from(conversations)
     .where(and(eq(conversations.owner, 'human'), lte(conversations.botResumesAt, now)))
     .limit(limit);
-}
-
-/**
- * Reserves the next send slot of a throttle bucket: slots are `intervalMs` apart across every process.
- * Returns when the slot starts.
- */
-export async function reserveSlot(db: DbOrTx, name: string, intervalMs: number): Promise<Date> {
-  const step = sql.raw(`interval '${Math.max(0, Math.round(intervalMs))} milliseconds'`);
-  const [row] = await db
-    .insert(throttles)
-    .values({ name, nextSlotAt: sql`clock_timestamp() + ${step}` })
-    .onConflictDoUpdate({
-      target: throttles.name,
-      set: { nextSlotAt: sql`greatest(${throttles.nextSlotAt}, clock_timestamp()) + ${step}` },
-    })
-    .returning({ slot: sql<Date>`${throttles.nextSlotAt} - ${step}`.mapWith(throttles.nextSlotAt) });
-  return row!.slot;
-}
-
-/** After a rate-limit answer, nobody uses the bucket before `until`. */
-export async function pushThrottle(db: DbOrTx, name: string, until: Date) {
-  await db
-    .insert(throttles)
-    .values({ name, nextSlotAt: until })
-    .onConflictDoUpdate({
-      target: throttles.name,
-      set: { nextSlotAt: sql`greatest(${throttles.nextSlotAt}, ${until.toISOString()}::timestamptz)` },
-    });
 }
 
 export async function setContactNameIfEmpty(db: DbOrTx, contactId: string, name: string) {

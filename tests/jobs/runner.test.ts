@@ -1,0 +1,186 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Database, openDatabase } from '../../server/db/client';
+import { type JobQueue, startJobQueue } from '../../server/jobs/queue';
+import { silentLogger } from '../helpers/log';
+import { waitUntil } from '../helpers/reliability';
+import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
+
+/**
+ * The job workers: how they find work. Polling is set to an hour in these tests, so a job handled
+ * within the (generous) bounds below was found by the mechanism under test, not by a poll.
+ */
+const AN_HOUR = 3600;
+const BOUND_MS = 30_000;
+
+let t: TestRuntime;
+let queue: JobQueue;
+let n = 0;
+const queueName = (what: string) => `test.${what}.${++n}`;
+
+beforeAll(async () => {
+  t = await createTestRuntime({}, { workers: false });
+  queue = t.runtime.queue;
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+describe('draining a queue', () => {
+  it('a worker takes the next due job as soon as one finishes, without waiting for a poll', async () => {
+    const name = queueName('drain');
+    await queue.define({ name });
+    const done: number[] = [];
+    await queue.work<{ i: number }>(
+      name,
+      { concurrency: 2, pollingIntervalSeconds: AN_HOUR },
+      async (job) => {
+        done.push(job.data.i);
+      },
+    );
+    for (let i = 0; i < 25; i++) await queue.send(name, { i });
+    queue.wake(name);
+    await waitUntil('every job handled', () => done.length === 25, { timeoutMs: BOUND_MS });
+    expect([...done].sort((a, b) => a - b)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+  });
+
+  it('runs up to `concurrency` jobs of a queue at the same time, never more', async () => {
+    const name = queueName('concurrency');
+    await queue.define({ name });
+    let running = 0;
+    let most = 0;
+    let finished = 0;
+    await queue.work(name, { concurrency: 4, pollingIntervalSeconds: AN_HOUR }, async () => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, 20));
+      running--;
+      finished++;
+    });
+    for (let i = 0; i < 16; i++) await queue.send(name, { i });
+    queue.wake(name);
+    await waitUntil('every job handled', () => finished === 16, { timeoutMs: BOUND_MS });
+    expect(most).toBe(4);
+  });
+
+  it('a delayed job starts when it falls due, without a poll or another wake', async () => {
+    const name = queueName('delayed');
+    await queue.define({ name });
+    const done: string[] = [];
+    await queue.work(name, { concurrency: 1, pollingIntervalSeconds: AN_HOUR }, async (job) => {
+      done.push(job.id);
+    });
+    const id = await queue.send(name, { x: 1 }, { startAfter: new Date(Date.now() + 300) });
+    queue.wake(name);
+    await waitUntil('the delayed job handled', () => done.includes(id!), { timeoutMs: BOUND_MS });
+  });
+
+  it('a failing job is failed alone; the others of its batch complete', async () => {
+    const name = queueName('fail-one');
+    await queue.define({ name, retryLimit: 0 });
+    await queue.work<{ i: number }>(
+      name,
+      { concurrency: 5, pollingIntervalSeconds: AN_HOUR },
+      async (job) => {
+        if (job.data.i === 2) throw new Error('boom');
+      },
+    );
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await queue.send(name, { i }))!);
+    queue.wake(name);
+    const states = async () =>
+      t.runtime.database.sql<Array<{ id: string; state: string }>>`
+        select id::text, state::text from pgboss.job where name = ${name} order by id`;
+    const rows = await waitUntil(
+      'every job finished',
+      async () => {
+        const r = await states();
+        return r.length === 5 && r.every((x) => x.state === 'completed' || x.state === 'failed') && r;
+      },
+      { timeoutMs: BOUND_MS },
+    );
+    const failed = rows.filter((r) => r.state === 'failed').map((r) => r.id);
+    expect(failed).toEqual([ids[2]]);
+  });
+});
+
+describe('fresh jobs before a backlog', () => {
+  it('jobs that fell due recently are started before jobs due for longer, whatever the order they were enqueued in', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        // Each job: fresh (due now) or backlog (due this many seconds ago), in enqueue order.
+        fc.array(fc.option(fc.integer({ min: 31, max: 86_400 }), { nil: null }), {
+          minLength: 2,
+          maxLength: 12,
+        }),
+        async (ages) => {
+          const name = queueName('fresh');
+          await queue.define({ name });
+          const ids: string[] = [];
+          for (const age of ages) {
+            const startAfter = age === null ? undefined : new Date(Date.now() - age * 1000);
+            ids.push((await queue.send(name, {}, startAfter ? { startAfter } : {}))!);
+          }
+          const order: string[] = [];
+          await queue.work(
+            name,
+            { concurrency: 1, pollingIntervalSeconds: AN_HOUR, freshSeconds: 30 },
+            async (job) => {
+              order.push(job.id);
+            },
+          );
+          queue.wake(name);
+          await waitUntil('every job handled', () => order.length === ages.length, { timeoutMs: BOUND_MS });
+          const fresh = ids.filter((_, i) => ages[i] === null);
+          const backlog = ids.filter((_, i) => ages[i] !== null);
+          // Fresh ones first, in the order they were enqueued; then the backlog, oldest enqueued first.
+          expect(order).toEqual([...fresh, ...backlog]);
+        },
+      ),
+      { numRuns: 8 },
+    );
+  });
+});
+
+describe.skipIf(!process.env.DATABASE_URL)('workers in another process (real Postgres)', () => {
+  let other: Database;
+  let otherQueue: JobQueue;
+  beforeAll(async () => {
+    // A second connection set and job queue on the same database: a worker-only process.
+    other = await openDatabase({
+      url: t.runtime.database.url,
+      poolMax: 4,
+      prepare: true,
+      dataDir: 'memory://',
+    });
+    otherQueue = await startJobQueue(other, silentLogger, { supervise: false });
+  });
+  afterAll(async () => {
+    await otherQueue?.stop({ timeoutMs: 1000 });
+    await other?.close();
+  });
+
+  it('a job enqueued by a web process wakes the workers of a worker process', async () => {
+    const name = queueName('cross');
+    await queue.define({ name });
+    const done: number[] = [];
+    await otherQueue.work<{ i: number }>(
+      name,
+      { concurrency: 2, pollingIntervalSeconds: AN_HOUR },
+      async (job) => {
+        done.push(job.data.i);
+      },
+    );
+    // The worker is listening and idle once it has handled a first job.
+    await queue.send(name, { i: 0 });
+    queue.wake(name);
+    await waitUntil('the first job handled', () => done.includes(0), { timeoutMs: BOUND_MS });
+    // Now the web side enqueues again: only its notification can wake the idle worker.
+    for (let i = 1; i <= 3; i++) await queue.send(name, { i });
+    queue.wake(name);
+    await waitUntil('jobs enqueued by the other process handled', () => done.length === 4, {
+      timeoutMs: BOUND_MS,
+    });
+    expect([...done].sort()).toEqual([0, 1, 2, 3]);
+  });
+});
