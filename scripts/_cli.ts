@@ -1,6 +1,7 @@
 import { TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
 import { ConfigError, loadConfig } from '../server/config';
+import { DataDirInUseError, describeHolder } from '../server/db/client';
 import { createLogger } from '../server/log';
 import { loadPersona, PersonaError } from '../server/persona';
 import { createRuntime, type Runtime } from '../server/runtime';
@@ -25,7 +26,9 @@ export function parseArgs(argv: string[]): Record<string, string | true> {
 
 /**
  * Runs a script against the configured database through the same procedures as the API, as the
- * server's own system caller. Workers are not started.
+ * server's own system caller. Workers are not started. When a running server holds the embedded data
+ * folder, the script acts on that server's database through its loopback socket, so the server sees
+ * the change at once and it persists; it never opens a second engine on the folder.
  */
 export async function withCaller<T>(
   fn: (caller: ReturnType<typeof createCaller>, runtime: Runtime) => Promise<T>,
@@ -35,14 +38,16 @@ export async function withCaller<T>(
     const config = loadConfig();
     const persona = loadPersona(config.personaPath);
     const log = createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel });
-    runtime = await createRuntime({ config, persona, log, workers: false });
+    runtime = await createRuntime({ config, persona, log, workers: false, whenDataDirInUse: 'attach' });
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof PersonaError) {
+    if (err instanceof ConfigError || err instanceof PersonaError || err instanceof DataDirInUseError) {
       process.stderr.write(`${err.message}\n`);
       process.exit(1);
     }
     throw err;
   }
+  const holder = runtime.database.attachedTo;
+  if (holder) process.stderr.write(`Acting on the database of ${describeHolder(holder)}.\n`);
   try {
     return await fn(
       createCaller(

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { TCampaignCreateInput, TCampaignProgress, TLeadStatus } from '../server/contracts';
+import { describeHolder } from '../server/db/client';
 import { describeError, fail, parseArgs, withCaller } from './_cli';
 
 /**
@@ -11,8 +12,9 @@ import { describeError, fail, parseArgs, withCaller } from './_cli';
  *
  * Options: --rate N (messages per minute), --jitter PERCENT, --dry-run (stop after the preview),
  * --detach (start and exit; the server's workers send). This process also dispatches while it waits,
- * alongside any running server (one dispatcher holds a campaign at a time); after Ctrl-C the server's
- * workers carry on.
+ * alongside any running server on Postgres (one dispatcher holds a campaign at a time); after Ctrl-C the
+ * server's workers carry on. On an embedded data folder a running server holds, the script acts through
+ * that server and only its workers send.
  */
 const args = parseArgs(process.argv.slice(2));
 const str = (k: string) => (typeof args[k] === 'string' ? (args[k] as string) : undefined);
@@ -88,9 +90,14 @@ await withCaller(async (api, runtime) => {
       out('Dry run: the draft is kept; start it with campaigns.start.\n');
       return;
     }
-    if (!args.detach) await runtime.campaigns.startWorkers();
+    // Acting on a running server's embedded database, that server's workers send; otherwise this
+    // process dispatches while it waits.
+    const server = runtime.database.attachedTo;
+    if (!args.detach && !server) await runtime.campaigns.startWorkers();
     const started = await api.campaigns.start({ id: draft.id });
-    out(`Started at ${started.ratePerMinute} messages per minute.\n`);
+    out(
+      `Started at ${started.ratePerMinute} messages per minute${server ? ` by ${describeHolder(server)}` : ''}.\n`,
+    );
     if (args.detach) return;
 
     let stopped = false;

@@ -1,19 +1,23 @@
 import { ConfigError, loadConfig } from '../server/config';
-import { openDatabase } from '../server/db/client';
+import { DataDirInUseError, describeHolder, openDatabase } from '../server/db/client';
 import { runMigrations } from '../server/db/migrate';
 
-/** Applies pending migrations to the configured database (the server also does this at startup). */
+/**
+ * Applies pending migrations to the configured database (the server also does this at startup). An
+ * embedded data folder held by a running server is migrated through that server's engine.
+ */
 try {
   const config = loadConfig();
-  const database = await openDatabase(config.database);
+  const database = await openDatabase({ ...config.database, whenInUse: 'attach' });
   try {
     await runMigrations(database);
-    process.stdout.write(`Migrations applied (${database.mode} database).\n`);
+    const through = database.attachedTo ? `, through ${describeHolder(database.attachedTo)}` : '';
+    process.stdout.write(`Migrations applied (${database.mode} database${through}).\n`);
   } finally {
     await database.close();
   }
 } catch (err) {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof DataDirInUseError) {
     process.stderr.write(`${err.message}\n`);
     process.exit(1);
   }

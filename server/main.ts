@@ -1,5 +1,6 @@
 import { buildApp } from './app';
 import { ConfigError, loadConfig, secretsOf } from './config';
+import { DataDirInUseError } from './db/client';
 import { createLogger } from './log';
 import { loadPersona, PersonaError } from './persona';
 import { createRuntime } from './runtime';
@@ -19,7 +20,17 @@ async function main() {
   }
 
   const logger = createLogger(config, secretsOf(config));
-  const runtime = await createRuntime({ config, persona, log: logger, workers: config.role !== 'web' });
+  let runtime: Awaited<ReturnType<typeof createRuntime>>;
+  try {
+    runtime = await createRuntime({ config, persona, log: logger, workers: config.role !== 'web' });
+  } catch (err) {
+    // Another process runs this embedded data folder's engine: opening it too would corrupt it.
+    if (err instanceof DataDirInUseError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
   const integrations = runtime.services.system.integrations();
   for (const [name, state] of Object.entries(integrations)) {
     if (!state.configured) logger.warn({ integration: name }, state.detail);

@@ -2,6 +2,7 @@ import { type CampaignDispatcher, createCampaignDispatcher } from './campaigns';
 import type { Config } from './config';
 import { type Database, openDatabase } from './db/client';
 import { runMigrations } from './db/migrate';
+import { countOpenDeadLetters } from './db/queries/dead-letters';
 import * as systemQueries from './db/queries/system';
 import { createEventHub, type EventHub } from './events/hub';
 import { createAiClient } from './integrations/ai';
@@ -12,6 +13,7 @@ import type { Logger } from './logger';
 import type { Persona } from './persona';
 import { createPipeline, definePipelineQueues, type Pipeline } from './pipeline';
 import { createServices, type Services } from './services';
+import { createDeadLettersService } from './services/dead-letters';
 import { defineLeadsQueues, startLeadsWorkers } from './services/leads';
 import { createMessagingService } from './services/messaging';
 import { createSettingsService } from './services/settings';
@@ -41,11 +43,17 @@ export interface RuntimeOptions {
   workers: boolean;
   /** Embedded database only: start from this data-folder snapshot. */
   loadDataDir?: Blob;
+  /** Embedded data folder held by another live process: refuse (default) or attach to its engine. */
+  whenDataDirInUse?: 'refuse' | 'attach';
 }
 
 export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const { config, persona, log } = opts;
-  const database = await openDatabase({ ...config.database, loadDataDir: opts.loadDataDir });
+  const database = await openDatabase({
+    ...config.database,
+    loadDataDir: opts.loadDataDir,
+    whenInUse: opts.whenDataDirInUse,
+  });
   try {
     await runMigrations(database);
     const queue = await startJobQueue(database, log.child({ component: 'jobs' }), {
@@ -65,6 +73,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
         },
         pingQueue: () => queue.ping(),
         queueBacklog: () => systemQueries.queueBacklog(database.db),
+        openDeadLetters: () => countOpenDeadLetters(database.db),
         sessionStatus: async () => {
           const row = await systemQueries.getSystemState(database.db, systemQueries.SESSION_STATE_KEY);
           const status = row?.value.status;
@@ -133,6 +142,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
         ...config.campaigns,
         sendRatePerMinute: config.pipeline.sendRatePerMinute,
         gatewayTimeoutMs: config.wasender.timeoutMs,
+        gatewayRetryAfterMaxSeconds: config.pipeline.gatewayRetryAfterMaxSeconds,
         defaultRegion: config.defaultRegion,
       },
     });
@@ -150,6 +160,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       defaultRegion: config.defaultRegion,
       system,
       messaging: createMessagingService(pipeline.deps),
+      deadLetters: createDeadLettersService(pipeline.deps),
       settings,
       events,
       campaigns: {
