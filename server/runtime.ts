@@ -139,6 +139,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
         ...config.campaigns,
         sendRatePerMinute: config.pipeline.sendRatePerMinute,
         gatewayTimeoutMs: config.wasender.timeoutMs,
+        gatewayRetryAfterMaxSeconds: config.pipeline.gatewayRetryAfterMaxSeconds,
         defaultRegion: config.defaultRegion,
       },
     });

@@ -12,6 +12,7 @@ import {
   GatewayTransientError,
   mayHaveArrived,
 } from '../integrations/gateway';
+import { applyEarlyStatuses } from '../pipeline/receipts';
 import {
   type CampaignDeps,
   campaignThrottle,
@@ -271,12 +272,21 @@ class CampaignRun {
       // (never be sent twice), so it need not wait for the disk. The next campaign slot goes with it.
       const [, slot] = await dq.withAsyncCommit(db, (tx) =>
         Promise.all([
-          dq.recordSent(tx, {
-            recipientId: p.recipientId,
-            messageId: p.messageId,
-            gatewayMessageId: res.providerId,
-            at: new Date(),
-          }),
+          dq
+            .recordSent(tx, {
+              recipientId: p.recipientId,
+              messageId: p.messageId,
+              gatewayMessageId: res.providerId,
+              at: new Date(),
+            })
+            // Statuses that came before this send response (kept until the msgId was known).
+            .then(() =>
+              applyEarlyStatuses(tx, null, {
+                id: p.messageId,
+                providerMessageId: null,
+                gatewayMessageId: res.providerId,
+              }),
+            ),
           dq.reserveNextSlot(tx, campaignThrottle(this.campaignId), this.gap(c)),
         ]),
       );
@@ -287,7 +297,8 @@ class CampaignRun {
       if (err instanceof GatewayRateLimitedError) {
         // Nothing was sent: everyone waits until the gateway's retry time, then this recipient goes again.
         await this.requeue(p, false, null);
-        await tq.pushThrottle(db, GATEWAY_THROTTLE, new Date(Date.now() + err.retryAfterMs));
+        const waitMs = Math.min(err.retryAfterMs, (settings.gatewayRetryAfterMaxSeconds ?? 300) * 1000);
+        await tq.pushThrottle(db, GATEWAY_THROTTLE, new Date(Date.now() + waitMs));
         log.warn(
           { campaignId: this.campaignId, retryAfterMs: err.retryAfterMs },
           'gateway rate limit: waiting',

@@ -1,6 +1,8 @@
 import type { ActorType } from '../../drizzle';
+import * as mq from '../db/queries/messages';
 import * as pq from '../db/queries/pipeline';
 import type { DbOrTx } from '../db/types';
+import { recordEvents } from '../events/record';
 import { setOwner } from '../services/ownership';
 import type { PipelineDeps } from './deps';
 import { queueOutbound } from './outbox';
@@ -48,4 +50,57 @@ export async function handOff(
   if (p.message)
     await queueOutbound(tx, deps, { conversationId: p.conversationId, text: p.message, author: 'bot' });
   return true;
+}
+
+/** A message that did not reach the customer, as the failure rule needs it. */
+export interface FailedMessage {
+  id: string;
+  conversationId: string;
+  contactId: string;
+  phone: string;
+  campaignId: string | null;
+  replyGroup: string | null;
+  partIndex: number;
+}
+
+/**
+ * What follows a message that failed for good, whether our send failed or the gateway reported the
+ * failure later (after the message was already marked failed): the parts after it are not sent, the
+ * dashboards hear of it, and a conversation message goes to a person with a task saying why (the
+ * conversation is handed to a human; when a human owns it already, the task alone). Campaign messages
+ * are accounted for by their campaign.
+ */
+export async function handOffFailedMessage(
+  tx: DbOrTx,
+  deps: Pick<PipelineDeps, 'queue' | 'gateway' | 'persona' | 'settings'>,
+  msg: FailedMessage,
+  error: string,
+) {
+  if (msg.replyGroup)
+    await mq.failRemainingParts(tx, msg.replyGroup, msg.partIndex, 'An earlier part failed');
+  await recordEvents(tx, [
+    { type: 'message.status', conversationId: msg.conversationId, messageId: msg.id, status: 'failed' },
+  ]);
+  if (msg.campaignId) return;
+  const taskTitle = `Message to ${msg.phone} was not sent: ${error}`.slice(0, 300);
+  const handed = await handOff(tx, deps, {
+    conversationId: msg.conversationId,
+    contactId: msg.contactId,
+    customerLabel: msg.phone,
+    reason: 'A message could not be sent',
+    actorType: 'system',
+    message: null,
+    taskTitle,
+  });
+  if (!handed) {
+    await pq.insertTask(tx, {
+      contactId: msg.contactId,
+      conversationId: msg.conversationId,
+      title: taskTitle,
+      type: 'handoff',
+      priority: 'high',
+      dueAt: new Date(Date.now() + 60 * 60_000),
+      createdBy: 'bot',
+    });
+  }
 }

@@ -1,14 +1,9 @@
-import * as cq from '../db/queries/campaign-dispatch';
-import * as mq from '../db/queries/messages';
-import * as pq from '../db/queries/pipeline';
 import * as sq from '../db/queries/system';
-import type { Tx } from '../db/types';
-import { recordEvents } from '../events/record';
 import { toE164 } from '../phone';
-import { noteAgentActivity, setOwner } from '../services/ownership';
-import type { WebhookItem, WebhookMessageItem, WebhookStatusItem } from '../webhook/payload';
+import type { WebhookItem, WebhookMessageItem } from '../webhook/payload';
 import { type PipelineDeps, QUEUE_REPLY } from './deps';
 import { createInboundWriter, type InboundWriter } from './inbound-writer';
+import { ingestFromBusinessPhone, ingestStatus } from './receipts';
 
 export type IngestOutcome =
   | { kind: 'stored'; conversationId: string; messageId: string }
@@ -96,111 +91,4 @@ async function ingestInbound(
   if (r.kind === 'stored') return r;
   if (r.kind === 'duplicate') return r;
   return { kind: 'ignored', reason: 'sender has no phone number we can reach' };
-}
-
-/**
- * A `fromMe` message: the echo of one of our own sends (linked to its row by text), or something a
- * person typed on the business phone, which hands the conversation to a human.
- */
-async function ingestFromBusinessPhone(
-  deps: PipelineDeps,
-  item: WebhookMessageItem,
-  phone: string | null,
-): Promise<IngestOutcome> {
-  return deps.db.transaction(async (tx) => {
-    if (await mq.findMessageByProviderId(tx, item.providerId)) throw new Duplicate();
-    const contactId = await resolveContact(tx, phone, item.lid, null);
-    if (!contactId) return { kind: 'ignored', reason: 'chat has no phone number we can reach' } as const;
-    const conversationId = await pq.upsertConversation(tx, contactId);
-    const at = new Date();
-    if (item.text) {
-      const echo = await mq.claimEchoedOutbound(tx, {
-        conversationId,
-        body: item.text,
-        providerMessageId: item.providerId,
-      });
-      if (echo) {
-        // WhatsApp saw it, so it was sent, even if our process died before hearing back from the
-        // gateway (such a send was marked failed as interrupted).
-        let moved = true;
-        if (echo.status === 'failed') await mq.setStatus(tx, echo.id, 'sent', null);
-        else moved = (await mq.advanceStatus(tx, { id: echo.id }, 'sent', null, at)) !== null;
-        if (moved) {
-          await cq.advanceRecipientForMessage(tx, echo.id, 'sent', null, at);
-          await recordEvents(tx, [
-            { type: 'message.status', conversationId, messageId: echo.id, status: 'sent' },
-          ]);
-        }
-        return { kind: 'echo', messageId: echo.id } as const;
-      }
-    }
-    const created = await mq.insertInbound(tx, {
-      conversationId,
-      providerMessageId: item.providerId,
-      type: item.type,
-      body: item.text,
-      author: 'agent',
-      direction: 'outbound',
-      status: 'sent',
-      actorId: 'business-phone',
-    });
-    if (!created) throw new Duplicate();
-    await pq.touchConversation(tx, conversationId, {
-      at,
-      preview: item.text ?? `[${item.type}]`,
-      inbound: false,
-      agent: true,
-    });
-    const quiet = { humanQuietMinutes: deps.settings.humanQuietMinutes };
-    await setOwner(
-      tx,
-      {
-        conversationId,
-        to: 'human',
-        actorType: 'agent',
-        actorId: 'business-phone',
-        reason: 'Replied from the business phone',
-      },
-      quiet,
-    );
-    await noteAgentActivity(tx, conversationId, at, quiet);
-    await recordEvents(tx, [
-      {
-        type: 'message.created',
-        conversationId,
-        messageId: created.id,
-        direction: 'outbound',
-        author: 'agent',
-      },
-    ]);
-    return { kind: 'agent', conversationId, messageId: created.id } as const;
-  });
-}
-
-/** One person, whichever id WhatsApp used: the phone number first, then a known LID. */
-async function resolveContact(tx: Tx, phone: string | null, lid: string | null, pushName: string | null) {
-  let contactId: string | null = null;
-  if (phone) {
-    contactId = await pq.upsertContactByPhone(tx, phone, pushName);
-    await pq.addIdentity(tx, contactId, 'phone', phone);
-  } else if (lid) {
-    contactId = await pq.findContactByIdentity(tx, 'lid', lid);
-  }
-  if (contactId && lid) await pq.addIdentity(tx, contactId, 'lid', lid);
-  return contactId;
-}
-
-async function ingestStatus(deps: PipelineDeps, item: WebhookStatusItem): Promise<IngestOutcome> {
-  return deps.db.transaction(async (tx) => {
-    const at = new Date();
-    let row = await mq.advanceStatus(tx, { providerMessageId: item.providerId }, item.status, item.error, at);
-    if (!row && item.msgId)
-      row = await mq.advanceStatus(tx, { gatewayMessageId: item.msgId }, item.status, item.error, at);
-    if (!row) return { kind: 'status', updated: false } as const;
-    if (row.campaignId) await cq.advanceRecipientForMessage(tx, row.id, row.status, item.error, at);
-    await recordEvents(tx, [
-      { type: 'message.status', conversationId: row.conversationId, messageId: row.id, status: row.status },
-    ]);
-    return { kind: 'status', updated: true } as const;
-  });
 }

@@ -10,41 +10,94 @@ import {
   mayHaveArrived,
 } from '../integrations/gateway';
 import { type PipelineDeps, QUEUE_SEND, type SendJob } from './deps';
-import { handOff } from './handoff';
+import { handOffFailedMessage } from './handoff';
+import { applyEarlyStatuses } from './receipts';
 
 export const GATEWAY_THROTTLE = 'gateway';
 
-export type SendOutcome = 'sent' | 'skipped' | 'rate-limited' | 'failed' | 'not-configured' | 'interrupted';
+export type SendOutcome =
+  | 'sent'
+  | 'skipped'
+  | 'rate-limited'
+  | 'rescheduled'
+  | 'in-flight'
+  | 'failed'
+  | 'not-configured'
+  | 'interrupted';
+
+/** A send job's data: the part to send, and the throttle slot it holds once it waited for one. */
+export type SendJobData = SendJob & { slotAt?: string };
+
+/** Longest throttle wait a send job sleeps through; a longer one ends the job and schedules a new one. */
+export function inJobWaitMs(settings: PipelineDeps['settings']): number {
+  const room = settings.sendJobTimeoutSeconds * 1000 - settings.gatewayTimeoutMs - 5000;
+  return Math.max(0, Math.min(2000, room));
+}
+
+/** How long after its claim a send attempt may still be running (its gateway call, its recording). */
+export function inFlightLimitMs(settings: PipelineDeps['settings']): number {
+  return settings.gatewayTimeoutMs + 10_000;
+}
 
 /**
- * Sends one outbound message part through the gateway, at most once.
+ * Sends one outbound message part through the gateway, at most once, never holding its job longer
+ * than a gateway call plus a short throttle wait (pg-boss gives a job that outlives its timeout to
+ * another worker while the first still runs).
  *
- * The row is claimed (queued → pending) before the gateway call. A retry that finds it still pending
- * means a previous attempt died after claiming it: the gateway may or may not have accepted it, so it
- * is marked failed for a person to check instead of risking a duplicate in the customer's chat. The
- * same holds for a request that got no answer (`mayHaveArrived`); errors that surely left the message
- * unsent (an HTTP error status, no connection) are retried with backoff.
+ * - The throttle slot is reserved once; a slot further away than `inJobWaitMs` ends this job and
+ *   schedules a new one for that time carrying the slot (the message stays queued and always has a
+ *   job).
+ * - The row is claimed (queued → pending) before the gateway call. A job that finds it pending while
+ *   the claim is younger than a send can take (a retry racing the first handler) checks again later;
+ *   an older claim means the attempt died: the gateway may or may not have accepted it, so it is
+ *   marked failed for a person to check instead of risking a duplicate in the customer's chat. The
+ *   same holds for a request that got no answer (`mayHaveArrived`); errors that surely left the
+ *   message unsent (an HTTP error status, no connection) are retried with backoff.
+ * - A 429 pushes the shared throttle by the gateway's retry time, capped by
+ *   GATEWAY_RETRY_AFTER_MAX_SECONDS.
+ * - No status write moves a message backwards (see `mq.advanceStatus`).
  */
 export async function runSendJob(
   deps: PipelineDeps,
-  job: { data: SendJob; retryCount: number },
+  job: { data: SendJobData; retryCount: number },
 ): Promise<SendOutcome> {
   const { db, gateway, settings, log } = deps;
   const msg = await mq.findOutboundForSend(db, job.data.messageId);
   if (!msg) return 'skipped';
   if (msg.status === 'pending') {
+    const settledAt = msg.updatedAt.getTime() + inFlightLimitMs(settings);
+    if (settledAt > Date.now()) {
+      await deps.queue.send<SendJobData>(
+        QUEUE_SEND,
+        { messageId: msg.id },
+        { startAfter: new Date(settledAt) },
+      );
+      return 'in-flight';
+    }
     await failPart(deps, msg, 'Sending was interrupted; it may not have been delivered');
     return 'interrupted';
   }
   if (msg.status !== 'queued') return 'skipped';
   if (!gateway.configured) {
-    await mq.setStatus(db, msg.id, 'not_configured', 'WASENDER_API_TOKEN is not configured');
+    await mq.markNotConfigured(db, msg.id, 'WASENDER_API_TOKEN is not configured');
     return 'not-configured';
   }
 
-  // Wait for this process's turn in the shared throttle, then claim the row.
-  const slot = await tq.reserveSlot(db, GATEWAY_THROTTLE, 60_000 / settings.sendRatePerMinute);
+  // This part's turn in the shared throttle: the slot it holds, or a new one.
+  const held = job.data.slotAt ? new Date(job.data.slotAt) : null;
+  const slot =
+    held && !Number.isNaN(held.getTime())
+      ? held
+      : await tq.reserveSlot(db, GATEWAY_THROTTLE, 60_000 / settings.sendRatePerMinute);
   const wait = slot.getTime() - Date.now();
+  if (wait > inJobWaitMs(settings)) {
+    await deps.queue.send<SendJobData>(
+      QUEUE_SEND,
+      { messageId: msg.id, slotAt: slot.toISOString() },
+      { startAfter: slot },
+    );
+    return 'rescheduled';
+  }
   if (wait > 0) await sleep(wait);
   if (!(await mq.claimForSend(db, msg.id))) return 'skipped';
 
@@ -53,14 +106,21 @@ export async function runSendJob(
     res = await gateway.sendText({ to: msg.phone, text: msg.body ?? '' });
   } catch (err) {
     if (err instanceof GatewayRateLimitedError) {
-      // Everyone backs off until the gateway's retry time; this part goes again after it.
-      const until = new Date(Date.now() + err.retryAfterMs);
+      // Everyone backs off until the gateway's retry time (capped); this part goes again after it.
+      const capMs = settings.gatewayRetryAfterMaxSeconds * 1000;
+      const waitMs = Math.min(err.retryAfterMs, capMs);
+      const until = new Date(Date.now() + waitMs);
       await db.transaction(async (tx) => {
-        await mq.setStatus(tx, msg.id, 'queued', null);
+        await mq.requeue(tx, msg.id);
         await tq.pushThrottle(tx, GATEWAY_THROTTLE, until);
-        await deps.queue.send<SendJob>(QUEUE_SEND, { messageId: msg.id }, { tx, startAfter: until });
+        await deps.queue.send<SendJobData>(QUEUE_SEND, { messageId: msg.id }, { tx, startAfter: until });
       });
-      log.warn({ messageId: msg.id, retryAfterMs: err.retryAfterMs }, 'gateway rate limit: waiting');
+      if (err.retryAfterMs > capMs)
+        log.warn(
+          { messageId: msg.id, retryAfterMs: err.retryAfterMs, cappedMs: capMs },
+          'gateway rate limit: its retry time is longer than GATEWAY_RETRY_AFTER_MAX_SECONDS; trying again sooner',
+        );
+      else log.warn({ messageId: msg.id, retryAfterMs: err.retryAfterMs }, 'gateway rate limit: waiting');
       return 'rate-limited';
     }
     if (err instanceof GatewayTransientError && mayHaveArrived(err)) {
@@ -73,7 +133,7 @@ export async function runSendJob(
         await failPart(deps, msg, `Gateway unavailable after ${job.retryCount + 1} attempts: ${err.message}`);
         return 'failed';
       }
-      await mq.setStatus(db, msg.id, 'queued', null);
+      await mq.requeue(db, msg.id);
       throw err;
     }
     if (err instanceof GatewayRejectedError) {
@@ -81,10 +141,10 @@ export async function runSendJob(
       return 'failed';
     }
     if (err instanceof GatewayNotConfiguredError) {
-      await mq.setStatus(db, msg.id, 'not_configured', 'WASENDER_API_TOKEN is not configured');
+      await mq.markNotConfigured(db, msg.id, 'WASENDER_API_TOKEN is not configured');
       return 'not-configured';
     }
-    await mq.setStatus(db, msg.id, 'queued', null);
+    await mq.requeue(db, msg.id);
     throw err;
   }
   await recordSent(deps, msg, res.providerId);
@@ -107,10 +167,16 @@ async function recordSent(deps: PipelineDeps, msg: SendRow, providerId: string |
           const row = await mq.findOutboundForSend(tx, msg.id);
           if (row && row.status !== 'pending' && row.gatewayMessageId === providerId) return;
         }
-        await mq.markSent(tx, msg.id, providerId, at);
-        await recordEvents(tx, [
-          { type: 'message.status', conversationId: msg.conversationId, messageId: msg.id, status: 'sent' },
-        ]);
+        const status = await mq.markSent(tx, msg.id, providerId, at);
+        if (status === 'sent')
+          await recordEvents(tx, [
+            { type: 'message.status', conversationId: msg.conversationId, messageId: msg.id, status: 'sent' },
+          ]);
+        await applyEarlyStatuses(tx, deps, {
+          id: msg.id,
+          providerMessageId: null,
+          gatewayMessageId: providerId,
+        });
         await scheduleNextPart(tx, deps, msg);
       });
       return;
@@ -144,28 +210,13 @@ async function scheduleNextPart(
 type SendRow = NonNullable<Awaited<ReturnType<typeof mq.findOutboundForSend>>>;
 
 /**
- * Marks a part (and the parts after it) failed. A conversation message that could not be sent goes
- * to a person, with a task saying why; campaign messages are accounted for by their campaign.
+ * Marks a part that our send could not deliver failed, if it was not sent meanwhile (a receipt is
+ * never undone), and applies the failed-message rule: later parts are not sent, a person gets a task.
  */
 async function failPart(deps: PipelineDeps, msg: SendRow, error: string) {
   await deps.db.transaction(async (tx) => {
-    await mq.setStatus(tx, msg.id, 'failed', error);
-    if (msg.replyGroup)
-      await mq.failRemainingParts(tx, msg.replyGroup, msg.partIndex, 'An earlier part failed');
-    await recordEvents(tx, [
-      { type: 'message.status', conversationId: msg.conversationId, messageId: msg.id, status: 'failed' },
-    ]);
-    if (!msg.campaignId) {
-      await handOff(tx, deps, {
-        conversationId: msg.conversationId,
-        contactId: msg.contactId,
-        customerLabel: msg.phone,
-        reason: 'A message could not be sent',
-        actorType: 'system',
-        message: null,
-        taskTitle: `Message to ${msg.phone} was not sent: ${error}`.slice(0, 300),
-      });
-    }
+    if (!(await mq.markSendFailed(tx, msg.id, error))) return;
+    await handOffFailedMessage(tx, deps, msg, error);
   });
 }
 

@@ -33,6 +33,10 @@ export interface FakeWasenderStep {
   hang?: boolean;
   /** Destroy the socket without answering. */
   reset?: boolean;
+  /** Hold the request until this settles, then act (a send response the test releases when it wants). */
+  gate?: Promise<unknown>;
+  /** Answer a successful send with this msgId (instead of the next one). */
+  msgId?: number;
 }
 
 export interface FakeWasenderSend {
@@ -142,6 +146,7 @@ export async function startFakeWasender(options: FakeWasenderOptions = {}): Prom
 
     const step = steps.shift();
     if (step?.delayMs) await sleep(step.delayMs);
+    if (step?.gate) await step.gate.catch(() => {});
     if (closed) return;
     if (step?.hang) return;
     if (step?.reset) {
@@ -193,7 +198,7 @@ export async function startFakeWasender(options: FakeWasenderOptions = {}): Prom
       });
       return;
     }
-    const msgId = nextMsgId++;
+    const msgId = step?.msgId ?? nextMsgId++;
     const record: FakeWasenderSend = { to: input.to, text: input.text, at: now, msgId };
     sent.push(record);
     events.emit('send', record);

@@ -191,10 +191,14 @@ describe('POST /webhook', () => {
       )[0];
     await expect.poll(async () => (await sentRow())?.status).toBe('sent');
     const out = await sentRow();
-    // The state a crash during the gateway call leaves behind (see the send job).
+    // The state a crash during the gateway call leaves behind (see the send job): never marked sent.
     await db()
       .update(messages)
-      .set({ status: 'failed', error: 'Sending was interrupted; it may not have been delivered' })
+      .set({
+        status: 'failed',
+        error: 'Sending was interrupted; it may not have been delivered',
+        sentAt: null,
+      })
       .where(eq(messages.id, out!.id));
     await h.post(textWebhook({ phone: '14155550207', text: sent!.text, id: newId(), fromMe: true }));
     const [after] = await db().select().from(messages).where(eq(messages.id, out!.id));

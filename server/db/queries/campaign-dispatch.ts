@@ -269,7 +269,8 @@ export async function claimForSend(
 
 /**
  * The gateway accepted the message: message and recipient are marked sent together. A status webhook
- * may have moved either further already; neither is moved back.
+ * may have moved either further already; neither is moved back (a failure the gateway reported
+ * stays; one of our own with an unknown outcome, never sent, is corrected).
  */
 export async function recordSent(
   db: DbOrTx,
@@ -278,9 +279,12 @@ export async function recordSent(
   const at = sql`${p.at.toISOString()}::timestamptz`;
   await db.execute(sql`
     with m as (
-      update ${messages} set gateway_message_id = ${p.gatewayMessageId}, sent_at = ${at}, updated_at = now(),
-        status = case when status in ('pending', 'queued', 'failed') then 'sent' else status end,
-        error = case when status in ('pending', 'queued', 'failed') then null else error end
+      update ${messages} set gateway_message_id = coalesce(${p.gatewayMessageId}, gateway_message_id),
+        sent_at = coalesce(sent_at, ${at}), updated_at = now(),
+        status = case when status in ('pending', 'queued') or (status = 'failed' and sent_at is null)
+          then 'sent' else status end,
+        error = case when status in ('pending', 'queued') or (status = 'failed' and sent_at is null)
+          then null else error end
       where id = ${p.messageId}
       returning id
     )

@@ -1,9 +1,10 @@
-import { and, asc, desc, eq, gt, inArray, isNull, lt, lte, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, or, sql } from 'drizzle-orm';
 import {
   type AiUsage,
   type Author,
   contacts,
   conversations,
+  earlyStatuses,
   type MessageStatus,
   type MessageType,
   messages,
@@ -78,39 +79,133 @@ export async function findMessageByProviderId(db: DbOrTx, providerMessageId: str
 }
 
 /**
- * Our own outbound message that a `fromMe` webhook echoes: same conversation and text, not yet linked
- * to a WhatsApp id. The oldest such message is claimed first.
+ * The text of a message as compared with its echo: WhatsApp may change whitespace (runs, line
+ * ends, trailing blanks) and Unicode composition on the way, never the words.
+ */
+export function echoText(text: string): string {
+  return text.normalize('NFC').replace(/\s+/gu, ' ').trim();
+}
+
+/**
+ * Links our own outbound message to the WhatsApp id of its echo (a `fromMe` webhook), claiming it:
+ * the message whose gateway id (WaSender's msgId) the echo names, else the oldest message of the
+ * conversation with the same text (compared by `echoText`) that no echo has claimed yet, sent in the
+ * last day. Null when none matches.
  */
 export async function claimEchoedOutbound(
   db: DbOrTx,
-  p: { conversationId: string; body: string; providerMessageId: string },
+  p: {
+    conversationId: string;
+    body: string | null;
+    providerMessageId: string;
+    gatewayMessageId?: string | null;
+  },
 ) {
-  const candidate = db
-    .select({ id: messages.id })
+  const claim = async (id: string) => {
+    const [row] = await db
+      .update(messages)
+      .set({ providerMessageId: p.providerMessageId })
+      .where(and(eq(messages.id, id), isNull(messages.providerMessageId)))
+      .returning({ id: messages.id, status: messages.status, gatewayMessageId: messages.gatewayMessageId });
+    return row ?? null;
+  };
+  if (p.gatewayMessageId) {
+    const [byId] = await db
+      .select({ id: messages.id })
+      .from(messages)
+      .where(
+        and(
+          eq(messages.gatewayMessageId, p.gatewayMessageId),
+          eq(messages.direction, 'outbound'),
+          isNull(messages.providerMessageId),
+        ),
+      )
+      .limit(1)
+      .for('update', { skipLocked: true });
+    if (byId) return claim(byId.id);
+  }
+  if (!p.body) return null;
+  const wanted = echoText(p.body);
+  if (!wanted) return null;
+  const candidates = await db
+    .select({ id: messages.id, body: messages.body })
     .from(messages)
     .where(
       and(
         eq(messages.conversationId, p.conversationId),
         eq(messages.direction, 'outbound'),
         isNull(messages.providerMessageId),
-        eq(messages.body, p.body),
         gt(messages.createdAt, sql`now() - interval '1 day'`),
       ),
     )
-    .orderBy(asc(messages.createdAt))
-    .limit(1)
+    .orderBy(asc(messages.createdAt), asc(messages.partIndex))
+    .limit(200)
     .for('update', { skipLocked: true });
-  const [row] = await db
-    .update(messages)
-    .set({ providerMessageId: p.providerMessageId })
-    .where(inArray(messages.id, candidate))
-    .returning({ id: messages.id, status: messages.status });
-  return row ?? null;
+  const match = candidates.find((c) => c.body !== null && echoText(c.body) === wanted);
+  return match ? claim(match.id) : null;
+}
+
+/** An outbound message by one of the gateway's ids (WhatsApp's key id first, then WaSender's msgId). */
+export async function findOutboundByIds(
+  db: DbOrTx,
+  ids: { providerMessageId?: string | null; gatewayMessageId?: string | null },
+) {
+  const cols = {
+    id: messages.id,
+    conversationId: messages.conversationId,
+    status: messages.status,
+    campaignId: messages.campaignId,
+    providerMessageId: messages.providerMessageId,
+    gatewayMessageId: messages.gatewayMessageId,
+  };
+  if (ids.providerMessageId) {
+    const [row] = await db
+      .select(cols)
+      .from(messages)
+      .where(and(eq(messages.providerMessageId, ids.providerMessageId), eq(messages.direction, 'outbound')))
+      .limit(1);
+    if (row) return row;
+  }
+  if (ids.gatewayMessageId) {
+    const [row] = await db
+      .select(cols)
+      .from(messages)
+      .where(and(eq(messages.gatewayMessageId, ids.gatewayMessageId), eq(messages.direction, 'outbound')))
+      .orderBy(desc(messages.createdAt))
+      .limit(1);
+    if (row) return row;
+  }
+  return null;
 }
 
 /**
- * Moves a message's status forward only. `failed` applies only before delivery. Returns the updated
- * row, or null when the event was late, repeated or about an unknown message.
+ * Records WhatsApp's id of a message known by its gateway id, when the message has none yet and no
+ * other message carries that id. Returns whether it was recorded.
+ */
+export async function linkProviderId(db: DbOrTx, id: string, providerMessageId: string) {
+  const [row] = await db
+    .update(messages)
+    .set({ providerMessageId })
+    .where(
+      and(
+        eq(messages.id, id),
+        isNull(messages.providerMessageId),
+        sql`not exists (select 1 from ${messages} o where o.provider_message_id = ${providerMessageId})`,
+      ),
+    )
+    .returning({ id: messages.id });
+  return row !== undefined;
+}
+
+/**
+ * Moves a message's status forward only, the same result whatever order the events come in:
+ * - queued → pending → sent → delivered → read → played, never back;
+ * - `failed` applies only before delivery (queued, pending, sent). A failure reported after
+ *   `delivered` is ignored: the message reached the customer's phone;
+ * - a sign of delivery (`delivered`, `read`, `played`) overrides `failed`: the phone has it;
+ * - `sent` overrides only a failure of our own send attempt whose outcome was unknown (no answer
+ *   from the gateway, interrupted: `sent_at` never set), not a failure the gateway reported.
+ * Returns the updated row, or null when the event was late, repeated or about an unknown message.
  */
 export async function advanceStatus(
   db: DbOrTx,
@@ -125,20 +220,19 @@ export async function advanceStatus(
       : 'providerMessageId' in where
         ? eq(messages.providerMessageId, where.providerMessageId)
         : eq(messages.gatewayMessageId, where.gatewayMessageId);
-  const guard =
-    status === 'failed'
-      ? sql`${rankSql(messages.status)} < 3`
-      : sql`${rankSql(messages.status)} < ${STATUS_RANK[status]}`;
+  const atSql = sql`${at.toISOString()}::timestamptz`;
   const [row] = await db
     .update(messages)
     .set({
       status,
-      error,
-      ...(status === 'sent' ? { sentAt: at } : {}),
-      ...(status === 'delivered' ? { deliveredAt: at } : {}),
-      ...(status === 'read' || status === 'played' ? { readAt: at } : {}),
+      error: status === 'failed' ? (error ?? 'WhatsApp reported the message as failed').slice(0, 500) : null,
+      ...(status === 'sent' ? { sentAt: sql`coalesce(${messages.sentAt}, ${atSql})` } : {}),
+      ...(status === 'delivered' ? { deliveredAt: sql`coalesce(${messages.deliveredAt}, ${atSql})` } : {}),
+      ...(status === 'read' || status === 'played'
+        ? { readAt: sql`coalesce(${messages.readAt}, ${atSql})` }
+        : {}),
     })
-    .where(and(target, eq(messages.direction, 'outbound'), guard))
+    .where(and(target, eq(messages.direction, 'outbound'), advanceGuard(status)))
     .returning({
       id: messages.id,
       conversationId: messages.conversationId,
@@ -146,6 +240,17 @@ export async function advanceStatus(
       campaignId: messages.campaignId,
     });
   return row ?? null;
+}
+
+/** Where a move to `status` is allowed (see `advanceStatus`). */
+function advanceGuard(status: MessageStatus) {
+  const rank = rankSql(messages.status);
+  if (status === 'failed') return sql`${rank} < 3`;
+  if (status === 'sent')
+    return sql`(${rank} < 2 or (${messages.status} = 'failed' and ${messages.sentAt} is null))`;
+  if (STATUS_RANK[status] >= 3)
+    return sql`(${rank} < ${STATUS_RANK[status]} or ${messages.status} = 'failed')`;
+  return sql`${rank} < ${STATUS_RANK[status]}`;
 }
 
 /** The message a send job works on, with the phone it goes to. */
@@ -162,6 +267,7 @@ export async function findOutboundForSend(db: DbOrTx, id: string) {
       gatewayMessageId: messages.gatewayMessageId,
       campaignId: messages.campaignId,
       author: messages.author,
+      updatedAt: messages.updatedAt,
       contactId: contacts.id,
       phone: contacts.phone,
     })
@@ -177,25 +283,74 @@ export async function findOutboundForSend(db: DbOrTx, id: string) {
 export async function claimForSend(db: DbOrTx, id: string) {
   const [row] = await db
     .update(messages)
-    .set({ status: 'pending' })
+    .set({ status: 'pending', updatedAt: sql`now()` })
     .where(and(eq(messages.id, id), eq(messages.status, 'queued')))
     .returning({ id: messages.id });
   return row ?? null;
 }
 
+/**
+ * The gateway accepted the message: it is sent, unless a status webhook moved it further already.
+ * A failure of our own attempt with an unknown outcome (interrupted) is corrected to sent; a failure
+ * the gateway reported is not. Returns the row's status afterwards (null: no such message).
+ */
 export async function markSent(db: DbOrTx, id: string, gatewayMessageId: string | null, at: Date) {
-  await db
+  const [row] = await db
     .update(messages)
     .set({
-      gatewayMessageId,
-      sentAt: at,
-      status: sql`case when ${messages.status} = 'pending' then 'sent' else ${messages.status} end`,
+      gatewayMessageId: sql`coalesce(${gatewayMessageId}::text, ${messages.gatewayMessageId})`,
+      sentAt: sql`coalesce(${messages.sentAt}, ${at.toISOString()}::timestamptz)`,
+      status: sql`case when ${advanceGuard('sent')} then 'sent' else ${messages.status} end`,
+      error: sql`case when ${advanceGuard('sent')} then null else ${messages.error} end`,
     })
-    .where(eq(messages.id, id));
+    .where(eq(messages.id, id))
+    .returning({ status: messages.status });
+  return row?.status ?? null;
 }
 
-export async function setStatus(db: DbOrTx, id: string, status: MessageStatus, error: string | null) {
-  await db.update(messages).set({ status, error }).where(eq(messages.id, id));
+/** Nothing went out (rate limit, an error that says so): a claimed message waits in the queue again. */
+export async function requeue(db: DbOrTx, id: string) {
+  await db
+    .update(messages)
+    .set({ status: 'queued', error: null })
+    .where(and(eq(messages.id, id), eq(messages.status, 'pending')));
+}
+
+/** No gateway credentials: a message not yet sent is kept as not_configured. */
+export async function markNotConfigured(db: DbOrTx, id: string, error: string) {
+  await db
+    .update(messages)
+    .set({ status: 'not_configured', error })
+    .where(and(eq(messages.id, id), inArray(messages.status, ['queued', 'pending'])));
+}
+
+/**
+ * Our send attempt failed (or its outcome is unknown): only a message not yet sent moves to failed,
+ * so a late timeout never undoes a receipt. Returns whether it moved.
+ */
+export async function markSendFailed(db: DbOrTx, id: string, error: string) {
+  const [row] = await db
+    .update(messages)
+    .set({ status: 'failed', error: error.slice(0, 500) })
+    .where(and(eq(messages.id, id), inArray(messages.status, ['queued', 'pending'])))
+    .returning({ id: messages.id });
+  return row !== undefined;
+}
+
+/**
+ * Send jobs that went missing: messages `queued` longer than `olderThanMs` (a live one is sent or
+ * rescheduled well before), and the age of the oldest.
+ */
+export async function stalledSends(db: DbOrTx, olderThanMs: number) {
+  const age = sql.raw(`interval '${Math.max(0, Math.round(olderThanMs))} milliseconds'`);
+  const [row] = await db
+    .select({
+      count: sql<number>`count(*)::int`,
+      oldest: sql<Date | null>`min(${messages.createdAt})`.mapWith(messages.createdAt),
+    })
+    .from(messages)
+    .where(and(eq(messages.status, 'queued'), lt(messages.createdAt, sql`now() - ${age}`)));
+  return { count: row?.count ?? 0, oldest: row?.oldest ?? null };
 }
 
 export async function nextPart(db: DbOrTx, replyGroup: string, afterIndex: number) {
@@ -263,4 +418,56 @@ export function historyBefore(db: DbOrTx, conversationId: string, before: Date, 
     )
     .orderBy(desc(messages.createdAt), desc(messages.id))
     .limit(limit);
+}
+
+/**
+ * Keeps a delivery status about a message not known yet (see `early_statuses`); rows older than a
+ * day are pruned on the way: their message is not ours, or its send response never came.
+ */
+export async function keepEarlyStatus(
+  db: DbOrTx,
+  row: {
+    providerMessageId: string | null;
+    gatewayMessageId: string | null;
+    status: MessageStatus;
+    error: string | null;
+  },
+) {
+  await db.delete(earlyStatuses).where(lt(earlyStatuses.receivedAt, sql`now() - interval '1 day'`));
+  await db.insert(earlyStatuses).values(row);
+}
+
+/** Takes (deletes and returns, oldest first) the statuses kept for a message known by these ids. */
+export async function takeEarlyStatuses(
+  db: DbOrTx,
+  ids: { providerMessageId: string | null; gatewayMessageId: string | null },
+) {
+  const conds = [
+    ids.providerMessageId ? eq(earlyStatuses.providerMessageId, ids.providerMessageId) : undefined,
+    ids.gatewayMessageId ? eq(earlyStatuses.gatewayMessageId, ids.gatewayMessageId) : undefined,
+  ].filter((c) => c !== undefined);
+  if (!conds.length) return [];
+  const rows = await db
+    .delete(earlyStatuses)
+    .where(or(...conds))
+    .returning({
+      providerMessageId: earlyStatuses.providerMessageId,
+      gatewayMessageId: earlyStatuses.gatewayMessageId,
+      status: earlyStatuses.status,
+      error: earlyStatuses.error,
+      receivedAt: earlyStatuses.receivedAt,
+    });
+  return rows.sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime());
+}
+
+/** The gateway id (msgId) an early status links to a WhatsApp id, when one was kept with both. */
+export async function earlyGatewayIdFor(db: DbOrTx, providerMessageId: string) {
+  const [row] = await db
+    .select({ gatewayMessageId: earlyStatuses.gatewayMessageId })
+    .from(earlyStatuses)
+    .where(
+      and(eq(earlyStatuses.providerMessageId, providerMessageId), isNotNull(earlyStatuses.gatewayMessageId)),
+    )
+    .limit(1);
+  return row?.gatewayMessageId ?? null;
 }
