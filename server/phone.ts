@@ -1,8 +1,10 @@
-import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js';
+import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 
 /**
- * A phone number in E.164 (+14155550123), or null when it is not a valid number. Numbers written with
- * a leading + or 00 are international; others are read in the default region.
+ * A phone number a person typed (CRM forms, imports, campaign audiences, new conversations) in E.164
+ * (+14155550123), or null when it is not a valid number. Validated against the library's full
+ * metadata, which knows each country's exact number ranges. Numbers written with a leading + or 00
+ * are international; others are read in the default region.
  */
 export function toE164(input: string, defaultRegion: string): string | null {
   const cleaned = input.trim().replace(/^00/, '+');
@@ -20,4 +22,21 @@ export function toE164(input: string, defaultRegion: string): string | null {
     return null;
   }
   return parsed.number;
+}
+
+/** E.164 allows 15 digits at most; the shortest numbers in use have 7. The first digit is a country code. */
+const PLAUSIBLE_E164_DIGITS = /^[1-9][0-9]{6,14}$/;
+
+/**
+ * A number WhatsApp delivered a message from (the digits of a phone JID, with or without `+`) in E.164,
+ * or null when it is not a plausible international number (7 to 15 digits, not starting with 0).
+ *
+ * Deliberately lenient: WhatsApp only delivers from numbers that exist, and the library's metadata
+ * refuses some that do (fictional-looking ranges such as US 555 or UK 07700 900, legacy Ivory Coast
+ * 8-digit numbers, Mexican mobile ids with the old `1` after 52). The digits are kept exactly as
+ * WhatsApp gave them, since that is the id replies must go to.
+ */
+export function gatewayPhoneToE164(input: string): string | null {
+  const digits = input.trim().replace(/^\+/, '');
+  return PLAUSIBLE_E164_DIGITS.test(digits) ? `+${digits}` : null;
 }

@@ -2,6 +2,7 @@ import { type CampaignDispatcher, createCampaignDispatcher } from './campaigns';
 import type { Config } from './config';
 import { type Database, openDatabase } from './db/client';
 import { runMigrations } from './db/migrate';
+import { countOpenDeadLetters } from './db/queries/dead-letters';
 import * as systemQueries from './db/queries/system';
 import { createEventHub, type EventHub } from './events/hub';
 import { createAiClient } from './integrations/ai';
@@ -12,6 +13,7 @@ import type { Logger } from './logger';
 import type { Persona } from './persona';
 import { createPipeline, definePipelineQueues, type Pipeline } from './pipeline';
 import { createServices, type Services } from './services';
+import { createDeadLettersService } from './services/dead-letters';
 import { defineLeadsQueues, startLeadsWorkers } from './services/leads';
 import { createMessagingService } from './services/messaging';
 import { createSettingsService } from './services/settings';
@@ -71,6 +73,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
         },
         pingQueue: () => queue.ping(),
         queueBacklog: () => systemQueries.queueBacklog(database.db),
+        openDeadLetters: () => countOpenDeadLetters(database.db),
         sessionStatus: async () => {
           const row = await systemQueries.getSystemState(database.db, systemQueries.SESSION_STATE_KEY);
           const status = row?.value.status;
@@ -157,6 +160,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       defaultRegion: config.defaultRegion,
       system,
       messaging: createMessagingService(pipeline.deps),
+      deadLetters: createDeadLettersService(pipeline.deps),
       settings,
       events,
       campaigns: {

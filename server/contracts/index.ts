@@ -11,4 +11,5 @@ export * from './leads';
 export * from './messaging';
 export * from './settings';
 export * from './stats';
+export * from './system';
 export * from './tasks';

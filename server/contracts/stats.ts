@@ -40,6 +40,11 @@ export const ZSystemStatus = z.object({
     webhook: ZIntegrationStatus,
   }),
   persona: z.object({ name: z.string(), model: z.string() }),
+  /**
+   * Gateway items that could not be handled and wait for an admin (`system.deadLetters`); null when the
+   * database did not answer. They do not make the status `degraded`: the server runs; someone should look.
+   */
+  deadLetters: z.object({ open: z.number().nullable() }),
 });
 export type TSystemStatus = z.infer<typeof ZSystemStatus>;
 

@@ -5,6 +5,7 @@ import { type BotService, createBotService } from './bot';
 import { type CampaignServiceOptions, type CampaignsService, createCampaignsService } from './campaigns';
 import { type ConversationsService, createConversationsService } from './conversations';
 import { type CrmService, createCrmService } from './crm';
+import type { DeadLettersService } from './dead-letters';
 import type { LeadScoringConfig } from './lead-scoring';
 import { createLeadsService, type LeadsService } from './leads';
 import type { MessagingService } from './messaging';
@@ -29,6 +30,8 @@ export interface Services {
   events: EventStream;
   messaging: MessagingService;
   settings: SettingsService;
+  /** Gateway items that could not be handled: list, retry, dismiss (admins). */
+  deadLetters: DeadLettersService;
 }
 
 export function createServices(deps: {
@@ -38,6 +41,7 @@ export function createServices(deps: {
   messaging: MessagingService;
   settings: SettingsService;
   events: EventStream;
+  deadLetters: DeadLettersService;
   leadScoring?: Partial<LeadScoringConfig>;
   /** Campaign settings and the dispatcher's kick (the runtime passes them). */
   campaigns?: CampaignServiceOptions;
@@ -55,5 +59,6 @@ export function createServices(deps: {
     events: deps.events,
     messaging: deps.messaging,
     settings: deps.settings,
+    deadLetters: deps.deadLetters,
   };
 }

@@ -9,6 +9,8 @@ export interface SystemProbe {
   queueBacklog(): Promise<{ depth: number; oldestWaitingSeconds: number | null }>;
   /** The latest WhatsApp session status the gateway's webhook reported, if any. */
   sessionStatus(): Promise<{ status: string; at: Date } | null>;
+  /** Dead letters not yet resolved or dismissed (see server/services/dead-letters.ts). */
+  openDeadLetters?(): Promise<number>;
   /** A cheap live call to OpenAI (listing models); null when no key is configured. */
   checkOpenAI: (() => Promise<{ ok: boolean; detail: string }>) | null;
 }
@@ -149,11 +151,14 @@ export function createSystemService(deps: {
     integrations,
     ready,
     async status() {
-      const [{ database: db, queue }, backlog, session, openai] = await Promise.all([
+      const [{ database: db, queue }, backlog, session, openai, deadLetters] = await Promise.all([
         ready(),
         within(probe.queueBacklog(), PROBE_TIMEOUT_MS, null),
         within(probe.sessionStatus(), PROBE_TIMEOUT_MS, null),
         openaiCheck ? openaiCheck() : Promise.resolve(null),
+        probe.openDeadLetters
+          ? within<number | null>(probe.openDeadLetters(), PROBE_TIMEOUT_MS, null)
+          : Promise.resolve(null),
       ]);
       const i = integrations();
       const ok =
@@ -189,6 +194,7 @@ export function createSystemService(deps: {
         },
         integrations: i,
         persona: { name: persona.name, model },
+        deadLetters: { open: deadLetters },
       };
     },
   };

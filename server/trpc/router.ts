@@ -7,6 +7,7 @@ import { crmRouter } from './routers/crm';
 import { keysRouter } from './routers/keys';
 import { leadsRouter } from './routers/leads';
 import { statsRouter } from './routers/stats';
+import { systemRouter } from './routers/system';
 
 export const appRouter = router({
   conversations: conversationsRouter,
@@ -16,6 +17,7 @@ export const appRouter = router({
   campaigns: campaignsRouter,
   stats: statsRouter,
   keys: keysRouter,
+  system: systemRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -64,13 +64,107 @@ export interface WebhookSessionItem {
   status: string;
 }
 
-export type WebhookItem = WebhookMessageItem | WebhookStatusItem | WebhookSessionItem;
+/**
+ * An entry of the webhook that cannot be handled (a field of the wrong type, an id too long to be
+ * real): kept whole, with the reason, for the dead-letter table. The other entries of the same
+ * webhook are handled as usual.
+ */
+export interface WebhookRejectedItem {
+  kind: 'rejected';
+  reason: string;
+  /** The entry's message id, when it had a readable one (cut to `MAX_ID_CHARS`). */
+  providerId: string | null;
+  /** The entry as a one-entry webhook body (`{ event, data }`), sanitised so Postgres can store it. */
+  raw: RawEntry;
+}
+
+export type WebhookItem = WebhookMessageItem | WebhookStatusItem | WebhookSessionItem | WebhookRejectedItem;
+
+/** One entry of a webhook as a webhook body of its own: parsing it again gives the same item. */
+export interface RawEntry {
+  event: string;
+  data: unknown;
+}
 
 export type ParsedWebhook = { ok: true; event: string; items: WebhookItem[] } | { ok: false; error: string };
 
 export interface ParseOptions {
   /** Clock used when a message carries no usable timestamp. */
   now?: Date;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Limits on what is stored. WhatsApp's own limits are well below them; anything above is not from a
+// real client, and must not reach the database or the model whole.
+
+/** Longest message text kept, in UTF-16 code units (WhatsApp's own limit is 65,536 characters). */
+export const MAX_TEXT_CHARS = 65_536;
+/** Appended to a text cut at `MAX_TEXT_CHARS`, so readers (people and the model) know it was cut. */
+export const TRUNCATION_MARKER = '\n[… message truncated: it was longer than 65,536 characters]';
+/** Longest profile name (pushName) and session status kept; longer ones are cut. */
+export const MAX_NAME_CHARS = 256;
+/**
+ * Longest message id accepted. WhatsApp ids are about 20-40 characters. Ids must stay unique, so a
+ * longer one is never cut: its entry goes to the dead letters instead.
+ */
+export const MAX_ID_CHARS = 256;
+/** Longest LID user part read (real ones have about 15 digits). */
+const MAX_LID_DIGITS = 24;
+/** Latest time accepted from the gateway: the end of the year 9999 (Postgres goes further; JS and ISO dates do not). */
+const MAX_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+/** Strings inside a dead letter's raw item are cut to this length. */
+const MAX_RAW_STRING_CHARS = MAX_TEXT_CHARS;
+/** Nesting kept inside a dead letter's raw item. */
+const MAX_RAW_DEPTH = 32;
+
+/** Half of a UTF-16 surrogate pair without its other half. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const LONE_SURROGATES = new RegExp(LONE_SURROGATE.source, 'g');
+
+/**
+ * A string Postgres text (and jsonb) accepts: NUL removed, lone surrogates (half of a UTF-16 pair,
+ * which JSON can carry but UTF-8 cannot) replaced by U+FFFD.
+ */
+export function cleanString(value: string): string {
+  const noNul = value.includes('\u0000') ? value.replaceAll('\u0000', '') : value;
+  return LONE_SURROGATE.test(noNul) ? noNul.replace(LONE_SURROGATES, '\uFFFD') : noNul;
+}
+
+/** The first `max` code units of `value`, without splitting a surrogate pair. */
+function cut(value: string, max: number): string {
+  if (value.length <= max) return value;
+  const end = /[\uD800-\uDBFF]/.test(value.charAt(max - 1)) ? max - 1 : max;
+  return value.slice(0, end);
+}
+
+/** A message text for storage: cleaned, and cut at `MAX_TEXT_CHARS` with `TRUNCATION_MARKER`. */
+export function boundText(value: string): string {
+  const clean = cleanString(value);
+  return clean.length > MAX_TEXT_CHARS ? cut(clean, MAX_TEXT_CHARS) + TRUNCATION_MARKER : clean;
+}
+
+/** A name or short label for storage: cleaned, trimmed and cut at `MAX_NAME_CHARS`. */
+function boundName(value: string | null): string | null {
+  if (value === null) return null;
+  const clean = cut(cleanString(value).trim(), MAX_NAME_CHARS).trim();
+  return clean === '' ? null : clean;
+}
+
+/**
+ * Any JSON value made storable in a jsonb column: strings (and keys) cleaned and cut, nesting
+ * bounded. Used for the raw items kept in dead letters.
+ */
+export function sanitizeJson(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return cut(cleanString(value), MAX_RAW_STRING_CHARS);
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (typeof value === 'boolean' || value === null) return value;
+  if (typeof value !== 'object' || depth >= MAX_RAW_DEPTH) return null;
+  if (Array.isArray(value)) return value.map((v) => sanitizeJson(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (v !== undefined) out[cut(cleanString(k), MAX_NAME_CHARS)] = sanitizeJson(v, depth + 1);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -158,6 +252,18 @@ function describeZodError(base: string, error: z.ZodError): string {
 
 class MalformedError extends Error {}
 
+/** A message id as stored: cleaned, and refused (never cut) when longer than `MAX_ID_CHARS`. */
+function messageId(value: string, path: string): string {
+  const id = cleanString(value).trim();
+  if (id === '') throw new MalformedError(`${path}: must be a non-empty string`);
+  if (id.length > MAX_ID_CHARS) {
+    throw new MalformedError(
+      `${path}: is ${id.length} characters long, more than the ${MAX_ID_CHARS} a message id may have`,
+    );
+  }
+  return id;
+}
+
 function parseWith<T>(schema: z.ZodType<T>, value: unknown, path: string): T {
   const result = schema.safeParse(value);
   if (!result.success) throw new MalformedError(describeZodError(path, result.error));
@@ -221,6 +327,7 @@ export function toTimestamp(value: unknown): Date | null {
   if (!Number.isFinite(n) || n <= 0) return null;
   // 1e11 seconds is the year 5138; 1e11 milliseconds is 1973.
   const ms = n < 1e11 ? n * 1000 : n;
+  if (ms > MAX_TIME_MS) return null;
   const date = new Date(ms);
   return Number.isNaN(date.getTime()) ? null : date;
 }
@@ -350,7 +457,7 @@ function phoneFrom(value: unknown): string | null {
 function lidFrom(value: unknown): string | null {
   if (typeof value !== 'string') return null;
   const match = /^(\d+)(?::\d+)?@lid$/i.exec(value.trim());
-  return match ? `${match[1]}@lid` : null;
+  return match && match[1]!.length <= MAX_LID_DIGITS ? `${match[1]}@lid` : null;
 }
 
 function firstOf<T>(values: readonly unknown[], pick: (value: unknown) => T | null): T | null {
@@ -438,7 +545,8 @@ function describeValue(value: unknown): string {
 function parseMessage(entry: Located, fallbackTime: Date): WebhookMessageItem {
   const m = parseWith(messageSchema, entry.value, entry.path);
   const key = m.key;
-  const chatJid = key.remoteJid.trim();
+  const providerId = messageId(key.id, `${entry.path}.key.id`);
+  const chatJid = cut(cleanString(key.remoteJid).trim(), MAX_ID_CHARS);
   const server = jidServer(chatJid);
   const isGroup = server === 'g.us';
   const isBroadcast = server === 'broadcast';
@@ -446,16 +554,17 @@ function parseMessage(entry: Located, fallbackTime: Date): WebhookMessageItem {
   const fromMe = key.fromMe === true;
   const { phone, lid } =
     isBroadcast || isNewsletter ? identifyBroadcast(key) : identify(key, chatJid, isGroup, fromMe);
-  const text = extractText(m);
-  const { type, isProtocol } = classify(m.message ?? null, text, m.messageStubType);
+  const raw = extractText(m);
+  const text = raw === null ? null : boundText(raw);
+  const { type, isProtocol } = classify(m.message ?? null, raw, m.messageStubType);
   return {
     kind: 'message',
-    providerId: key.id,
+    providerId,
     chatJid,
     phone,
     lid,
     fromMe,
-    pushName: nonEmptyString(m.pushName)?.trim() ?? null,
+    pushName: boundName(nonEmptyString(m.pushName)),
     type,
     text,
     timestamp: toTimestamp(m.messageTimestamp) ?? fallbackTime,
@@ -474,14 +583,14 @@ function identifyBroadcast(key: Dict) {
 function errorText(...sources: unknown[]): string | null {
   for (const source of sources) {
     const text = nonEmptyString(source);
-    if (text !== null) return text.slice(0, 500);
+    if (text !== null) return cut(cleanString(text), 500);
     if (isDict(source)) {
       const message = nonEmptyString(source.message);
-      if (message !== null) return message.slice(0, 500);
+      if (message !== null) return cut(cleanString(message), 500);
     }
     if (Array.isArray(source)) {
       const parts = source.filter((s): s is string => typeof s === 'string' && s.trim() !== '');
-      if (parts.length > 0) return parts.join('; ').slice(0, 500);
+      if (parts.length > 0) return cut(cleanString(parts.join('; ')), 500);
     }
   }
   return null;
@@ -495,7 +604,7 @@ function parseUpdate(entry: Located): WebhookStatusItem | null {
   if (status === null) return null;
   return {
     kind: 'status',
-    providerId: u.key.id,
+    providerId: messageId(u.key.id, `${entry.path}.key.id`),
     status,
     error:
       status === 'failed'
@@ -524,12 +633,20 @@ function parseReceipt(entry: Located): WebhookStatusItem | null {
     else status = mapStatus(receipt.type ?? receipt.status);
   }
   if (status === null) return null;
-  return { kind: 'status', providerId: r.key.id, status, error: null, msgId: msgIdFrom(r.msgId) };
+  return {
+    kind: 'status',
+    providerId: messageId(r.key.id, `${value.path}.key.id`),
+    status,
+    error: null,
+    msgId: msgIdFrom(r.msgId),
+  };
 }
 
+/** WaSender's own message id; null when absent or too long to be one. */
 function msgIdFrom(value: unknown): string | null {
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return nonEmptyString(value)?.trim() ?? null;
+  const id = nonEmptyString(value) === null ? '' : cleanString(value as string).trim();
+  return id === '' || id.length > MAX_ID_CHARS ? null : id;
 }
 
 function parseSent(entry: Located, data: unknown): WebhookStatusItem {
@@ -537,40 +654,112 @@ function parseSent(entry: Located, data: unknown): WebhookStatusItem {
   const fallbackMsgId = isDict(data) ? data.msgId : undefined;
   return {
     kind: 'status',
-    providerId: s.key.id,
+    providerId: messageId(s.key.id, `${entry.path}.key.id`),
     status: 'sent',
     error: null,
     msgId: msgIdFrom(s.msgId) ?? msgIdFrom(fallbackMsgId),
   };
 }
 
+/** The entries' items; an entry that cannot be parsed becomes a rejected item, the others are unaffected. */
+function parseEntries(
+  event: string,
+  located: Located[],
+  parse: (entry: Located) => WebhookItem | null,
+  rawData: (entry: Located) => unknown = (entry) => entry.value,
+): WebhookItem[] {
+  const items: WebhookItem[] = [];
+  for (const entry of located) {
+    let item: WebhookItem | null;
+    try {
+      item = parse(entry);
+    } catch (error) {
+      const reason = error instanceof MalformedError ? error.message : `${entry.path}: could not be parsed`;
+      items.push(rejectedItem(event, entry, reason));
+      continue;
+    }
+    if (item === null) continue;
+    rawEntries.set(item, { event, data: rawData(entry) });
+    items.push(item);
+  }
+  return items;
+}
+
+/** The raw entry each parsed item came from (kept out of the item itself, unsanitised until needed). */
+const rawEntries = new WeakMap<WebhookItem, RawEntry>();
+
+/**
+ * The entry an item was parsed from, as a one-entry webhook body made storable (see `sanitizeJson`),
+ * for a dead letter. Null for items not made by `parseWebhook`.
+ */
+export function rawEntryOf(item: WebhookItem): RawEntry | null {
+  if (item.kind === 'rejected') return item.raw;
+  const raw = rawEntries.get(item);
+  return raw ? { event: raw.event, data: sanitizeJson(raw.data) } : null;
+}
+
+function rejectedItem(event: string, entry: Located, reason: string): WebhookRejectedItem {
+  let providerId: string | null = null;
+  let data: unknown = null;
+  try {
+    const value = entry.value;
+    const key = isDict(value)
+      ? isDict(value.key)
+        ? value.key
+        : isDict(value.message)
+          ? value.message.key
+          : null
+      : null;
+    const id = isDict(key) && typeof key.id === 'string' ? cleanString(key.id).trim() : '';
+    providerId = id === '' ? null : cut(id, MAX_ID_CHARS);
+    data = sanitizeJson(value);
+  } catch {
+    // An entry that cannot even be read is kept as null, with the reason.
+  }
+  return { kind: 'rejected', reason, providerId, raw: { event, data } };
+}
+
 function parseItems(event: string, data: unknown, fallbackTime: Date): WebhookItem[] {
   if ((MESSAGE_EVENTS as readonly string[]).includes(event)) {
-    return locateEntries(data, 'key').map((entry) => parseMessage(entry, fallbackTime));
+    return parseEntries(event, locateEntries(data, 'key'), (entry) => parseMessage(entry, fallbackTime));
   }
   if (event === 'messages.update') {
-    return locateEntries(data, 'key').flatMap((entry) => parseUpdate(entry) ?? []);
+    return parseEntries(event, locateEntries(data, 'key'), parseUpdate);
   }
   if (event === 'message-receipt.update') {
     const located =
       isDict(data) && isDict(data.message) && !('messages' in data)
         ? [{ path: 'data', value: data }]
         : locateEntries(data, 'key');
-    return located.flatMap((entry) => parseReceipt(entry) ?? []);
+    return parseEntries(event, located, parseReceipt);
   }
   if (event === 'message.sent') {
-    return locateEntries(data, 'key').map((entry) => parseSent(entry, data));
+    const fallbackMsgId = isDict(data) ? data.msgId : undefined;
+    return parseEntries(
+      event,
+      locateEntries(data, 'key'),
+      (entry) => parseSent(entry, data),
+      (entry) =>
+        isDict(entry.value) && entry.value.msgId == null && fallbackMsgId != null
+          ? { ...entry.value, msgId: fallbackMsgId }
+          : entry.value,
+    );
   }
   if (event === 'session.status') {
     const session = parseWith(sessionDataSchema, data, 'data');
-    return [{ kind: 'session', status: session.status.trim() }];
+    const status = boundName(session.status);
+    if (status === null) throw new MalformedError('data.status: must be a non-empty string');
+    return [{ kind: 'session', status }];
   }
   return [];
 }
 
 /**
- * Parses a WaSender webhook body. Never throws: malformed input gives `{ ok: false, error }` where the error
- * names the offending field; unknown events give `{ ok: true, items: [] }`.
+ * Parses a WaSender webhook body. Never throws: a malformed body (not an object, no event, `data` of the
+ * wrong shape) gives `{ ok: false, error }` where the error names the offending field; a malformed entry
+ * of a well-formed body gives a `rejected` item naming the field, beside the other entries' items.
+ * Unknown events give `{ ok: true, items: [] }`. Every string is made storable (no NUL, no lone
+ * surrogate) and bounded (see the limits above).
  */
 export function parseWebhook(body: unknown, options: ParseOptions = {}): ParsedWebhook {
   try {
@@ -578,7 +767,8 @@ export function parseWebhook(body: unknown, options: ParseOptions = {}): ParsedW
       return { ok: false, error: `body: expected a JSON object, received ${describeValue(body)}` };
     const envelope = envelopeSchema.safeParse(body);
     if (!envelope.success) return { ok: false, error: describeZodError('', envelope.error) };
-    const { event, data, timestamp } = envelope.data;
+    const { data, timestamp } = envelope.data;
+    const event = cut(cleanString(envelope.data.event), MAX_NAME_CHARS);
     const fallbackTime = toTimestamp(timestamp) ?? options.now ?? new Date();
     return { ok: true, event, items: parseItems(event, data, fallbackTime) };
   } catch (error) {

@@ -64,6 +64,7 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opt
       event: parsed.event,
       stored: outcomes.filter((o) => o.kind === 'stored' || o.kind === 'agent').length,
       duplicates: outcomes.filter((o) => o.kind === 'duplicate').length,
+      deadLettered: outcomes.filter((o) => o.kind === 'dead-letter').length,
     });
   });
 };

@@ -114,4 +114,102 @@ describe('POST /webhook under generated input', () => {
       { numRuns: 60 },
     );
   }, 60_000);
+
+  it('hostile strings, huge values and out-of-range times in any field: no 5xx, and the good message beside them is stored', async () => {
+    const hostileChar = fc.constantFrom('\u0000', '\uD800', '\uDFFF', '\uD83D\uDE00', 'a', '9', '@', ' ');
+    const hostile = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.array(hostileChar, { maxLength: 40 }).map((cs) => cs.join('')),
+      fc.constantFrom('x'.repeat(70_000), '1'.repeat(300), `${'1'.repeat(30)}@lid`),
+    );
+    const hostileTime = fc.oneof(
+      fc.constantFrom(
+        1e300,
+        -1,
+        8.64e15 + 1,
+        253402300800000,
+        '99999999999999999999',
+        Number.MAX_SAFE_INTEGER,
+      ),
+      fc.double(),
+      hostile,
+    );
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          id: hostile,
+          remoteJid: fc.oneof(hostile, fc.constant('14155550999@s.whatsapp.net')),
+          pushName: hostile,
+          text: hostile,
+          senderPn: hostile,
+          ts: hostileTime,
+          envelopeTs: hostileTime,
+        }),
+        async (f) => {
+          const goodId = `GOOD-${++n}-${Date.now()}`;
+          const good = {
+            key: { id: goodId, fromMe: false, remoteJid: '14155550998@s.whatsapp.net' },
+            message: { conversation: 'the good one' },
+          };
+          const bad = {
+            key: {
+              id: f.id,
+              fromMe: false,
+              remoteJid: f.remoteJid,
+              cleanedSenderPn: f.senderPn,
+              senderLid: f.senderPn,
+            },
+            pushName: f.pushName,
+            messageTimestamp: f.ts,
+            message: { conversation: f.text, extendedTextMessage: { text: f.text } },
+          };
+          const res = await post(
+            JSON.stringify({
+              event: 'messages.upsert',
+              timestamp: f.envelopeTs,
+              data: { messages: [bad, good] },
+            }),
+          );
+          expect(res.statusCode).toBe(200);
+          const body = res.json() as { stored: number; duplicates: number; deadLettered: number };
+          expect(body.stored + body.duplicates + body.deadLettered).toBeGreaterThanOrEqual(1);
+          const [row] = await t.runtime.database.sql<{ n: number }[]>`
+            select count(*)::int as n from messages where provider_message_id = ${goodId}`;
+          expect(row!.n).toBe(1);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  }, 120_000);
+
+  it('status, receipt and session webhooks with hostile strings never answer 5xx', async () => {
+    const hostile = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.constantFrom('a\u0000b', '\uD800', 'x'.repeat(70_000)),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('messages.update', 'message-receipt.update', 'message.sent', 'session.status'),
+        hostile,
+        hostile,
+        async (event, id, text) => {
+          const data =
+            event === 'session.status'
+              ? { status: text }
+              : [
+                  {
+                    key: { id, remoteJid: text },
+                    update: { status: 0, error: text },
+                    msgId: text,
+                    receipt: { type: text },
+                  },
+                ];
+          const res = await post(JSON.stringify({ event, data }));
+          expect(res.statusCode).toBeLessThan(500);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  }, 120_000);
 });

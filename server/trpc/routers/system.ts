@@ -1,0 +1,28 @@
+import {
+  ZDeadLetter,
+  ZDeadLetterIdInput,
+  ZDeadLetterPage,
+  ZDeadLettersInput,
+  ZRetriedDeadLetter,
+} from '../../contracts';
+import { router } from '../init';
+import { adminProcedure } from '../procedures';
+
+/** The server's own housekeeping, for admins. */
+export const systemRouter = router({
+  /** Gateway items that could not be handled, newest first (open ones by default). */
+  deadLetters: adminProcedure
+    .input(ZDeadLettersInput)
+    .output(ZDeadLetterPage)
+    .query(({ ctx, input }) => ctx.services.deadLetters.list(input)),
+  /** Parses and stores a dead letter's item again; resolves it when that works. */
+  retryDeadLetter: adminProcedure
+    .input(ZDeadLetterIdInput)
+    .output(ZRetriedDeadLetter)
+    .mutation(({ ctx, input }) => ctx.services.deadLetters.retry(ctx.caller, input.id)),
+  /** Resolves a dead letter without storing its item. */
+  dismissDeadLetter: adminProcedure
+    .input(ZDeadLetterIdInput)
+    .output(ZDeadLetter)
+    .mutation(({ ctx, input }) => ctx.services.deadLetters.dismiss(ctx.caller, input.id)),
+});
