@@ -6,6 +6,7 @@ import { machine, postgresVersion, type ScenarioResult } from './bench/lib';
 import { benchMemory } from './bench/memory';
 import { benchPipeline, benchWebhook } from './bench/pipeline';
 import { benchSdkTypes } from './bench/sdk-types';
+import { benchThroughput } from './bench/throughput';
 import { benchTrpcRead } from './bench/trpc-read';
 
 /**
@@ -13,7 +14,7 @@ import { benchTrpcRead } from './bench/trpc-read';
  * reports the ratio. Writes bench/report.json and bench/report.md. Needs a Postgres server
  * (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres); load stays on loopback.
  *
- *   npm run bench [-- --quick] [-- --only webhook,pipeline,campaigns,trpc-read,memory,dashboard,sdk-types]
+ *   npm run bench [-- --quick] [-- --only webhook,pipeline,throughput,campaigns,trpc-read,memory,dashboard,sdk-types]
  *
  * --quick shrinks every scenario (smaller data, shorter runs) so the whole suite is a CI smoke test of
  * under two minutes; its figures are noisier than a full run's.
@@ -27,6 +28,7 @@ type Run = () => Promise<ScenarioResult | ScenarioResult[]>;
 const scenarios: Array<[string, Run]> = [
   ['webhook', () => benchWebhook(pgUrl, quick)],
   ['pipeline', () => benchPipeline(pgUrl, quick)],
+  ['throughput', () => benchThroughput(pgUrl, quick)],
   ['campaigns', () => benchCampaigns(pgUrl, quick)],
   ['trpc-read', () => benchTrpcRead(pgUrl, quick)],
   ['memory', () => benchMemory(pgUrl, quick)],

@@ -1,0 +1,261 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildApp } from '../../server/app';
+import { loadConfig } from '../../server/config';
+import { createLogger } from '../../server/log';
+import { loadPersona } from '../../server/persona';
+import { createRuntime } from '../../server/runtime';
+import { startFakeOpenAI } from '../../tests/fakes/openai-server';
+import { startFakeWasender } from '../../tests/fakes/wasender-server';
+import { WEBHOOK_SECRET } from '../../tests/helpers/pipeline';
+import { deliverAll, inboundBurst, processFixture } from '../../tests/helpers/reliability';
+import { type ServerProcess, startServerProcess } from '../../tests/helpers/server-process';
+import { httpLoad, type ScenarioResult, sleep, startBenchServer, summarize, webhookBody } from './lib';
+
+const MODEL_MS = 20;
+/** A gateway that allows 200 sends a second (above the 100 a second SEND_RATE_PER_MINUTE used to stop at). */
+const SEND_RATE_PER_MINUTE = 12_000;
+const REPLY_CONCURRENCY = 32;
+const CUSTOMERS = 300;
+
+type Mode = { key: string; label: string; roles: Array<'all' | 'web' | 'worker'> };
+const MODES: Mode[] = [
+  { key: 'one', label: 'one process', roles: ['all'] },
+  { key: 'split', label: 'web + worker', roles: ['web', 'worker'] },
+  { key: 'two', label: 'two processes', roles: ['all', 'all'] },
+];
+
+/**
+ * Replies per second under a backlog: 300 customers write one message each, at once, to server
+ * processes on one Postgres, with a 20 ms model and a gateway allowing 200 sends a second. Measured
+ * from the first webhook to the 300th reply at the fake gateway, against the target computed from the
+ * same run's settings: 0.8 × min(send rate, reply concurrency × worker processes / model latency).
+ */
+export async function benchThroughput(pgUrl: string, quick: boolean): Promise<ScenarioResult[]> {
+  const roundsN = quick ? 1 : 3;
+  const out: ScenarioResult[] = [];
+  for (const mode of MODES) {
+    const cleanups: Array<() => Promise<unknown>> = [];
+    const rounds: Array<{ baseline: number; subject: number }> = [];
+    const notes: string[] = [];
+    try {
+      const { wasender, env } = await processFixture(pgUrl, cleanups, {
+        openai: { delayMs: MODEL_MS },
+        extra: {
+          LOG_LEVEL: 'warn',
+          SEND_RATE_PER_MINUTE: String(SEND_RATE_PER_MINUTE),
+          REPLY_CONCURRENCY: String(REPLY_CONCURRENCY),
+          REPLY_JOB_TIMEOUT_SECONDS: '60',
+          SEND_JOB_TIMEOUT_SECONDS: '60',
+          JOB_MAINTENANCE_SECONDS: '15',
+        },
+      });
+      // One after the other: the first applies the migrations.
+      const procs: Array<Pick<ServerProcess, 'url' | 'stop'>> = [];
+      for (const role of mode.roles) {
+        const p =
+          role === 'worker'
+            ? await startWorkerProcess({ ...env, PROCESS_ROLE: role })
+            : await startServerProcess({ ...env, PROCESS_ROLE: role });
+        cleanups.push(() => p.stop());
+        procs.push(p);
+      }
+      const webs = procs.filter((_, i) => mode.roles[i] !== 'worker');
+      const workers = mode.roles.filter((r) => r !== 'web').length;
+      const ideal = Math.min(SEND_RATE_PER_MINUTE / 60, (REPLY_CONCURRENCY * workers * 1000) / MODEL_MS);
+      for (let r = 0; r < roundsN; r++) {
+        const burst = inboundBurst(CUSTOMERS, String(300 + r * 10 + MODES.indexOf(mode)), `tp${r}`);
+        const phones = new Set(burst.map((b) => `+${b.phone}`));
+        const before = wasender.sent.length;
+        const t0 = Date.now();
+        await deliverAll(burst, (_, i) => webs[i % webs.length]!.url, 20);
+        const acked = Date.now();
+        const deadline = Date.now() + 120_000;
+        for (;;) {
+          const got = new Set(wasender.sent.slice(before).map((s) => s.to)).size;
+          if (got >= phones.size) break;
+          if (Date.now() > deadline)
+            throw new Error(`${mode.label}: ${got} of ${phones.size} replies after 120 s`);
+          await sleep(20);
+        }
+        const last = Math.max(...wasender.sent.slice(before).map((s) => s.at));
+        const rate = (CUSTOMERS * 1000) / Math.max(1, last - t0);
+        rounds.push({ baseline: ideal, subject: rate });
+        notes.push(
+          `round ${r + 1}: ${rate.toFixed(1)} replies/s (webhooks acknowledged in ${acked - t0} ms, ` +
+            `last reply ${last - t0} ms after the first webhook); target ≥ ${(0.8 * ideal).toFixed(0)}/s`,
+        );
+      }
+      notes.push(
+        `${mode.roles.join(' + ')}; model ${MODEL_MS} ms, REPLY_CONCURRENCY ${REPLY_CONCURRENCY} per worker process, ` +
+          `SEND_RATE_PER_MINUTE ${SEND_RATE_PER_MINUTE}: ideal min(${SEND_RATE_PER_MINUTE / 60}, ` +
+          `${(REPLY_CONCURRENCY * workers * 1000) / MODEL_MS}) = ${ideal}/s`,
+      );
+    } catch (err) {
+      notes.push(`error: ${err instanceof Error ? err.message : String(err)}`.slice(0, 400));
+    } finally {
+      for (const c of cleanups.reverse()) await c().catch(() => {});
+    }
+    out.push(
+      summarize(`backlog throughput, ${mode.label}`, {
+        metric: `replies/s for ${CUSTOMERS} one-message customers at once, / min(send rate, concurrency / model latency)`,
+        unit: 'replies/s',
+        target: 'ratio ≥ 0.8',
+        higherIsBetter: true,
+        rounds,
+        pass: (median) => rounds.length > 0 && median >= 0.8,
+        notes,
+      }),
+    );
+  }
+  out.push(await benchAckRate(pgUrl, quick));
+  return out;
+}
+
+/**
+ * Webhook acknowledgements per second at 50 concurrent senders, the embedded database against
+ * Postgres, with no reply work (web role) and while replies flow (workers answering every message
+ * with the fake model and gateway). Reported, not judged: the embedded database runs every statement
+ * on one connection in this process.
+ */
+async function benchAckRate(pgUrl: string, quick: boolean): Promise<ScenarioResult> {
+  const perRound = quick ? 400 : 2000;
+  const roundsN = quick ? 2 : 3;
+  const openai = await startFakeOpenAI({ delayMs: MODEL_MS });
+  const wasender = await startFakeWasender();
+  const env = {
+    WASENDER_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    OPENAI_API_KEY: openai.apiKey,
+    OPENAI_BASE_URL: openai.url,
+    WASENDER_API_TOKEN: wasender.token,
+    WASENDER_BASE_URL: wasender.url,
+    REPLY_QUIET_MS: '0',
+    SEND_RATE_PER_MINUTE: String(SEND_RATE_PER_MINUTE),
+    WEBHOOK_RATE_LIMIT_PER_MINUTE: '0',
+  };
+  const rounds: Array<{ baseline: number; subject: number }> = [];
+  const notes: string[] = [];
+  const table: string[][] = [];
+  let n = 0;
+  try {
+    for (const flowing of [false, true]) {
+      const perMode: Record<string, number[]> = { postgres: [], embedded: [] };
+      for (let r = 0; r < roundsN; r++) {
+        for (const db of ['postgres', 'embedded'] as const) {
+          const server =
+            db === 'postgres'
+              ? await startBenchServer(pgUrl, env, { workers: flowing })
+              : await startEmbeddedServer(env, { workers: flowing });
+          try {
+            const tag = `A${++n}`;
+            const load = await httpLoad({
+              url: `${server.url}/webhook`,
+              connections: 50,
+              amount: perRound,
+              headers: { 'content-type': 'application/json', 'x-webhook-signature': WEBHOOK_SECRET },
+              requests: Array.from({ length: 300 }, (_, i) => ({
+                method: 'POST' as const,
+                body: webhookBody(`1416555${String(1000 + i).padStart(4, '0')}`, `${tag}-[<id>]`, `hi ${i}`),
+              })),
+              idReplacement: true,
+            });
+            if (load.failed) notes.push(`${db}${flowing ? ' (replies flowing)' : ''}: ${load.failed} failed`);
+            perMode[db]!.push(load.requestsPerSecond);
+          } finally {
+            await server.close();
+          }
+        }
+      }
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+      const pg = median(perMode.postgres!);
+      const em = median(perMode.embedded!);
+      rounds.push({ baseline: pg, subject: em });
+      table.push([
+        flowing ? 'while replies flow' : 'idle (no workers)',
+        pg.toFixed(0),
+        em.toFixed(0),
+        (em / pg).toFixed(2),
+      ]);
+    }
+  } finally {
+    await openai.close();
+    await wasender.close();
+  }
+  notes.push(
+    `idle: embedded ${table[0]?.[3] ?? '?'}× Postgres; while replies flow: embedded ${table[1]?.[3] ?? '?'}× Postgres`,
+  );
+  return summarize('webhook ack rate, embedded vs Postgres', {
+    metric: 'webhooks acknowledged per second at 50 senders, embedded / Postgres (median of rounds)',
+    unit: 'req/s',
+    target: 'reported (idle and while replies flow)',
+    higherIsBetter: true,
+    rounds,
+    pass: () => rounds.length === 2,
+    notes,
+    table: {
+      title: 'Webhook acknowledgements per second',
+      header: ['mode', 'Postgres', 'embedded', 'embedded / Postgres'],
+      rows: table,
+    },
+  });
+}
+
+/** The real server on a fresh embedded database in a temporary folder, in this process. */
+async function startEmbeddedServer(env: Record<string, string>, opts: { workers: boolean }) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wcb-bench-'));
+  const config = loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent', BOOTSTRAP_ADMIN_KEY: 'false', ...env });
+  const log = createLogger({ logLevel: 'silent' });
+  const runtime = await createRuntime({
+    config,
+    persona: loadPersona(config.personaPath),
+    log,
+    workers: opts.workers,
+  });
+  const app = await buildApp({ runtime, logger: log });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`,
+    async close() {
+      await app.close();
+      await runtime.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A `PROCESS_ROLE=worker` server (no HTTP host): started once it logs that its workers run. */
+async function startWorkerProcess(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      BOOTSTRAP_ADMIN_KEY: 'false',
+      ...env,
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out = (out + d).slice(-20_000);
+  });
+  child.stderr?.on('data', (d) => {
+    out = (out + d).slice(-20_000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const deadline = Date.now() + 60_000;
+  while (!out.includes('worker started')) {
+    if (child.exitCode !== null) throw new Error(`worker exited early:\n${out}`);
+    if (Date.now() > deadline) throw new Error(`worker did not start:\n${out}`);
+    await sleep(200);
+  }
+  return {
+    url: '',
+    async stop() {
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
