@@ -1,15 +1,28 @@
-import { createHash } from 'node:crypto';
 import cors from '@fastify/cors';
-import rateLimit from '@fastify/rate-limit';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { closeStreamsOnShutdown } from './events/shutdown';
+import { createRateLimiter, type RateLimiter } from './http/rate-limit';
 import type { Logger } from './logger';
 import type { Runtime } from './runtime';
-import { createRequestContext } from './trpc/context';
+import type { Caller } from './services/auth';
+import { bearerToken, createRequestContext } from './trpc/context';
 import { type AppRouter, appRouter } from './trpc/router';
 import { webhookRoutes } from './webhook/route';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The /trpc caller resolved by the rate limit (undefined: not resolved yet). */
+    apiCaller?: Caller | null;
+  }
+}
 
 export interface AppOptions {
   runtime: Runtime;
@@ -27,7 +40,11 @@ export async function buildApp({ runtime, logger }: AppOptions): Promise<Fastify
     requestTimeout: config.http.requestTimeoutMs,
     connectionTimeout: config.http.requestTimeoutMs,
     return503OnClosing: true,
+    trustProxy: trustProxyOption(config.http.trustProxy),
   });
+
+  // Set before any route or plugin, so every plain route inherits it (tRPC masks its own errors).
+  app.setErrorHandler(handleError);
 
   await app.register(cors, {
     origin: config.http.corsOrigins.includes('*') ? true : config.http.corsOrigins,
@@ -36,21 +53,32 @@ export async function buildApp({ runtime, logger }: AppOptions): Promise<Fastify
     maxAge: 600,
   });
 
-  const { rateLimitPerMinute: apiMax, webhookRateLimitPerMinute: webhookMax } = config.http;
-  if (apiMax > 0 || webhookMax > 0) {
-    // In-memory counters per process: each process of a scaled-out deployment counts on its own.
-    await app.register(rateLimit, {
-      global: true,
-      timeWindow: 60_000,
-      max: (req) => (req.url.startsWith('/webhook') ? webhookMax : apiMax) || 1_000_000_000,
-      keyGenerator: (req) => {
-        const auth = req.headers.authorization;
-        if (auth && !req.url.startsWith('/webhook')) {
-          return `key:${createHash('sha256').update(auth).digest('hex').slice(0, 32)}`;
-        }
-        return `ip:${req.ip}`;
-      },
-      allowList: (req) => req.url === '/health' || req.url === '/ready',
+  const limiter = createRateLimiter();
+  const { rateLimitPerMinute: apiMax } = config.http;
+  if (apiMax > 0) {
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.method === 'OPTIONS') return;
+      const url = req.url;
+      if (url === '/health' || url === '/ready' || url.startsWith('/webhook')) return;
+      if (!url.startsWith('/trpc/')) {
+        if (!spend(limiter, reply, `ip:${req.ip}`, apiMax)) return reply;
+        return;
+      }
+      // Callers without a valid key share one budget per client IP, apart from valid keys. A key not
+      // known from a recent lookup is looked up only while that budget lasts, so guessing keys costs
+      // the database nothing once the IP is over its limit.
+      const anonymous = `anon:${req.ip}`;
+      const token = bearerToken(req.headers.authorization);
+      let caller = services.auth.peek(token);
+      if (caller === undefined) {
+        if (limiter.exhausted(anonymous, apiMax)) return tooMany(reply, limiter.take(anonymous, apiMax));
+        // A failed lookup is left to the tRPC call, which answers it in its own (masked) shape.
+        caller = await services.auth.authenticate(token).catch(() => undefined);
+      }
+      if (caller === undefined) return;
+      req.apiCaller = caller;
+      const cost = procedureCount(url, config.http.maxBatchSize);
+      if (!spend(limiter, reply, caller ? `key:${caller.id}` : anonymous, apiMax, cost)) return reply;
     });
   }
 
@@ -67,8 +95,13 @@ export async function buildApp({ runtime, logger }: AppOptions): Promise<Fastify
 
   app.get('/ready', async (_req, reply) => {
     const status = await services.system.ready();
-    const ready = status.database && status.queue;
-    return reply.code(ready ? 200 : 503).send({ ready, database: status.database, queue: status.queue });
+    const ready = status.database && status.queue && !status.sendQueue;
+    return reply.code(ready ? 200 : 503).send({
+      ready,
+      database: status.database,
+      queue: status.queue,
+      ...(status.sendQueue ? { sendQueue: status.sendQueue } : {}),
+    });
   });
 
   await app.register(webhookRoutes, {
@@ -76,6 +109,8 @@ export async function buildApp({ runtime, logger }: AppOptions): Promise<Fastify
     secret: config.wasender.webhookSecret,
     allowUnsigned: config.wasender.allowUnsigned,
     bodyLimit: config.http.webhookBodyLimit,
+    limiter,
+    rateLimitPerMinute: config.http.webhookRateLimitPerMinute,
   });
 
   closeStreamsOnShutdown(app, runtime.events);
@@ -90,6 +125,7 @@ export async function buildApp({ runtime, logger }: AppOptions): Promise<Fastify
           services,
           log: req.log as unknown as Logger,
           authorization: req.headers.authorization ?? info.connectionParams?.authorization,
+          resolved: req.headers.authorization === undefined ? undefined : req.apiCaller,
         }),
       onError({ error, path, ctx }) {
         if (error.code === 'INTERNAL_SERVER_ERROR') {
@@ -100,4 +136,76 @@ export async function buildApp({ runtime, logger }: AppOptions): Promise<Fastify
   });
 
   return app;
+}
+
+/**
+ * TRUST_PROXY as Fastify takes it. A hop count trusts that many proxies nearest the server, whoever
+ * they are (Fastify itself no longer takes a number): right only when every request comes through
+ * exactly that many proxies.
+ */
+function trustProxyOption(
+  setting: boolean | number | string[],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof setting !== 'number') return setting;
+  return setting === 0 ? false : (_address, hop) => hop < setting;
+}
+
+/** Spends `cost` of `bucket`; when it is spent already, answers 429 and returns false. */
+export function spend(
+  limiter: RateLimiter,
+  reply: FastifyReply,
+  bucket: string,
+  max: number,
+  cost = 1,
+): boolean {
+  const taken = limiter.take(bucket, max, cost);
+  if (taken.ok) return true;
+  tooMany(reply, taken);
+  return false;
+}
+
+function tooMany(reply: FastifyReply, taken: { retryAfterSeconds: number }): FastifyReply {
+  return reply
+    .code(429)
+    .header('retry-after', String(taken.retryAfterSeconds))
+    .send({ error: `Too many requests; retry in ${taken.retryAfterSeconds} s` });
+}
+
+/**
+ * How many procedures a /trpc request runs: each path of a batch (`?batch=1`) counts. A batch over
+ * the maximum runs nothing (tRPC refuses it), so it counts once.
+ */
+function procedureCount(url: string, maxBatchSize: number): number {
+  const q = url.indexOf('?');
+  if (q < 0 || !/(?:^|&)batch=1(?:&|$)/.test(url.slice(q + 1))) return 1;
+  let paths = 1;
+  for (let i = 6; i < q; i++) if (url.charCodeAt(i) === 44) paths++;
+  return paths > maxBatchSize ? 1 : paths;
+}
+
+/** Client errors Fastify raises itself (body parsing, size, media type): their own message and status. */
+const CLIENT_MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'Request body is too large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Unsupported media type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Request body size did not match Content-Length',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'Body cannot be empty when the content type is JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'Body is not valid JSON',
+};
+
+/**
+ * Every plain route's unexpected failure: a generic 500 to the caller (a database error carries its
+ * SQL, parameters, code and host:port), the whole error with its stack in the log. Client errors
+ * raised by Fastify's own body handling keep their 4xx status and a plain message.
+ */
+function handleError(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
+  const status = err.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    const known = err.code ? CLIENT_MESSAGES[err.code] : undefined;
+    if (known) return reply.code(status).send({ error: known });
+    if (err instanceof SyntaxError && status === 400)
+      return reply.code(400).send({ error: 'Body is not valid JSON' });
+    if (err.code?.startsWith('FST_')) return reply.code(status).send({ error: 'Bad request' });
+  }
+  req.log.error({ err }, 'request failed');
+  return reply.code(500).send({ error: 'Internal server error' });
 }

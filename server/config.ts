@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -23,6 +24,45 @@ const optionalSecret = z
   .trim()
   .optional()
   .transform((v) => (v ? v : undefined));
+
+/**
+ * Fastify's `trustProxy`: false (the client is the peer), true (trust every proxy: only behind one
+ * that always sets X-Forwarded-For), a hop count, or the proxies' addresses and CIDR ranges.
+ */
+const trustProxy = z
+  .string()
+  .trim()
+  .default('false')
+  .transform((v, ctx): boolean | number | string[] => {
+    const lower = v.toLowerCase();
+    if (lower === '' || lower === 'false' || lower === '0' || lower === 'no') return false;
+    if (lower === 'true' || lower === 'yes') return true;
+    if (/^\d+$/.test(v)) {
+      const hops = Number(v);
+      if (hops <= 100) return hops;
+    }
+    const list = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const bad = list.filter((a) => !isAddressOrRange(a));
+    if (bad.length === 0 && list.length > 0) return list;
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be false, true, a hop count (0-100) or comma-separated proxy addresses/CIDR ranges (not: ${bad.join(', ')})`,
+    });
+    return z.NEVER;
+  });
+
+function isAddressOrRange(value: string): boolean {
+  const [address, bits, ...rest] = value.split('/');
+  if (rest.length || !address) return false;
+  const family = isIP(address);
+  if (!family) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
 
 const urlString = z.url({ error: 'must be a URL such as https://host:port' });
 
@@ -67,6 +107,8 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(15_000),
   /** Requests per minute per API key (or per IP without a key) on /trpc; 0 turns the limit off. */
   RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).default(600),
+  /** Proxies in front of the server whose X-Forwarded-For names the client (rate limits per client IP). */
+  TRUST_PROXY: trustProxy,
   /** Requests per minute per IP on /webhook (the gateway posts from few addresses). */
   WEBHOOK_RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).default(6000),
   /** Print a new admin key on a first start with no key in the database. */
@@ -106,8 +148,6 @@ const envSchema = z.object({
   /** A job running longer than this is taken as lost (its process died) and is retried. */
   REPLY_JOB_TIMEOUT_SECONDS: int(5, 3600).default(120),
   SEND_JOB_TIMEOUT_SECONDS: int(2, 3600).default(60),
-  /** Longest wait a gateway's 429 `retry_after` may impose before sends are tried again. */
-  GATEWAY_RETRY_AFTER_MAX_SECONDS: int(1, 86_400).default(300),
   /** How often the job queue looks for lost jobs. */
   JOB_MAINTENANCE_SECONDS: int(1, 3600).default(15),
   SEND_MAX_ATTEMPTS: int(1, 20).default(5),
@@ -156,6 +196,8 @@ export interface Config {
     shutdownTimeoutMs: number;
     rateLimitPerMinute: number;
     webhookRateLimitPerMinute: number;
+    /** Fastify's trustProxy: which proxies' X-Forwarded-For to believe. */
+    trustProxy: boolean | number | string[];
   };
   bootstrapAdminKey: boolean;
   personaPath: string;
@@ -185,9 +227,6 @@ export interface Config {
     sendMaxAttempts: number;
     replyJobTimeoutSeconds: number;
     sendJobTimeoutSeconds: number;
-    /** Cap of a 429's retry time, and the gateway client's request timeout (a send's longest call). */
-    gatewayRetryAfterMaxSeconds: number;
-    gatewayTimeoutMs: number;
   };
   jobMaintenanceSeconds: number;
   campaigns: {
@@ -256,6 +295,7 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
       webhookRateLimitPerMinute: e.WEBHOOK_RATE_LIMIT_PER_MINUTE,
+      trustProxy: e.TRUST_PROXY,
     },
     bootstrapAdminKey: e.BOOTSTRAP_ADMIN_KEY,
     personaPath: path.resolve(e.PERSONA_PATH),
@@ -285,8 +325,6 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
       sendMaxAttempts: e.SEND_MAX_ATTEMPTS,
       replyJobTimeoutSeconds: e.REPLY_JOB_TIMEOUT_SECONDS,
       sendJobTimeoutSeconds: e.SEND_JOB_TIMEOUT_SECONDS,
-      gatewayRetryAfterMaxSeconds: e.GATEWAY_RETRY_AFTER_MAX_SECONDS,
-      gatewayTimeoutMs: e.WASENDER_TIMEOUT_MS,
     },
     jobMaintenanceSeconds: e.JOB_MAINTENANCE_SECONDS,
     campaigns: {

@@ -33,6 +33,24 @@ describe('configuration', () => {
     }
   });
 
+  it('TRUST_PROXY: off by default; true, a hop count, or proxy addresses and ranges', () => {
+    expect(loadConfig({}).http.trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).http.trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).http.trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).http.trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.5, 10.1.0.0/16 ,::1, fd00::/8' }).http.trustProxy).toEqual([
+      '10.0.0.5',
+      '10.1.0.0/16',
+      '::1',
+      'fd00::/8',
+    ]);
+    for (const bad of ['proxy.example.com', '10.0.0.0/33', '10.0.0.1,nonsense', '1000', '10.0.0.1/8/8']) {
+      expect(() => loadConfig({ TRUST_PROXY: bad }), bad).toThrow(
+        /TRUST_PROXY: must be false, true, a hop count/,
+      );
+    }
+  });
+
   it('turns prepared statements off for the Supabase transaction pooler only', () => {
     expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db.example.com:6543/postgres' }).database.prepare).toBe(
       false,

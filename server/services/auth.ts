@@ -17,6 +17,11 @@ export const systemCaller: Caller = { kind: 'system', id: 'system', name: 'syste
 export interface AuthService {
   /** Resolves a bearer token to its caller, or null when it is unknown or revoked. */
   authenticate(token: string | null | undefined): Promise<Caller | null>;
+  /**
+   * What is known about a token without asking the database: its caller (recently seen valid), null
+   * (malformed, or recently seen unknown) or undefined (not known either way).
+   */
+  peek(token: string | null | undefined): Caller | null | undefined;
   createKey(input: TCreateKeyInput): Promise<TCreatedKey>;
   listKeys(): Promise<TApiKey[]>;
   revokeKey(id: string): Promise<TApiKey>;
@@ -25,16 +30,48 @@ export interface AuthService {
 }
 
 const KEY_PREFIX = 'wcb_';
+/** Every key this server issues: the prefix and 24 random bytes in base64url. */
+const KEY_SHAPE = /^wcb_[A-Za-z0-9_-]{32}$/;
 const CACHE_TTL_MS = 10_000;
+const CACHE_MAX = 10_000;
+/** Unknown keys are remembered this long, so guessing the same key again costs no lookup. */
+const NEGATIVE_TTL_MS = 30_000;
+/** At most this many unknown keys are remembered; the oldest make room for new ones. */
+const NEGATIVE_MAX = 10_000;
 const TOUCH_INTERVAL_MS = 60_000;
 
 export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
 
 export function createAuthService(deps: { db: Db }): AuthService {
   const { db } = deps;
-  // A short cache keeps the key lookup off most requests; revoking through this process clears it.
-  const cache = new Map<string, { caller: Caller | null; until: number }>();
+  // Short caches keep the key lookup off most requests; revoking through this process clears them.
+  // Valid and unknown keys are cached apart, so a flood of guessed keys cannot push valid ones out.
+  const valid = new Map<string, { caller: Caller; until: number }>();
+  const unknown = new Map<string, number>();
   const touched = new Map<string, number>();
+
+  function remember<V>(map: Map<string, V>, hash: string, value: V, max: number) {
+    map.delete(hash);
+    while (map.size >= max) {
+      const oldest = map.keys().next();
+      if (oldest.done) break;
+      map.delete(oldest.value);
+    }
+    map.set(hash, value);
+  }
+
+  function peekHash(
+    token: string | null | undefined,
+    now: number,
+  ): [string | null, Caller | null | undefined] {
+    if (!token || !KEY_SHAPE.test(token)) return [null, null];
+    const hash = hashKey(token);
+    const hit = valid.get(hash);
+    if (hit && hit.until > now) return [hash, hit.caller];
+    const miss = unknown.get(hash);
+    if (miss !== undefined && miss > now) return [hash, null];
+    return [hash, undefined];
+  }
 
   async function createKey(input: TCreateKeyInput): Promise<TCreatedKey> {
     const key = KEY_PREFIX + randomBytes(24).toString('base64url');
@@ -49,28 +86,29 @@ export function createAuthService(deps: { db: Db }): AuthService {
 
   return {
     async authenticate(token) {
-      if (!token?.startsWith(KEY_PREFIX) || token.length > 200) return null;
-      const hash = hashKey(token);
       const now = Date.now();
-      const hit = cache.get(hash);
-      if (hit && hit.until > now) return hit.caller;
+      const [hash, known] = peekHash(token, now);
+      if (known !== undefined || hash === null) return known ?? null;
       const row = await q.findActiveKeyByHash(db, hash);
-      const caller: Caller | null = row
-        ? { kind: 'apiKey', id: row.id, name: row.name, role: row.role }
-        : null;
-      if (cache.size > 10_000) cache.clear();
-      cache.set(hash, { caller, until: now + CACHE_TTL_MS });
-      if (row && (touched.get(row.id) ?? 0) + TOUCH_INTERVAL_MS < now) {
+      if (!row) {
+        remember(unknown, hash, now + NEGATIVE_TTL_MS, NEGATIVE_MAX);
+        return null;
+      }
+      const caller: Caller = { kind: 'apiKey', id: row.id, name: row.name, role: row.role };
+      remember(valid, hash, { caller, until: now + CACHE_TTL_MS }, CACHE_MAX);
+      if ((touched.get(row.id) ?? 0) + TOUCH_INTERVAL_MS < now) {
+        if (touched.size >= CACHE_MAX) touched.clear();
         touched.set(row.id, now);
         await q.touchApiKey(db, row.id, new Date(now));
       }
       return caller;
     },
+    peek: (token) => peekHash(token, Date.now())[1],
     createKey,
     listKeys: () => q.listApiKeys(db),
     async revokeKey(id) {
       const row = await q.revokeApiKey(db, id);
-      cache.clear();
+      valid.clear();
       if (row) return row;
       const existing = await q.findApiKey(db, id);
       if (!existing) throw notFound('API key', id);

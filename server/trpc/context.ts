@@ -26,8 +26,11 @@ export function createRequestContext(opts: {
   services: Services;
   log: Logger;
   authorization: string | undefined;
+  /** The caller the host already resolved from the same header (its rate limit needs it first). */
+  resolved?: Caller | null;
 }): Context {
-  let pending: Promise<Caller | null> | undefined;
+  let pending: Promise<Caller | null> | undefined =
+    opts.resolved === undefined ? undefined : Promise.resolve(opts.resolved);
   const token = bearerToken(opts.authorization);
   return {
     services: opts.services,
@@ -39,7 +42,7 @@ export function createRequestContext(opts: {
   };
 }
 
-function bearerToken(header: string | undefined): string | null {
+export function bearerToken(header: string | undefined): string | null {
   if (!header) return null;
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return m?.[1] ?? null;

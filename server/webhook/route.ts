@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { RateLimiter } from '../http/rate-limit';
 import type { Pipeline } from '../pipeline';
 import { parseWebhook } from './payload';
 
@@ -9,6 +10,9 @@ export interface WebhookOptions {
   secret: string | undefined;
   allowUnsigned: boolean;
   bodyLimit: number;
+  /** Counters shared with the rest of the host; `rateLimitPerMinute` 0 turns the limit off. */
+  limiter: RateLimiter;
+  rateLimitPerMinute: number;
 }
 
 declare module 'fastify' {
@@ -26,33 +30,55 @@ export function signatureMatches(given: string | undefined, secret: string): boo
 }
 
 /**
- * POST /webhook: WaSender's events. A plain route (not tRPC) in its own plugin, so its JSON parser
+ * POST /webhook: WaSender's events. A plain route (not tRPC) in its own plugin, so its body parser
  * keeps the raw bytes (for signature schemes over the body) without affecting other routes. The
  * answer comes as soon as the items are stored; replies happen in jobs.
+ *
+ * The signature is checked before the body is read. Requests per minute and client IP are counted
+ * in two buckets, signed and not, so a flood of unsigned posts never spends the gateway's budget.
+ * The body is read as JSON whatever its Content-Type says (gateways and proxies label it
+ * differently), within the body limit.
  */
 export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opts) => {
-  app.addContentTypeParser(
-    'application/json',
-    { parseAs: 'buffer', bodyLimit: opts.bodyLimit },
-    (req, body, done) => {
-      req.rawBody = body as Buffer;
-      done(null, body);
-    },
-  );
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (req, body, done) => {
+    req.rawBody = body as Buffer;
+    done(null, body);
+  });
 
-  app.post('/webhook', async (req, reply) => {
+  const limit = (req: FastifyRequest, reply: FastifyReply, signed: boolean): boolean => {
+    const max = opts.rateLimitPerMinute;
+    if (max <= 0) return true;
+    const taken = opts.limiter.take(`${signed ? 'webhook' : 'webhook-unsigned'}:${req.ip}`, max);
+    if (taken.ok) return true;
+    reply
+      .code(429)
+      .header('retry-after', String(taken.retryAfterSeconds))
+      .send({ error: `Too many requests; retry in ${taken.retryAfterSeconds} s` });
+    return false;
+  };
+
+  const verify = async (req: FastifyRequest, reply: FastifyReply) => {
+    // The label is not trusted either way: the bytes are read as they came and parsed as JSON below.
+    req.headers['content-type'] = 'application/octet-stream';
     if (opts.secret) {
       const header = req.headers['x-webhook-signature'];
-      if (!signatureMatches(Array.isArray(header) ? header[0] : header, opts.secret)) {
-        return reply.code(401).send({ error: 'Missing or wrong X-Webhook-Signature' });
-      }
+      const signed = signatureMatches(Array.isArray(header) ? header[0] : header, opts.secret);
+      if (!limit(req, reply, signed)) return reply;
+      if (!signed) return reply.code(401).send({ error: 'Missing or wrong X-Webhook-Signature' });
     } else if (!opts.allowUnsigned) {
+      if (!limit(req, reply, false)) return reply;
       return reply.code(503).send({ error: 'The webhook is not configured on this server' });
+    } else if (!limit(req, reply, true)) {
+      return reply;
     }
+  };
 
+  app.post('/webhook', { onRequest: verify, bodyLimit: opts.bodyLimit }, async (req, reply) => {
     let body: unknown;
     try {
-      body = JSON.parse((req.rawBody ?? Buffer.alloc(0)).toString('utf8'));
+      const raw = (req.rawBody ?? Buffer.alloc(0)).toString('utf8');
+      body = JSON.parse(raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw);
     } catch {
       return reply.code(400).send({ error: 'Body is not valid JSON' });
     }
