@@ -32,7 +32,11 @@ export interface AuthService {
 const KEY_PREFIX = 'wcb_';
 /** Every key this server issues: the prefix and 24 random bytes in base64url. */
 const KEY_SHAPE = /^wcb_[A-Za-z0-9_-]{32}$/;
-const CACHE_TTL_MS = 10_000;
+/**
+ * A valid key is trusted from memory this long. A revoke through this process clears the cache at once;
+ * one made by another process (a script, another server on the same database) takes effect within it.
+ */
+const CACHE_TTL_MS = 3_000;
 const CACHE_MAX = 10_000;
 /** Unknown keys are remembered this long, so guessing the same key again costs no lookup. */
 const NEGATIVE_TTL_MS = 30_000;
