@@ -8,3 +8,4 @@ export * from './settings';
 export * from './stats';
 export * from './system';
 export * from './throttle';
+export * from './webhooks';
