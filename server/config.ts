@@ -148,6 +148,8 @@ const envSchema = z.object({
   /** A job running longer than this is taken as lost (its process died) and is retried. */
   REPLY_JOB_TIMEOUT_SECONDS: int(5, 3600).default(120),
   SEND_JOB_TIMEOUT_SECONDS: int(2, 3600).default(60),
+  /** Longest wait a gateway's 429 `retry_after` may impose before sends are tried again. */
+  GATEWAY_RETRY_AFTER_MAX_SECONDS: int(1, 86_400).default(300),
   /** How often the job queue looks for lost jobs. */
   JOB_MAINTENANCE_SECONDS: int(1, 3600).default(15),
   SEND_MAX_ATTEMPTS: int(1, 20).default(5),
@@ -227,6 +229,9 @@ export interface Config {
     sendMaxAttempts: number;
     replyJobTimeoutSeconds: number;
     sendJobTimeoutSeconds: number;
+    /** Cap of a 429's retry time, and the gateway client's request timeout (a send's longest call). */
+    gatewayRetryAfterMaxSeconds: number;
+    gatewayTimeoutMs: number;
   };
   jobMaintenanceSeconds: number;
   campaigns: {
@@ -325,6 +330,8 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
       sendMaxAttempts: e.SEND_MAX_ATTEMPTS,
       replyJobTimeoutSeconds: e.REPLY_JOB_TIMEOUT_SECONDS,
       sendJobTimeoutSeconds: e.SEND_JOB_TIMEOUT_SECONDS,
+      gatewayRetryAfterMaxSeconds: e.GATEWAY_RETRY_AFTER_MAX_SECONDS,
+      gatewayTimeoutMs: e.WASENDER_TIMEOUT_MS,
     },
     jobMaintenanceSeconds: e.JOB_MAINTENANCE_SECONDS,
     campaigns: {

@@ -12,6 +12,7 @@ import { type JobQueue, startJobQueue } from './jobs/queue';
 import type { Logger } from './logger';
 import type { Persona } from './persona';
 import { createPipeline, definePipelineQueues, type Pipeline } from './pipeline';
+import { sendQueueStatus } from './pipeline/send';
 import { createServices, type Services } from './services';
 import { createDeadLettersService } from './services/dead-letters';
 import { defineLeadsQueues, startLeadsWorkers } from './services/leads';
@@ -73,6 +74,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
         },
         pingQueue: () => queue.ping(),
         queueBacklog: () => systemQueries.queueBacklog(database.db),
+        sendQueue: () => sendQueueStatus(database.db, config.pipeline),
         openDeadLetters: () => countOpenDeadLetters(database.db),
         sessionStatus: async () => {
           const row = await systemQueries.getSystemState(database.db, systemQueries.SESSION_STATE_KEY);

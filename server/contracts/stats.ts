@@ -41,6 +41,18 @@ export const ZSystemStatus = z.object({
   }),
   persona: z.object({ name: z.string(), model: z.string() }),
   /**
+   * Whether replies leave: conversation messages queued far longer than a send takes (their job is
+   * lost), or the gateway throttle blocked far ahead (a long 429). `stalled` makes the status
+   * `degraded` and `/ready` answer 503; null fields when the database did not answer.
+   */
+  sendQueue: z.object({
+    stalled: z.boolean(),
+    reason: z.string().nullable(),
+    queuedTooLong: z.number().nullable(),
+    oldestQueuedAt: z.date().nullable(),
+    throttleBlockedUntil: z.date().nullable(),
+  }),
+  /**
    * Gateway items that could not be handled and wait for an admin (`system.deadLetters`); null when the
    * database did not answer. They do not make the status `degraded`: the server runs; someone should look.
    */

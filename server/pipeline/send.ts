@@ -9,6 +9,7 @@ import {
   GatewayTransientError,
   mayHaveArrived,
 } from '../integrations/gateway';
+import type { SendQueueStatus } from '../services/system';
 import { type PipelineDeps, QUEUE_SEND, type SendJob } from './deps';
 import { handOffFailedMessage } from './handoff';
 import { applyEarlyStatuses } from './receipts';
@@ -218,6 +219,37 @@ async function failPart(deps: PipelineDeps, msg: SendRow, error: string) {
     if (!(await mq.markSendFailed(tx, msg.id, error))) return;
     await handOffFailedMessage(tx, deps, msg, error);
   });
+}
+
+/** A conversation message queued this long has lost its send job (a live one is sent or rescheduled sooner). */
+export const SEND_STALLED_AFTER_MS = 15 * 60_000;
+
+/**
+ * Whether replies leave, for `stats.systemStatus` and `/ready`: messages queued far too long, or the
+ * gateway throttle blocked further ahead than a capped 429 can push it (plus a margin for a backlog).
+ */
+export async function sendQueueStatus(
+  db: DbOrTx,
+  settings: Pick<PipelineDeps['settings'], 'gatewayRetryAfterMaxSeconds'>,
+): Promise<SendQueueStatus> {
+  const blockedBeyondMs = Math.max(settings.gatewayRetryAfterMaxSeconds * 1000, SEND_STALLED_AFTER_MS);
+  const h = await mq.sendQueueHealth(db, {
+    throttle: GATEWAY_THROTTLE,
+    stalledAfterMs: SEND_STALLED_AFTER_MS,
+    blockedBeyondMs,
+  });
+  const reasons: string[] = [];
+  if (h.stalled > 0)
+    reasons.push(
+      `${h.stalled} message${h.stalled === 1 ? '' : 's'} queued for more than ${SEND_STALLED_AFTER_MS / 60_000} minutes`,
+    );
+  if (h.blockedUntil) reasons.push(`the gateway throttle is blocked until ${h.blockedUntil.toISOString()}`);
+  return {
+    reason: reasons.length ? `send queue stalled: ${reasons.join('; ')}` : null,
+    queuedTooLong: h.stalled,
+    oldestQueuedAt: h.oldestQueuedAt,
+    throttleBlockedUntil: h.blockedUntil,
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -11,6 +11,8 @@ export interface SystemProbe {
   sessionStatus(): Promise<{ status: string; at: Date } | null>;
   /** Dead letters not yet resolved or dismissed (see server/services/dead-letters.ts). */
   openDeadLetters?(): Promise<number>;
+  /** Whether the send queue moves (see server/pipeline/send.ts `sendQueueStatus`); reason null when it does. */
+  sendQueue?(): Promise<SendQueueStatus>;
   /** A cheap live call to OpenAI (listing models); null when no key is configured. */
   checkOpenAI: (() => Promise<{ ok: boolean; detail: string }>) | null;
 }
@@ -26,12 +28,19 @@ export interface SystemService {
   /** Live checks of everything: database, queue backlog, OpenAI (cached a minute), gateway session. */
   status(): Promise<TSystemStatus>;
   /** Database and queue reachability only, cheap enough for /ready. */
-  ready(): Promise<{ database: boolean; queue: boolean }>;
+  ready(): Promise<{ database: boolean; queue: boolean; sendQueue: string | null }>;
   /** What is configured, without touching the database: for /health and the startup log. */
   integrations(): TSystemStatus['integrations'];
 }
 
 export const VERSION = '0.1.0';
+
+export interface SendQueueStatus {
+  reason: string | null;
+  queuedTooLong: number;
+  oldestQueuedAt: Date | null;
+  throttleBlockedUntil: Date | null;
+}
 
 /**
  * While the database is down the driver keeps a query waiting for a reconnect (with a backoff of up
@@ -142,9 +151,12 @@ export function createSystemService(deps: {
       )
     : null;
 
+  const sendQueue = () =>
+    probe.sendQueue ? within<SendQueueStatus | null>(probe.sendQueue(), PROBE_TIMEOUT_MS, null) : null;
+
   async function ready() {
-    const [database, queue] = await Promise.all([pingDatabase(), pingQueue()]);
-    return { database, queue };
+    const [database, queue, sends] = await Promise.all([pingDatabase(), pingQueue(), sendQueue()]);
+    return { database, queue, sendQueue: sends?.reason ?? null };
   }
 
   return {
@@ -152,7 +164,7 @@ export function createSystemService(deps: {
     ready,
     async status() {
       const [{ database: db, queue }, backlog, session, openai, deadLetters] = await Promise.all([
-        ready(),
+        Promise.all([pingDatabase(), pingQueue()]).then(([database, queue]) => ({ database, queue })),
         within(probe.queueBacklog(), PROBE_TIMEOUT_MS, null),
         within(probe.sessionStatus(), PROBE_TIMEOUT_MS, null),
         openaiCheck ? openaiCheck() : Promise.resolve(null),
@@ -160,8 +172,10 @@ export function createSystemService(deps: {
           ? within<number | null>(probe.openDeadLetters(), PROBE_TIMEOUT_MS, null)
           : Promise.resolve(null),
       ]);
+      const sends = await sendQueue();
       const i = integrations();
       const ok =
+        !sends?.reason &&
         db &&
         queue &&
         i.openai.configured &&
@@ -194,6 +208,13 @@ export function createSystemService(deps: {
         },
         integrations: i,
         persona: { name: persona.name, model },
+        sendQueue: {
+          stalled: sends?.reason != null,
+          reason: sends?.reason ?? null,
+          queuedTooLong: sends ? sends.queuedTooLong : null,
+          oldestQueuedAt: sends?.oldestQueuedAt ?? null,
+          throttleBlockedUntil: sends?.throttleBlockedUntil ?? null,
+        },
         deadLetters: { open: deadLetters },
       };
     },

@@ -8,6 +8,7 @@ import {
   type MessageStatus,
   type MessageType,
   messages,
+  throttles,
 } from '../../../drizzle';
 import type { DbOrTx } from '../types';
 
@@ -338,19 +339,35 @@ export async function markSendFailed(db: DbOrTx, id: string, error: string) {
 }
 
 /**
- * Send jobs that went missing: messages `queued` longer than `olderThanMs` (a live one is sent or
- * rescheduled well before), and the age of the oldest.
+ * Whether the send queue moves: conversation messages `queued` for longer than `stalledAfterMs` (a
+ * live one is sent, or rescheduled, well before), and the gateway throttle's next free slot when it
+ * lies further ahead than `blockedBeyondMs`.
  */
-export async function stalledSends(db: DbOrTx, olderThanMs: number) {
-  const age = sql.raw(`interval '${Math.max(0, Math.round(olderThanMs))} milliseconds'`);
-  const [row] = await db
-    .select({
-      count: sql<number>`count(*)::int`,
-      oldest: sql<Date | null>`min(${messages.createdAt})`.mapWith(messages.createdAt),
-    })
-    .from(messages)
-    .where(and(eq(messages.status, 'queued'), lt(messages.createdAt, sql`now() - ${age}`)));
-  return { count: row?.count ?? 0, oldest: row?.oldest ?? null };
+export async function sendQueueHealth(
+  db: DbOrTx,
+  p: { throttle: string; stalledAfterMs: number; blockedBeyondMs: number },
+) {
+  const ms = (n: number) => sql.raw(`interval '${Math.max(0, Math.round(n))} milliseconds'`);
+  const [row] = await db.execute<{
+    stalled: number;
+    oldest: string | Date | null;
+    blocked: string | Date | null;
+  }>(sql`
+    select
+      (select count(*)::int from ${messages} m
+        where m.status = 'queued' and m.campaign_id is null
+          and m.created_at < now() - ${ms(p.stalledAfterMs)}) as stalled,
+      (select min(m.created_at) from ${messages} m
+        where m.status = 'queued' and m.campaign_id is null
+          and m.created_at < now() - ${ms(p.stalledAfterMs)}) as oldest,
+      (select t.next_slot_at from ${throttles} t
+        where t.name = ${p.throttle} and t.next_slot_at > now() + ${ms(p.blockedBeyondMs)}) as blocked`);
+  const date = (v: string | Date | null | undefined) => (v == null ? null : new Date(v));
+  return {
+    stalled: Number(row?.stalled ?? 0),
+    oldestQueuedAt: date(row?.oldest),
+    blockedUntil: date(row?.blocked),
+  };
 }
 
 export async function nextPart(db: DbOrTx, replyGroup: string, afterIndex: number) {
