@@ -8,8 +8,10 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
+import { API_VERSION, API_VERSION_HEADER } from './contracts/version';
 import { closeStreamsOnShutdown } from './events/shutdown';
 import { createRateLimiter, type RateLimiter } from './http/rate-limit';
+import { procedureCount, trpcErrorBody } from './http/trpc-error';
 import type { Logger } from './logger';
 import type { Runtime } from './runtime';
 import type { Caller } from './services/auth';
@@ -28,10 +30,12 @@ export interface AppOptions {
   runtime: Runtime;
   /** The pino instance requests log through (tests pass a silent or capturing one). */
   logger: PinoLogger;
+  /** The request counters (tests pass one on a clock they control); a new in-memory one by default. */
+  rateLimiter?: RateLimiter;
 }
 
 /** The HTTP host: health, readiness, tRPC at /trpc. Built without listening so tests can inject. */
-export async function buildApp({ runtime, logger }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp({ runtime, logger, rateLimiter }: AppOptions): Promise<FastifyInstance> {
   const { config, services } = runtime;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -49,11 +53,13 @@ export async function buildApp({ runtime, logger }: AppOptions): Promise<Fastify
   await app.register(cors, {
     origin: config.http.corsOrigins.includes('*') ? true : config.http.corsOrigins,
     methods: ['GET', 'POST', 'OPTIONS'],
-    allowedHeaders: ['content-type', 'authorization', 'trpc-accept', 'last-event-id'],
+    allowedHeaders: config.http.corsAllowedHeaders,
+    // Browser code reads these from cross-origin answers: the sdk's rate-limit retry and version check.
+    exposedHeaders: ['retry-after', API_VERSION_HEADER],
     maxAge: 600,
   });
 
-  const limiter = createRateLimiter();
+  const limiter = rateLimiter ?? createRateLimiter();
   const { rateLimitPerMinute: apiMax } = config.http;
   if (apiMax > 0) {
     app.addHook('onRequest', async (req, reply) => {
@@ -71,14 +77,16 @@ export async function buildApp({ runtime, logger }: AppOptions): Promise<Fastify
       const token = bearerToken(req.headers.authorization);
       let caller = services.auth.peek(token);
       if (caller === undefined) {
-        if (limiter.exhausted(anonymous, apiMax)) return tooMany(reply, limiter.take(anonymous, apiMax));
+        if (limiter.exhausted(anonymous, apiMax))
+          return trpcTooMany(req, reply, limiter.take(anonymous, apiMax));
         // A failed lookup is left to the tRPC call, which answers it in its own (masked) shape.
         caller = await services.auth.authenticate(token).catch(() => undefined);
       }
       if (caller === undefined) return;
       req.apiCaller = caller;
       const cost = procedureCount(url, config.http.maxBatchSize);
-      if (!spend(limiter, reply, caller ? `key:${caller.id}` : anonymous, apiMax, cost)) return reply;
+      const taken = limiter.take(caller ? `key:${caller.id}` : anonymous, apiMax, cost);
+      if (!taken.ok) return trpcTooMany(req, reply, taken);
     });
   }
 
@@ -86,10 +94,12 @@ export async function buildApp({ runtime, logger }: AppOptions): Promise<Fastify
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
     reply.header('x-frame-options', 'DENY');
+    reply.header(API_VERSION_HEADER, API_VERSION);
   });
 
   app.get('/health', async () => ({
     status: 'ok' as const,
+    apiVersion: API_VERSION,
     integrations: services.system.integrations(),
   }));
 
@@ -172,15 +182,20 @@ function tooMany(reply: FastifyReply, taken: { retryAfterSeconds: number }): Fas
 }
 
 /**
- * How many procedures a /trpc request runs: each path of a batch (`?batch=1`) counts. A batch over
- * the maximum runs nothing (tRPC refuses it), so it counts once.
+ * The 429 of an API request: for /trpc in tRPC's error shape (`TOO_MANY_REQUESTS`), so tRPC clients
+ * decode it; for other routes the plain JSON error.
  */
-function procedureCount(url: string, maxBatchSize: number): number {
-  const q = url.indexOf('?');
-  if (q < 0 || !/(?:^|&)batch=1(?:&|$)/.test(url.slice(q + 1))) return 1;
-  let paths = 1;
-  for (let i = 6; i < q; i++) if (url.charCodeAt(i) === 44) paths++;
-  return paths > maxBatchSize ? 1 : paths;
+function trpcTooMany(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  taken: { retryAfterSeconds: number },
+): FastifyReply {
+  if (!req.url.startsWith('/trpc/')) return tooMany(reply, taken);
+  const message = `Too many requests; retry in ${taken.retryAfterSeconds} s`;
+  return reply
+    .code(429)
+    .header('retry-after', String(taken.retryAfterSeconds))
+    .send(trpcErrorBody(req.url, req.headers['trpc-accept'], 'TOO_MANY_REQUESTS', message));
 }
 
 /** Client errors Fastify raises itself (body parsing, size, media type): their own message and status. */

@@ -66,6 +66,9 @@ function isAddressOrRange(value: string): boolean {
 
 const urlString = z.url({ error: 'must be a URL such as https://host:port' });
 
+/** Request headers the API reads from browsers; always allowed cross-origin. */
+const API_REQUEST_HEADERS = ['content-type', 'authorization', 'trpc-accept', 'last-event-id'];
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -100,6 +103,20 @@ const envSchema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(z.union([z.literal('*'), urlString]))),
+  /**
+   * Request headers browser code may send cross-origin, besides the ones the API itself reads
+   * (content-type, authorization, trpc-accept, last-event-id): comma-separated header names.
+   */
+  CORS_ALLOWED_HEADERS: z
+    .string()
+    .default('traceparent,tracestate,x-request-id,baggage')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/, { error: 'must be header names' }))),
   BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024).default(1024 * 1024),
   WEBHOOK_BODY_LIMIT_BYTES: int(1024, 50 * 1024 * 1024).default(5 * 1024 * 1024),
   TRPC_MAX_BATCH_SIZE: int(1, 1000).default(20),
@@ -191,6 +208,8 @@ export interface Config {
   };
   http: {
     corsOrigins: string[];
+    /** Every request header a cross-origin browser request may carry (the API's own ones included). */
+    corsAllowedHeaders: string[];
     bodyLimit: number;
     webhookBodyLimit: number;
     maxBatchSize: number;
@@ -293,6 +312,7 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
     },
     http: {
       corsOrigins: e.CORS_ORIGINS,
+      corsAllowedHeaders: [...new Set([...API_REQUEST_HEADERS, ...e.CORS_ALLOWED_HEADERS])],
       bodyLimit: e.BODY_LIMIT_BYTES,
       webhookBodyLimit: e.WEBHOOK_BODY_LIMIT_BYTES,
       maxBatchSize: e.TRPC_MAX_BATCH_SIZE,

@@ -1,12 +1,18 @@
 import {
   createTRPCClient,
+  httpBatchLink,
   httpBatchStreamLink,
+  httpLink,
   httpSubscriptionLink,
   splitLink,
   type TRPCClient,
+  type TRPCLink,
 } from '@trpc/client';
+import { observable } from '@trpc/server/observable';
 import superjson from 'superjson';
+import { retryAfterMs } from './errors';
 import type { AppRouter } from './types';
+import { API_VERSION, API_VERSION_HEADER, isCompatibleApiVersion } from './version';
 
 /** The typed client: `client.<router>.<procedure>.query(input)`, `.mutate(input)` or `.subscribe(input, handlers)`. */
 export type Client = TRPCClient<AppRouter>;
@@ -46,6 +52,47 @@ interface CommonOptions {
   maxBatchSize?: number;
   /** Longest URL a batch of queries may use before it is split into more requests. */
   maxURLLength?: number;
+  /**
+   * How queries and mutations travel:
+   * - `'batch'` (default): calls made together share one HTTP request, answered when all are done. The
+   *   HTTP status is real: the error's status when every call failed alike, 207 when results differ.
+   * - `'stream'`: a shared request whose results stream back as each call finishes; the status is
+   *   always 200 and errors are only in the body.
+   * - `'single'`: one HTTP request per call, each with its own status.
+   */
+  transport?: 'batch' | 'stream' | 'single';
+  /**
+   * Queries the server refused with `TOO_MANY_REQUESTS` and a `Retry-After` are sent again after that
+   * delay, at most `maxRetries` times (default 2), and only while the delay is at most `maxDelayMs`
+   * (default 60 000); a longer wait fails at once. Mutations are never retried. `false` turns it off.
+   */
+  rateLimitRetry?: RateLimitRetryOptions | false;
+  /**
+   * Called once per server version whose major differs from the one this package speaks
+   * (`API_VERSION`), read from the `x-api-version` header of the server's answers. By default a
+   * `console.warn`, once per version.
+   */
+  onVersionMismatch?: (mismatch: VersionMismatch) => void;
+  /**
+   * The client's links, for teams that compose their own (a logger, their own retry). Either a list
+   * that replaces the defaults, or a function given the default links (built from these options) that
+   * returns the list to use: `links: (defaults) => [loggerLink(), ...defaults]`.
+   */
+  links?: TRPCLink<AppRouter>[] | ((defaults: TRPCLink<AppRouter>[]) => TRPCLink<AppRouter>[]);
+}
+
+export interface RateLimitRetryOptions {
+  /** Retries of one query after the first refusal. Default 2. */
+  maxRetries?: number;
+  /** Longest `Retry-After` waited for, in milliseconds. Default 60 000. */
+  maxDelayMs?: number;
+}
+
+export interface VersionMismatch {
+  /** The API version the server reported. */
+  server: string;
+  /** The API version this package speaks. */
+  client: string;
 }
 
 /** Credentials: a fixed API key, a function returning the current token, or none (public procedures only). */
@@ -58,19 +105,32 @@ export type ClientOptions = CommonOptions & ClientAuth;
 
 export const DEFAULT_MAX_BATCH_SIZE = 10;
 export const DEFAULT_MAX_URL_LENGTH = 4000;
+export const DEFAULT_RATE_LIMIT_RETRIES = 2;
+export const DEFAULT_RATE_LIMIT_MAX_DELAY_MS = 60_000;
 
 type TrpcFetch = NonNullable<Parameters<typeof httpBatchStreamLink>[0]['fetch']>;
 type TrpcEventSource = NonNullable<Parameters<typeof httpSubscriptionLink>[0]['EventSource']>;
 
 /**
  * Creates the typed API client. Queries and mutations travel in batched HTTP requests (superjson-encoded,
- * streamed back as each call finishes); subscriptions travel over Server-Sent Events and resume from the
+ * with the HTTP status of their result); subscriptions travel over Server-Sent Events and resume from the
  * last event they saw after a reconnect.
  */
 export function createClient(options: ClientOptions): Client {
+  const defaults = createDefaultLinks(options);
+  const links = typeof options.links === 'function' ? options.links(defaults) : (options.links ?? defaults);
+  return createTRPCClient<AppRouter>({ links });
+}
+
+/**
+ * The links `createClient` uses unless told otherwise: the rate-limit retry for queries, then queries
+ * and mutations over HTTP (per `transport`) and subscriptions over Server-Sent Events, all with the
+ * credentials, headers and version check of `options`. Wrap or extend them to compose your own.
+ */
+export function createDefaultLinks(options: ClientOptions): TRPCLink<AppRouter>[] {
   const { url } = options;
   const token = tokenSource(options);
-  const baseFetch: FetchLike | undefined = options.fetch;
+  const baseFetch = versionCheckingFetch(options.fetch, options.onVersionMismatch ?? warnVersionMismatch);
 
   const requestHeaders = async (): Promise<Record<string, string>> => {
     const extra = typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {});
@@ -88,13 +148,12 @@ export function createClient(options: ClientOptions): Client {
         // every reconnect, so a refreshed token is picked up.
         eventSourceOptions: async () => {
           const headers = await requestHeaders();
-          const fetchImpl = baseFetch ?? globalThis.fetch;
           return {
             headers,
             fetch: (input: string | URL, init?: RequestInit) => {
               const merged = new Headers(init?.headers);
               for (const [name, value] of Object.entries(headers)) merged.set(name, value);
-              return fetchImpl(input, { ...init, headers: merged });
+              return baseFetch(input, { ...init, headers: merged });
             },
           } as never;
         },
@@ -111,22 +170,102 @@ export function createClient(options: ClientOptions): Client {
         },
       });
 
-  return createTRPCClient<AppRouter>({
-    links: [
-      splitLink({
-        condition: (op) => op.type === 'subscription',
-        true: subscriptions,
-        false: httpBatchStreamLink({
-          url,
-          transformer: superjson,
-          maxItems: Math.max(1, Math.floor(options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE)),
-          maxURLLength: options.maxURLLength ?? DEFAULT_MAX_URL_LENGTH,
-          headers: requestHeaders,
-          ...(baseFetch ? { fetch: baseFetch as unknown as TrpcFetch } : {}),
-        }),
-      }),
-    ],
-  });
+  const http = {
+    url,
+    transformer: superjson,
+    headers: requestHeaders,
+    fetch: baseFetch as unknown as TrpcFetch,
+  };
+  const batch = {
+    ...http,
+    maxItems: Math.max(1, Math.floor(options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE)),
+    maxURLLength: options.maxURLLength ?? DEFAULT_MAX_URL_LENGTH,
+  };
+  const transport = options.transport ?? 'batch';
+  const requests =
+    transport === 'single'
+      ? httpLink<AppRouter>(http)
+      : transport === 'stream'
+        ? httpBatchStreamLink<AppRouter>(batch)
+        : httpBatchLink<AppRouter>(batch);
+
+  const links: TRPCLink<AppRouter>[] = [];
+  if (options.rateLimitRetry !== false) links.push(rateLimitRetryLink(options.rateLimitRetry ?? {}));
+  links.push(
+    splitLink({ condition: (op) => op.type === 'subscription', true: subscriptions, false: requests }),
+  );
+  return links;
+}
+
+/**
+ * Sends a query again when the server refused it with `TOO_MANY_REQUESTS` and said when to come back
+ * (`Retry-After`): after that delay, at most `maxRetries` times, and only for delays up to `maxDelayMs`.
+ * Mutations and subscriptions pass through untouched: a refused mutation fails at once, so nothing is
+ * ever done twice behind the caller's back.
+ */
+export function rateLimitRetryLink(opts: RateLimitRetryOptions = {}): TRPCLink<AppRouter> {
+  const maxRetries = Math.max(0, Math.floor(opts.maxRetries ?? DEFAULT_RATE_LIMIT_RETRIES));
+  const maxDelayMs = Math.max(0, opts.maxDelayMs ?? DEFAULT_RATE_LIMIT_MAX_DELAY_MS);
+  return () =>
+    ({ op, next }) => {
+      if (op.type !== 'query') return next(op);
+      return observable((observer) => {
+        let current: { unsubscribe(): void } | undefined;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        let stopped = false;
+        const attempt = (retries: number) => {
+          current = next(op).subscribe({
+            next: (value) => observer.next(value),
+            complete: () => observer.complete(),
+            error: (err) => {
+              const delay = retries < maxRetries ? retryAfterMs(err) : null;
+              if (stopped || delay === null || delay > maxDelayMs) {
+                observer.error(err);
+                return;
+              }
+              timer = setTimeout(() => attempt(retries + 1), delay);
+            },
+          });
+        };
+        attempt(0);
+        return () => {
+          stopped = true;
+          clearTimeout(timer);
+          current?.unsubscribe();
+        };
+      });
+    };
+}
+
+/**
+ * The given fetch (or the global one, looked up per call), reading the server's API version from each
+ * answer and reporting an incompatible one once per version.
+ */
+function versionCheckingFetch(
+  base: FetchLike | undefined,
+  onMismatch: (mismatch: VersionMismatch) => void,
+): FetchLike {
+  const seen = new Set<string>();
+  return async (input, init) => {
+    const res = await (base ?? globalThis.fetch)(input, init);
+    const server = res.headers?.get?.(API_VERSION_HEADER);
+    if (server && !seen.has(server)) {
+      seen.add(server);
+      if (!isCompatibleApiVersion(server)) onMismatch({ server, client: API_VERSION });
+    }
+    return res;
+  };
+}
+
+const warnedVersions = new Set<string>();
+
+function warnVersionMismatch({ server, client }: VersionMismatch): void {
+  if (warnedVersions.has(server)) return;
+  warnedVersions.add(server);
+  console.warn(
+    `@whatsapp-crm/sdk speaks API ${client}, but the server reports API ${server}: calls may fail or ` +
+      'return unexpected shapes. Upgrade the sdk (or the server) to the same major version.',
+  );
 }
 
 function tokenSource(options: ClientAuth): TokenSource {

@@ -68,3 +68,24 @@ export function isNotFound(err: unknown): err is ApiError {
 export function isConflict(err: unknown): err is ApiError {
   return errorCode(err) === 'CONFLICT';
 }
+
+/** The server refused the call for sending too many requests (`TOO_MANY_REQUESTS`); see `retryAfterMs()`. */
+export function isRateLimited(err: unknown): err is ApiError {
+  return errorCode(err) === 'TOO_MANY_REQUESTS';
+}
+
+/**
+ * How long the server asked to wait before trying again, in milliseconds, from the `Retry-After` header
+ * of a `TOO_MANY_REQUESTS` answer (seconds or an HTTP date); null for any other error or without the
+ * header. In a browser the header is readable cross-origin because the server exposes it.
+ */
+export function retryAfterMs(err: unknown): number | null {
+  if (!isRateLimited(err)) return null;
+  const response = (err as { meta?: { response?: { headers?: { get?(name: string): string | null } } } }).meta
+    ?.response;
+  const value = response?.headers?.get?.('retry-after')?.trim();
+  if (!value) return null;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
+}

@@ -3,12 +3,16 @@ export {
   type ClientAuth,
   type ClientOptions,
   createClient,
+  createDefaultLinks,
   DEFAULT_MAX_BATCH_SIZE,
   DEFAULT_MAX_URL_LENGTH,
   type EventSourceConstructor,
   type FetchLike,
   type HeaderSource,
+  type RateLimitRetryOptions,
+  rateLimitRetryLink,
   type TokenSource,
+  type VersionMismatch,
 } from './client';
 export * from './contracts';
 export {
@@ -20,8 +24,11 @@ export {
   isAuthError,
   isConflict,
   isNotFound,
+  isRateLimited,
   isValidationError,
+  retryAfterMs,
   type ValidationDetails,
   validationDetails,
 } from './errors';
 export type { AppRouter, ConversationEvent, RouterInputs, RouterOutputs, SubscriptionData } from './types';
+export { API_VERSION, API_VERSION_HEADER, isCompatibleApiVersion } from './version';
