@@ -189,6 +189,38 @@ const envSchema = z.object({
   /** How often workers look for due scheduled campaigns and campaigns left without a dispatcher. */
   CAMPAIGN_SWEEP_SECONDS: int(1, 3600).default(15),
   CAMPAIGN_MAX_RECIPIENTS: int(1, 1_000_000).default(50_000),
+
+  /** Outbound webhooks: allow destinations on private, loopback or link-local addresses (development, tests). */
+  OUTBOUND_WEBHOOKS_ALLOW_PRIVATE: bool.default(false),
+  OUTBOUND_WEBHOOKS_TIMEOUT_MS: int(100, 60_000).default(10_000),
+  /** Waits before each retry of a failed delivery, in seconds (the Standard Webhooks schedule: about 27 hours). */
+  OUTBOUND_WEBHOOKS_RETRY_SECONDS: z
+    .string()
+    .default('5,300,1800,7200,18000,36000,36000')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map(Number),
+    )
+    .pipe(
+      z
+        .array(
+          z
+            .number()
+            .int()
+            .min(0)
+            .max(7 * 86_400),
+          { error: 'must be comma-separated whole seconds' },
+        )
+        .max(20),
+    ),
+  /** A subscription whose deliveries all failed for this long, through a delivery's last retry, is disabled. */
+  OUTBOUND_WEBHOOKS_DISABLE_AFTER_SECONDS: int(0, 30 * 86_400).default(86_400),
+  /** How often workers look for new events to deliver (on Postgres a notification wakes them sooner). */
+  OUTBOUND_WEBHOOKS_POLL_MS: int(20, 60_000).default(1000),
+  OUTBOUND_WEBHOOKS_CONCURRENCY: int(1, 256).default(8),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -253,6 +285,14 @@ export interface Config {
     gatewayTimeoutMs: number;
   };
   jobMaintenanceSeconds: number;
+  outboundWebhooks: {
+    allowPrivate: boolean;
+    timeoutMs: number;
+    retrySeconds: number[];
+    disableAfterSeconds: number;
+    pollMs: number;
+    concurrency: number;
+  };
   campaigns: {
     defaultRatePerMinute: number;
     jitterPercent: number;
@@ -354,6 +394,14 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
       gatewayTimeoutMs: e.WASENDER_TIMEOUT_MS,
     },
     jobMaintenanceSeconds: e.JOB_MAINTENANCE_SECONDS,
+    outboundWebhooks: {
+      allowPrivate: e.OUTBOUND_WEBHOOKS_ALLOW_PRIVATE,
+      timeoutMs: e.OUTBOUND_WEBHOOKS_TIMEOUT_MS,
+      retrySeconds: e.OUTBOUND_WEBHOOKS_RETRY_SECONDS,
+      disableAfterSeconds: e.OUTBOUND_WEBHOOKS_DISABLE_AFTER_SECONDS,
+      pollMs: e.OUTBOUND_WEBHOOKS_POLL_MS,
+      concurrency: e.OUTBOUND_WEBHOOKS_CONCURRENCY,
+    },
     campaigns: {
       defaultRatePerMinute: e.CAMPAIGN_DEFAULT_RATE_PER_MINUTE,
       jitterPercent: e.CAMPAIGN_JITTER_PERCENT,

@@ -4,10 +4,12 @@ import { type Database, openDatabase } from './db/client';
 import { runMigrations } from './db/migrate';
 import { countOpenDeadLetters } from './db/queries/dead-letters';
 import * as systemQueries from './db/queries/system';
+import { subscriptionHealth } from './db/queries/webhooks';
 import { createEventHub, type EventHub } from './events/hub';
 import { createAiClient } from './integrations/ai';
 import { createOpenAICheck } from './integrations/openai-check';
 import { createWasenderGateway } from './integrations/wasender';
+import { createOutboundWebhooks, type OutboundWebhooks } from './jobs/outbound-webhooks';
 import { type JobQueue, startJobQueue } from './jobs/queue';
 import type { Logger } from './logger';
 import type { Persona } from './persona';
@@ -19,6 +21,7 @@ import { defineLeadsQueues, startLeadsWorkers } from './services/leads';
 import { createMessagingService } from './services/messaging';
 import { createSettingsService } from './services/settings';
 import { createSystemService } from './services/system';
+import { createWebhooksService } from './services/webhooks';
 
 /** The parts of a running server, built in one place for main.ts, scripts and tests. */
 export interface Runtime {
@@ -32,6 +35,8 @@ export interface Runtime {
   campaigns: CampaignDispatcher;
   /** Fans the events log out to subscriptions; ends them on close. */
   events: EventHub;
+  /** Outbound webhooks: the events-log fan-out and the delivery jobs. */
+  webhooks: OutboundWebhooks;
   log: Logger;
   close(): Promise<void>;
 }
@@ -76,6 +81,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
         queueBacklog: () => systemQueries.queueBacklog(database.db),
         sendQueue: () => sendQueueStatus(database.db, config.pipeline),
         openDeadLetters: () => countOpenDeadLetters(database.db),
+        outboundWebhooks: () => subscriptionHealth(database.db),
         sessionStatus: async () => {
           const row = await systemQueries.getSystemState(database.db, systemQueries.SESSION_STATE_KEY);
           const status = row?.value.status;
@@ -155,6 +161,16 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
     const leadsWorkers = opts.workers
       ? await startLeadsWorkers({ db: database.db, queue, log: log.child({ component: 'leads' }) })
       : null;
+    const webhooks = createOutboundWebhooks({
+      db: database.db,
+      sql: database.sql,
+      mode: database.mode,
+      queue,
+      log: log.child({ component: 'webhooks' }),
+      settings: config.outboundWebhooks,
+    });
+    await webhooks.defineQueues();
+    if (opts.workers) await webhooks.startWorkers();
     const events = createEventHub({ database, log: log.child({ component: 'events' }) });
     await events.start();
     const services = createServices({
@@ -163,6 +179,11 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       system,
       messaging: createMessagingService(pipeline.deps),
       deadLetters: createDeadLettersService(pipeline.deps),
+      webhooks: createWebhooksService({
+        db: database.db,
+        engine: webhooks,
+        allowPrivate: config.outboundWebhooks.allowPrivate,
+      }),
       settings,
       events,
       campaigns: {
@@ -182,6 +203,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       pipeline,
       campaigns,
       events,
+      webhooks,
       log,
       async close() {
         if (closed) return;
@@ -191,6 +213,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
         pipeline.stop();
         campaigns.stop();
         leadsWorkers?.stop();
+        await webhooks.stop();
         await queue.stop({ timeoutMs: config.http.shutdownTimeoutMs });
         await database.close();
       },

@@ -31,5 +31,7 @@ export const ZAppEvent = z.discriminatedUnion('type', [
     runId: ZId,
     status: z.enum(['completed', 'failed']),
   }),
+  /** The server disabled an outbound webhook subscription after sustained delivery failure. */
+  z.object({ type: z.literal('webhook.disabled'), subscriptionId: ZId, reason: z.string() }),
 ]);
 export type TAppEvent = z.infer<typeof ZAppEvent>;

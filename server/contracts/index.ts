@@ -13,3 +13,4 @@ export * from './settings';
 export * from './stats';
 export * from './system';
 export * from './tasks';
+export * from './webhooks';

@@ -57,6 +57,16 @@ export const ZSystemStatus = z.object({
    * database did not answer. They do not make the status `degraded`: the server runs; someone should look.
    */
   deadLetters: z.object({ open: z.number().nullable() }),
+  /**
+   * Outbound webhook subscriptions the server disabled after sustained delivery failure (re-enable
+   * with `webhooks.update`), and active ones currently failing; null when the database did not answer.
+   * Like dead letters, they do not make the status `degraded`.
+   */
+  outboundWebhooks: z.object({
+    disabled: z.number().nullable(),
+    failing: z.number().nullable(),
+    notice: z.string().nullable(),
+  }),
 });
 export type TSystemStatus = z.infer<typeof ZSystemStatus>;
 

@@ -12,6 +12,7 @@ import type { MessagingService } from './messaging';
 import type { SettingsService } from './settings';
 import { createStatsService, type StatsService } from './stats';
 import type { SystemService } from './system';
+import type { WebhooksService } from './webhooks';
 
 /**
  * Everything the routers may call. Only interfaces appear here (no database types), because this type
@@ -32,6 +33,8 @@ export interface Services {
   settings: SettingsService;
   /** Gateway items that could not be handled: list, retry, dismiss (admins). */
   deadLetters: DeadLettersService;
+  /** Outbound webhook subscriptions, their delivery log and replays (admins). */
+  webhooks: WebhooksService;
 }
 
 export function createServices(deps: {
@@ -42,6 +45,7 @@ export function createServices(deps: {
   settings: SettingsService;
   events: EventStream;
   deadLetters: DeadLettersService;
+  webhooks: WebhooksService;
   leadScoring?: Partial<LeadScoringConfig>;
   /** Campaign settings and the dispatcher's kick (the runtime passes them). */
   campaigns?: CampaignServiceOptions;
@@ -60,5 +64,6 @@ export function createServices(deps: {
     messaging: deps.messaging,
     settings: deps.settings,
     deadLetters: deps.deadLetters,
+    webhooks: deps.webhooks,
   };
 }

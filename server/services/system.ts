@@ -11,6 +11,8 @@ export interface SystemProbe {
   sessionStatus(): Promise<{ status: string; at: Date } | null>;
   /** Dead letters not yet resolved or dismissed (see server/services/dead-letters.ts). */
   openDeadLetters?(): Promise<number>;
+  /** Outbound webhook subscriptions disabled after sustained failure, and active ones failing now. */
+  outboundWebhooks?(): Promise<{ disabled: number; failing: number }>;
   /** Whether the send queue moves (see server/pipeline/send.ts `sendQueueStatus`); reason null when it does. */
   sendQueue?(): Promise<SendQueueStatus>;
   /** A cheap live call to OpenAI (listing models); null when no key is configured. */
@@ -173,6 +175,13 @@ export function createSystemService(deps: {
           : Promise.resolve(null),
       ]);
       const sends = await sendQueue();
+      const hooks = probe.outboundWebhooks
+        ? await within<{ disabled: number; failing: number } | null>(
+            probe.outboundWebhooks(),
+            PROBE_TIMEOUT_MS,
+            null,
+          )
+        : null;
       const i = integrations();
       const ok =
         !sends?.reason &&
@@ -216,6 +225,13 @@ export function createSystemService(deps: {
           throttleBlockedUntil: sends?.throttleBlockedUntil ?? null,
         },
         deadLetters: { open: deadLetters },
+        outboundWebhooks: {
+          disabled: hooks?.disabled ?? null,
+          failing: hooks?.failing ?? null,
+          notice: hooks?.disabled
+            ? `${hooks.disabled} outbound webhook subscription(s) disabled after sustained delivery failure: see webhooks.list`
+            : null,
+        },
       };
     },
   };

@@ -8,6 +8,7 @@ import { keysRouter } from './routers/keys';
 import { leadsRouter } from './routers/leads';
 import { statsRouter } from './routers/stats';
 import { systemRouter } from './routers/system';
+import { webhooksRouter } from './routers/webhooks';
 
 export const appRouter = router({
   conversations: conversationsRouter,
@@ -18,6 +19,7 @@ export const appRouter = router({
   stats: statsRouter,
   keys: keysRouter,
   system: systemRouter,
+  webhooks: webhooksRouter,
 });
 
 export type AppRouter = typeof appRouter;
