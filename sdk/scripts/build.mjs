@@ -1,67 +1,114 @@
-// Builds dist/index.js and dist/contracts.js (esbuild, ESM, dependencies external) and one bundled dist/index.d.ts
-// (rollup-plugin-dts, which inlines the router's types), then checks what they refer to.
-import { mkdir, rm } from 'node:fs/promises';
+// Builds the published package with tsdown: ESM (.js + .d.ts) and CommonJS (.cjs + .d.cts) for every entry
+// (the client, the React integration, all contracts and each router's contracts), dependencies external,
+// then checks what the output refers to (check-dts.mjs).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
-import { rollup } from 'rollup';
-import { dts } from 'rollup-plugin-dts';
+import { build } from 'tsdown';
 import { checkDist } from './check-dts.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = path.join(root, 'dist');
-const external = ['@trpc/client', '@trpc/server', 'superjson', 'zod'];
-const isExternal = (id) => external.some((name) => id === name || id.startsWith(`${name}/`));
+const serverContracts = path.resolve(root, '../server/contracts');
+
+/** The routers whose contracts have their own entry, `@whatsapp-crm/sdk/contracts/<name>`. */
+export const CONTRACT_ENTRIES = [
+  'common',
+  'conversations',
+  'crm',
+  'leads',
+  'bot',
+  'campaigns',
+  'stats',
+  'keys',
+  'system',
+];
+
+/**
+ * The router's type reaches the declarations through server/trpc, whose context names the server's services
+ * and logger. The declaration build resolves that module to `src/opaque-context.d.ts` (`object`), so the
+ * published router type carries no server internals. It runs before the declaration plugin's own resolver
+ * (see `inputOptions` below), which would otherwise find the real module next to the importer.
+ */
+const opaqueContext = {
+  name: 'sdk-opaque-context',
+  resolveId: {
+    order: 'pre',
+    filter: { id: /^\.\/context/ },
+    handler(source, importer) {
+      if (!importer || !/[\\/]server[\\/]trpc[\\/]/.test(importer)) return null;
+      if (!/^\.\/context(\.(ts|js|d\.ts))?$/.test(source)) return null;
+      return { id: path.join(root, 'src/opaque-context.d.ts') };
+    },
+  },
+};
+
+/**
+ * The contracts write `import { z } from 'zod'`, which binds zod's whole namespace object: an app's bundler
+ * then keeps all of zod (locales included). `import * as z from 'zod'` names the same exports and lets it
+ * keep only what the schemas use.
+ */
+const zodNamespace = {
+  name: 'sdk-zod-namespace',
+  transform: {
+    filter: { id: /[\\/]server[\\/]contracts[\\/][\w-]+\.ts$/ },
+    handler(code, id) {
+      if (!id.startsWith(serverContracts)) return null;
+      return { code: code.replace(/^import \{ z \} from 'zod';$/m, "import * as z from 'zod';"), map: null };
+    },
+  },
+};
 
 const started = Date.now();
-await rm(dist, { recursive: true, force: true });
-await mkdir(dist, { recursive: true });
-
-// Two modules: the client, and the zod contracts it re-exports. With `sideEffects: false`, an app's bundler
-// leaves contracts.js (and zod with it) out entirely when the app imports no contract.
-const common = {
-  bundle: true,
-  format: 'esm',
-  platform: 'neutral',
-  target: 'es2022',
-  external,
-  tsconfig: path.join(root, 'tsconfig.build.json'),
-  legalComments: 'none',
-  logLevel: 'warning',
+const entry = {
+  index: 'src/index.ts',
+  react: 'src/react.ts',
+  'contracts/index': 'src/contracts/index.ts',
+  ...Object.fromEntries(CONTRACT_ENTRIES.map((name) => [`contracts/${name}`, `src/contracts/${name}.ts`])),
 };
-const contractsChunk = {
-  name: 'contracts-chunk',
-  setup(b) {
-    b.onResolve({ filter: /^\.\/contracts$/ }, () => ({ path: './contracts.js', external: true }));
-  },
-};
-await build({
-  ...common,
-  entryPoints: [path.join(root, 'src/index.ts')],
-  outfile: path.join(dist, 'index.js'),
-  plugins: [contractsChunk],
-});
-await build({
-  ...common,
-  entryPoints: [path.join(root, 'src/contracts.ts')],
-  outfile: path.join(dist, 'contracts.js'),
-});
 
-const bundle = await rollup({
-  input: path.join(root, 'src/index.ts'),
-  external: isExternal,
-  plugins: [dts({ tsconfig: path.join(root, 'tsconfig.build.json') })],
-  onwarn(warning, warn) {
-    if (warning.code === 'CIRCULAR_DEPENDENCY') return;
-    warn(warning);
-  },
-});
-await bundle.write({ file: path.join(dist, 'index.d.ts'), format: 'es' });
-await bundle.close();
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await build({
+    cwd: root,
+    config: false,
+    entry,
+    format: ['esm', 'cjs'],
+    outDir: dist,
+    clean: true,
+    platform: 'neutral',
+    target: 'es2022',
+    tsconfig: path.join(root, 'tsconfig.build.json'),
+    dts: { tsconfig: path.join(root, 'tsconfig.build.json') },
+    sourcemap: false,
+    hash: false,
+    treeshake: true,
+    logLevel: 'warn',
+    checks: { pluginTimings: false },
+    plugins: [zodNamespace],
+    // Modules shared by several entries go to dist/chunks, apart from the entries the exports map names.
+    outputOptions: (options) => {
+      const names = options.chunkFileNames;
+      return {
+        ...options,
+        chunkFileNames: (chunk) => `chunks/${typeof names === 'function' ? names(chunk) : names}`,
+      };
+    },
+    inputOptions: (options) => ({ ...options, plugins: [opaqueContext, options.plugins] }),
+    deps: {
+      neverBundle: [
+        /^@trpc\//,
+        /^@tanstack\//,
+        /^react(\/|$)/,
+        /^superjson(\/|$)/,
+        /^zod(\/|$)/,
+        /^eventsource(\/|$)/,
+      ],
+    },
+  });
 
-const problems = await checkDist(dist);
-if (problems.length) {
-  console.error(`sdk build failed its check:\n  ${problems.join('\n  ')}`);
-  process.exit(1);
+  const problems = await checkDist(dist);
+  if (problems.length) {
+    console.error(`sdk build failed its check:\n  ${problems.join('\n  ')}`);
+    process.exit(1);
+  }
+  console.log(`sdk built into ${path.relative(process.cwd(), dist) || 'dist'} in ${Date.now() - started} ms`);
 }
-console.log(`sdk built into ${path.relative(process.cwd(), dist) || 'dist'} in ${Date.now() - started} ms`);

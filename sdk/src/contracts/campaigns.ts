@@ -1,0 +1,2 @@
+/** The contracts of the `campaigns` router. */
+export * from '../../../server/contracts/campaigns';
