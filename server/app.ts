@@ -10,12 +10,13 @@ import Fastify, {
 import type { Logger as PinoLogger } from 'pino';
 import { API_VERSION, API_VERSION_HEADER } from './contracts/version';
 import { closeStreamsOnShutdown } from './events/shutdown';
+import { openApiRoutes, REST_PREFIX, requestToken } from './http/openapi';
 import { createRateLimiter, type RateLimiter } from './http/rate-limit';
 import { procedureCount, trpcErrorBody } from './http/trpc-error';
 import type { Logger } from './logger';
 import type { Runtime } from './runtime';
 import type { Caller } from './services/auth';
-import { bearerToken, createRequestContext } from './trpc/context';
+import { createRequestContext } from './trpc/context';
 import { type AppRouter, appRouter } from './trpc/router';
 import { webhookRoutes } from './webhook/route';
 
@@ -52,7 +53,7 @@ export async function buildApp({ runtime, logger, rateLimiter }: AppOptions): Pr
 
   await app.register(cors, {
     origin: config.http.corsOrigins.includes('*') ? true : config.http.corsOrigins,
-    methods: ['GET', 'POST', 'OPTIONS'],
+    methods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
     allowedHeaders: config.http.corsAllowedHeaders,
     // Browser code reads these from cross-origin answers: the sdk's rate-limit retry and version check.
     exposedHeaders: ['retry-after', API_VERSION_HEADER],
@@ -66,7 +67,7 @@ export async function buildApp({ runtime, logger, rateLimiter }: AppOptions): Pr
       if (req.method === 'OPTIONS') return;
       const url = req.url;
       if (url === '/health' || url === '/ready' || url.startsWith('/webhook')) return;
-      if (!url.startsWith('/trpc/')) {
+      if (!url.startsWith('/trpc/') && !url.startsWith(`${REST_PREFIX}/`)) {
         if (!spend(limiter, reply, `ip:${req.ip}`, apiMax)) return reply;
         return;
       }
@@ -74,7 +75,7 @@ export async function buildApp({ runtime, logger, rateLimiter }: AppOptions): Pr
       // known from a recent lookup is looked up only while that budget lasts, so guessing keys costs
       // the database nothing once the IP is over its limit.
       const anonymous = `anon:${req.ip}`;
-      const token = bearerToken(req.headers.authorization);
+      const token = requestToken(req);
       let caller = services.auth.peek(token);
       if (caller === undefined) {
         if (limiter.exhausted(anonymous, apiMax))
@@ -84,7 +85,7 @@ export async function buildApp({ runtime, logger, rateLimiter }: AppOptions): Pr
       }
       if (caller === undefined) return;
       req.apiCaller = caller;
-      const cost = procedureCount(url, config.http.maxBatchSize);
+      const cost = url.startsWith('/trpc/') ? procedureCount(url, config.http.maxBatchSize) : 1;
       const taken = limiter.take(caller ? `key:${caller.id}` : anonymous, apiMax, cost);
       if (!taken.ok) return trpcTooMany(req, reply, taken);
     });
@@ -144,6 +145,9 @@ export async function buildApp({ runtime, logger, rateLimiter }: AppOptions): Pr
       },
     } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
   });
+
+  // REST routes under /api/v1, /openapi.json and the reference page at /docs.
+  await app.register(openApiRoutes, { services });
 
   return app;
 }

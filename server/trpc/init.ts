@@ -4,10 +4,24 @@ import { ZodError, z } from 'zod';
 import { AppError, type AppErrorCode } from '../errors';
 import type { Context } from './context';
 
-/** Who may call a procedure; every procedure declares it through its base procedure. */
-export interface Meta {
-  auth: 'public' | 'agent' | 'admin';
-}
+/**
+ * Who may call a procedure (every procedure declares it through its base procedure), and, for the
+ * procedures offered over REST, their route (see `server/http/openapi.ts`; the shape is what
+ * trpc-to-openapi reads, declared here so the router's type needs no import from it).
+ */
+export type Meta = {
+  /** Set by the base procedures (`procedures.ts`); `.meta({ openapi })` on a procedure keeps it. */
+  auth?: 'public' | 'agent' | 'admin';
+  openapi?: {
+    method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
+    path: `/${string}`;
+    summary?: string;
+    description?: string;
+    tags?: string[];
+    protect?: boolean;
+    enabled?: boolean;
+  };
+};
 
 const INTERNAL_MESSAGE = 'Internal server error';
 

@@ -29,16 +29,19 @@ export const botRouter = router({
     .mutation(({ ctx, input }) => ctx.services.bot.setEnabled(input, actorOf(ctx.caller))),
   /** The same for many conversations, reporting changed, unchanged or not found for each id. */
   setEnabledBulk: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/bot/enabled' } })
     .input(ZBotSetEnabledBulkInput)
     .output(ZBotSetEnabledBulkResult)
     .mutation(({ ctx, input }) => ctx.services.bot.setEnabledBulk(input, actorOf(ctx.caller))),
   /** Every owner change of a conversation with actor, reason and time, newest first. */
   history: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/conversations/{conversationId}/owner-history' } })
     .input(ZBotHistoryInput)
     .output(ZBotHistoryPage)
     .query(({ ctx, input }) => ctx.services.bot.history(input)),
   /** Conversations by owner, and the open handoffs with how long each has waited, oldest first. */
   summary: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/bot/summary' } })
     .input(ZBotSummaryInput)
     .output(ZBotSummary)
     .query(({ ctx, input }) => ctx.services.bot.summary(input)),

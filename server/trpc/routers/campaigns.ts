@@ -22,52 +22,63 @@ import { adminProcedure, authedProcedure } from '../procedures';
 export const campaignsRouter = router({
   /** A draft from a template and an audience (contact ids, tags, lead statuses, pasted numbers or CSV). */
   create: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/campaigns' } })
     .input(ZCampaignCreateInput)
     .output(ZCampaignDetail)
     .mutation(({ ctx, input }) => ctx.services.campaigns.create(ctx.caller, input)),
   /** Valid, invalid, duplicate and opted-out counts, and the message rendered for a few recipients. */
   preview: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/campaigns/{id}/preview' } })
     .input(ZCampaignPreviewInput)
     .output(ZCampaignPreview)
     .query(({ ctx, input }) => ctx.services.campaigns.preview(input)),
   schedule: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/campaigns/{id}/schedule' } })
     .input(ZCampaignScheduleInput)
     .output(ZCampaignDetail)
     .mutation(({ ctx, input }) => ctx.services.campaigns.schedule(ctx.caller, input)),
   start: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/campaigns/{id}/start' } })
     .input(ZCampaignIdInput)
     .output(ZCampaignDetail)
     .mutation(({ ctx, input }) => ctx.services.campaigns.start(ctx.caller, input.id)),
   /** Stops before the next send; a send already under way finishes. */
   pause: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/campaigns/{id}/pause' } })
     .input(ZCampaignPauseInput)
     .output(ZCampaignDetail)
     .mutation(({ ctx, input }) => ctx.services.campaigns.pause(ctx.caller, input)),
   resume: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/campaigns/{id}/resume' } })
     .input(ZCampaignIdInput)
     .output(ZCampaignDetail)
     .mutation(({ ctx, input }) => ctx.services.campaigns.resume(ctx.caller, input.id)),
   /** Ends the campaign: recipients not yet sent are skipped. */
   cancel: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/campaigns/{id}/cancel' } })
     .input(ZCampaignIdInput)
     .output(ZCampaignDetail)
     .mutation(({ ctx, input }) => ctx.services.campaigns.cancel(ctx.caller, input.id)),
   /** Sends again to failed recipients (those with an unknown outcome only when asked). */
   retryFailed: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/campaigns/{id}/retry' } })
     .input(ZCampaignRetryInput)
     .output(ZCampaignRetryResult)
     .mutation(({ ctx, input }) => ctx.services.campaigns.retryFailed(ctx.caller, input)),
   /** The campaign with its progress figures, rates and replies. */
   get: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/campaigns/{id}' } })
     .input(ZCampaignIdInput)
     .output(ZCampaignDetail)
     .query(({ ctx, input }) => ctx.services.campaigns.get(input.id)),
   list: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/campaigns' } })
     .input(ZCampaignListInput)
     .output(z.array(ZCampaignSummary))
     .query(({ ctx, input }) => ctx.services.campaigns.list(input)),
   /** Recipients in send order, filtered by status or error code, with their error reasons. */
   recipients: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/campaigns/{id}/recipients' } })
     .input(ZCampaignRecipientsInput)
     .output(ZCampaignRecipientPage)
     .query(({ ctx, input }) => ctx.services.campaigns.recipients(input)),
@@ -89,6 +100,7 @@ export const campaignsRouter = router({
   }),
   /** Deletes a draft and its recipients. */
   delete: adminProcedure
+    .meta({ openapi: { method: 'DELETE', path: '/campaigns/{id}' } })
     .input(ZCampaignIdInput)
     .output(ZOk)
     .mutation(async ({ ctx, input }) => {

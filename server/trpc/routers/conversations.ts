@@ -19,25 +19,30 @@ import { conversationMessaging } from './messaging';
 export const conversationsRouter = router({
   /** The inbox, newest activity first, filtered as the dashboard asks. */
   list: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/conversations' } })
     .input(ZConversationListInput)
     .output(ZConversationPage)
     .query(({ ctx, input }) => ctx.services.conversations.list(input)),
   /** A conversation with its contact, latest owner changes and open handoff. */
   get: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/conversations/{id}' } })
     .input(ZConversationGetInput)
     .output(ZConversationDetail)
     .query(({ ctx, input }) => ctx.services.conversations.get(input.id)),
   /** Messages, newest first, with delivery status and AI usage. */
   messages: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/conversations/{conversationId}/messages' } })
     .input(ZConversationMessagesInput)
     .output(ZMessagePage)
     .query(({ ctx, input }) => ctx.services.conversations.messages(input)),
   /** Contacts by name, phone, email or company, and messages by text. */
   search: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/search' } })
     .input(ZConversationSearchInput)
     .output(ZSearchResult)
     .query(({ ctx, input }) => ctx.services.conversations.search(input)),
   markRead: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/conversations/{conversationId}/read' } })
     .input(ZMarkReadInput)
     .output(ZMarkReadResult)
     .mutation(({ ctx, input }) => ctx.services.conversations.markRead(input.conversationId)),

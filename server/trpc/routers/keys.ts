@@ -6,11 +6,16 @@ import { adminProcedure } from '../procedures';
 export const keysRouter = router({
   /** Creates a key; the response is the only place the full key ever appears. */
   create: adminProcedure
+    .meta({ openapi: { method: 'POST', path: '/keys' } })
     .input(ZCreateKeyInput)
     .output(ZCreatedKey)
     .mutation(({ ctx, input }) => ctx.services.auth.createKey(input)),
-  list: adminProcedure.output(z.array(ZApiKey)).query(({ ctx }) => ctx.services.auth.listKeys()),
+  list: adminProcedure
+    .meta({ openapi: { method: 'GET', path: '/keys' } })
+    .output(z.array(ZApiKey))
+    .query(({ ctx }) => ctx.services.auth.listKeys()),
   revoke: adminProcedure
+    .meta({ openapi: { method: 'POST', path: '/keys/{id}/revoke' } })
     .input(ZRevokeKeyInput)
     .output(ZApiKey)
     .mutation(({ ctx, input }) => ctx.services.auth.revokeKey(input.id)),

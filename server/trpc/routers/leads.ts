@@ -20,16 +20,19 @@ import { authedProcedure } from '../procedures';
 export const leadsRouter = router({
   /** Contacts seen as leads: status, score, source, tags and last inbound message. */
   list: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/leads' } })
     .input(ZLeadListInput)
     .output(ZLeadPage)
     .query(({ ctx, input }) => ctx.services.leads.list(input)),
   /** Changes a lead's status; the change goes on the contact's timeline. */
   setStatus: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/leads/{contactId}/status' } })
     .input(ZLeadSetStatusInput)
     .output(ZLeadSetStatusResult)
     .mutation(({ ctx, input }) => ctx.services.leads.setStatus(input, actorOf(ctx.caller))),
   /** One contact's score by the rules, with each rule's points (computed now, not stored). */
   score: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/leads/{contactId}/score' } })
     .input(ZLeadScoreInput)
     .output(ZLeadScore)
     .query(({ ctx, input }) => ctx.services.leads.score(input.contactId)),
@@ -40,20 +43,24 @@ export const leadsRouter = router({
    * nothing. Follow it with `leads.rescoreStatus`; a `leads.rescore` event tells when it finished.
    */
   rescore: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/leads/rescore' } })
     .input(ZLeadRescoreInput)
     .output(ZLeadRescoreRun)
     .mutation(({ ctx, input }) => ctx.services.leads.rescore(input)),
   /** The latest rescore run (queued, running, completed or failed) with its progress, or null. */
   rescoreStatus: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/leads/rescore' } })
     .output(ZLeadRescoreStatusResult)
     .query(({ ctx }) => ctx.services.leads.rescoreStatus()),
   /** Count per status and conversion between consecutive statuses, for contacts created in a period. */
   funnel: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/leads/funnel' } })
     .input(ZLeadFunnelInput)
     .output(ZLeadFunnel)
     .query(({ ctx, input }) => ctx.services.leads.funnel(input)),
   /** Lead counts by source and by day, week or month. */
   analytics: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/leads/analytics' } })
     .input(ZLeadAnalyticsInput)
     .output(ZLeadAnalytics)
     .query(({ ctx, input }) => ctx.services.leads.analytics(input)),

@@ -5,9 +5,13 @@ import { authedProcedure } from '../procedures';
 export const statsRouter = router({
   /** Headline figures for the dashboard's home page, in one database round trip. */
   dashboard: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/stats/dashboard' } })
     .input(ZDashboardInput)
     .output(ZDashboard)
     .query(({ ctx, input }) => ctx.services.stats.dashboard(input)),
   /** Health of the database, the job queue and every integration, for the dashboard's status page. */
-  systemStatus: authedProcedure.output(ZSystemStatus).query(({ ctx }) => ctx.services.system.status()),
+  systemStatus: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/stats/system' } })
+    .output(ZSystemStatus)
+    .query(({ ctx }) => ctx.services.system.status()),
 });

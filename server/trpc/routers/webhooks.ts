@@ -19,26 +19,34 @@ import { adminProcedure } from '../procedures';
 export const webhooksRouter = router({
   /** Subscribes a URL to event types; the answer carries the signing secret, shown only this once. */
   create: adminProcedure
+    .meta({ openapi: { method: 'POST', path: '/webhooks' } })
     .input(ZWebhookCreateInput)
     .output(ZWebhookCreated)
     .mutation(({ ctx, input }) => ctx.services.webhooks.create(input)),
-  list: adminProcedure.output(ZWebhookList).query(({ ctx }) => ctx.services.webhooks.list()),
+  list: adminProcedure
+    .meta({ openapi: { method: 'GET', path: '/webhooks' } })
+    .output(ZWebhookList)
+    .query(({ ctx }) => ctx.services.webhooks.list()),
   /** Changes the URL, events, description or active flag (true re-enables a disabled subscription). */
   update: adminProcedure
+    .meta({ openapi: { method: 'PATCH', path: '/webhooks/{id}' } })
     .input(ZWebhookUpdateInput)
     .output(ZWebhookSubscription)
     .mutation(({ ctx, input }) => ctx.services.webhooks.update(input)),
   delete: adminProcedure
+    .meta({ openapi: { method: 'DELETE', path: '/webhooks/{id}' } })
     .input(ZWebhookIdInput)
     .output(ZOk)
     .mutation(({ ctx, input }) => ctx.services.webhooks.delete(input.id)),
   /** Sends a signed `webhook.test` ping now and answers with the receiver's status. */
   test: adminProcedure
+    .meta({ openapi: { method: 'POST', path: '/webhooks/{id}/test' } })
     .input(ZWebhookIdInput)
     .output(ZWebhookTestResult)
     .mutation(({ ctx, input }) => ctx.services.webhooks.test(input.id)),
   /** The delivery log of a subscription, newest first. */
   deliveries: adminProcedure
+    .meta({ openapi: { method: 'GET', path: '/webhooks/{subscriptionId}/deliveries' } })
     .input(ZWebhookDeliveriesInput)
     .output(ZWebhookDeliveryPage)
     .query(({ ctx, input }) => ctx.services.webhooks.deliveries(input)),

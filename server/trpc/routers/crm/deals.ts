@@ -16,24 +16,29 @@ import { adminProcedure, authedProcedure } from '../../procedures';
 
 export const dealsRouter = router({
   list: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/deals' } })
     .input(ZDealListInput)
     .output(ZDealPage)
     .query(({ ctx, input }) => ctx.services.crm.deals.list(input)),
   create: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/deals' } })
     .input(ZDealCreateInput)
     .output(ZDeal)
     .mutation(({ ctx, input }) => ctx.services.crm.deals.create(input, actorOf(ctx.caller))),
   /** Title, value, currency, probability and expected close; the stage moves through moveStage. */
   update: authedProcedure
+    .meta({ openapi: { method: 'PATCH', path: '/deals/{id}' } })
     .input(ZDealUpdateInput)
     .output(ZDeal)
     .mutation(({ ctx, input }) => ctx.services.crm.deals.update(input, actorOf(ctx.caller))),
   /** Moves the deal to a stage and records the move on the contact's timeline. */
   moveStage: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/deals/{id}/stage' } })
     .input(ZDealMoveStageInput)
     .output(z.object({ changed: z.boolean(), deal: ZDeal }))
     .mutation(({ ctx, input }) => ctx.services.crm.deals.moveStage(input, actorOf(ctx.caller))),
   delete: adminProcedure
+    .meta({ openapi: { method: 'DELETE', path: '/deals/{id}' } })
     .input(ZDealDeleteInput)
     .output(ZOk)
     .mutation(async ({ ctx, input }) => {
@@ -41,5 +46,8 @@ export const dealsRouter = router({
       return { ok: true as const };
     }),
   /** Count and value per stage (per currency, exact decimal strings). */
-  pipeline: authedProcedure.output(ZPipelineSummary).query(({ ctx }) => ctx.services.crm.deals.pipeline()),
+  pipeline: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/deals/pipeline' } })
+    .output(ZPipelineSummary)
+    .query(({ ctx }) => ctx.services.crm.deals.pipeline()),
 });
