@@ -27,7 +27,8 @@ import type { JobQueue } from './queue';
  */
 
 export const QUEUE_WEBHOOK_DELIVER = 'webhooks.deliver';
-const CURSOR = 'events';
+export const FAN_OUT_CURSOR = 'events';
+const CURSOR = FAN_OUT_CURSOR;
 const BATCH = 500;
 const EXCERPT_CHARS = 1000;
 const RESPONSE_MAX_BYTES = 64 * 1024;
@@ -321,7 +322,7 @@ export function createOutboundWebhooks(deps: {
         retryLimit: 20,
         retryDelay: 5,
         retryBackoff: true,
-        expireInSeconds: Math.ceil(holdMs / 1000) + 30,
+        expireInSeconds: Math.ceil(holdMs / 1000) + 10,
       });
     },
     async startWorkers() {

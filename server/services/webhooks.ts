@@ -15,7 +15,7 @@ import * as q from '../db/queries/webhooks';
 import type { Db, DbOrTx } from '../db/types';
 import { badRequest, conflict, notFound } from '../errors';
 import { checkDestination } from '../integrations/outbound-webhooks';
-import { newWebhookId, wants, webhookBody } from '../jobs/outbound-webhooks';
+import { FAN_OUT_CURSOR, newWebhookId, wants, webhookBody } from '../jobs/outbound-webhooks';
 import { decodeCursor, toPage } from './pagination';
 
 /**
@@ -94,12 +94,17 @@ export function createWebhooksService(deps: {
     async create(input) {
       await checkUrl(input.url);
       const secret = newWebhookSecret();
-      const row = await q.insertSubscription(db, {
-        url: input.url,
-        events: [...new Set(input.events)],
-        description: input.description ?? null,
-        active: input.active ?? true,
-        secret,
+      const row = await db.transaction(async (tx) => {
+        // The fan-out starts here if it never ran (workers may start later, in another process):
+        // the events recorded from now on reach this subscription even before a worker runs.
+        await q.createCursor(tx, FAN_OUT_CURSOR, await q.maxEventId(tx));
+        return q.insertSubscription(tx, {
+          url: input.url,
+          events: [...new Set(input.events)],
+          description: input.description ?? null,
+          active: input.active ?? true,
+          secret,
+        });
       });
       const { secret: shown, ...rest } = row;
       return { ...rest, secret: shown };
