@@ -140,7 +140,7 @@ export async function measureSdkTypes(opts: {
     log(built.built ? `sdk built in ${built.ms} ms` : 'sdk dist is up to date');
   }
   log('packing the sdk and installing it into a temporary project...');
-  const project = await createConsumerProject({ eventsource: '4.1.1' });
+  const project = await createConsumerProject();
   try {
     const names: SdkFile[] = ['baseline', ...opts.files.filter((f) => f !== 'baseline')];
     const sources: Record<SdkFile, () => Promise<void>> = {

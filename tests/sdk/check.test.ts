@@ -54,6 +54,37 @@ describe('the sdk build check', () => {
     expect(res.stderr).not.toContain('zod');
   });
 
+  it("fails when a declaration names the server's context or services", async () => {
+    const res = await checkDist({
+      'index.d.ts': [
+        "import { z } from 'zod';",
+        'interface Services { auth: { bootstrapAdminKey(): Promise<string> } }',
+        'export interface Context { services: Services }',
+        'export declare const x: z.ZodString;',
+      ].join('\n'),
+      'index.js': 'export const x = 1;\n',
+    });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain("index.d.ts names the server's Services");
+    expect(res.stderr).toContain("index.d.ts names the server's bootstrapAdminKey");
+  });
+
+  it('accepts relative imports of files inside dist, and refuses those that leave it', async () => {
+    const dir = path.join(tmp, String(Math.random()).slice(2));
+    await mkdir(path.join(dir, 'chunks'), { recursive: true });
+    await writeFile(path.join(dir, 'chunks/types.d.ts'), 'export type A = string;\n');
+    await writeFile(path.join(dir, 'chunks/types.js'), 'export {};\n');
+    await writeFile(path.join(dir, 'index.d.ts'), "export type { A } from './chunks/types.js';\n");
+    await writeFile(
+      path.join(dir, 'index.js'),
+      "export * from './chunks/types.js';\nexport * from '../server.js';\n",
+    );
+    const res = await run(process.execPath, [CHECK, dir], { env: cleanEnv() });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain('index.js refers to the path ../server.js');
+    expect(res.stderr).not.toContain('chunks/types.js');
+  });
+
   it('fails when the JavaScript imports a package the sdk does not declare', async () => {
     const res = await checkDist({
       'index.d.ts': "export { z } from 'zod';\n",
@@ -90,10 +121,21 @@ describe('the sdk build check', () => {
     );
     expect(clientOnly.some((f) => f.includes('node_modules/@trpc/client/'))).toBe(true);
     expect(
-      clientOnly.filter((f) => f.includes('node_modules/zod/') || f.endsWith('dist/contracts.js')),
+      clientOnly.filter((f) => f.includes('node_modules/zod/') || /sdk\/dist\/(chunks|contracts)\//.test(f)),
     ).toEqual([]);
     const withContract = await bundle("export { ZContactCreateInput } from '@whatsapp-crm/sdk';\n");
     expect(withContract.some((f) => f.includes('node_modules/zod/'))).toBe(true);
+    // One router's contracts: that router's schemas, none of the other routers'.
+    const oneRouter = await bundle(
+      "export { ZContactCreateInput } from '@whatsapp-crm/sdk/contracts/crm';\n",
+    );
+    expect(oneRouter.some((f) => f.includes('node_modules/zod/'))).toBe(true);
+    expect(
+      oneRouter.filter((f) => /sdk\/dist\/chunks\/(campaigns|leads|stats|keys|system|settings)\./.test(f)),
+    ).toEqual([]);
+    expect(oneRouter.some((f) => f.includes('node_modules/@trpc/'))).toBe(false);
+    // The contracts import zod as a namespace, so zod's locales (all but English) stay out.
+    expect(oneRouter.filter((f) => /node_modules\/zod\/v4\/locales\/(?!en\.)/.test(f))).toEqual([]);
   }, 420_000);
 
   it('passes the built package, whose declarations name only @trpc, superjson and zod', async () => {

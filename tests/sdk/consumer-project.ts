@@ -1,4 +1,4 @@
-import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { cleanEnv, run, sdkDir } from './support';
@@ -11,7 +11,7 @@ export const CONSUMER_DEV_DEPENDENCIES = {
 
 /**
  * A strict tsconfig as a Node application using the sdk would have it. Library declarations are skipped,
- * as in most projects; the sdk's own declarations are checked all the same by `declarationsAsSource`.
+ * as in most projects; the sdk's own declarations are checked all the same by `copyDeclarationsAsSource`.
  */
 export const CONSUMER_TSCONFIG = {
   compilerOptions: {
@@ -32,13 +32,52 @@ export const CONSUMER_TSCONFIG = {
 };
 
 /**
- * The installed package's bundled declarations, copied into a source file of the consumer: skipLibCheck
- * does not apply to it, so every declaration the sdk publishes is type-checked in strict mode without
- * re-checking the whole of zod and @types/node.
+ * The installed package's declarations (every `.d.ts` under dist, `react.d.ts` only where the React peers are
+ * installed), copied into the consumer as source files: skipLibCheck does not apply to them, so every
+ * declaration the sdk publishes is type-checked in strict mode without re-checking the whole of zod and
+ * @types/node. Their relative imports (`./chunks/types.js`) resolve to the copies.
  */
-export const declarationsAsSource = {
-  'sdk-declarations.ts': 'node_modules/@whatsapp-crm/sdk/dist/index.d.ts',
-};
+export async function copyDeclarationsAsSource(
+  dir: string,
+  opts: { react?: boolean } = {},
+): Promise<string[]> {
+  const from = path.join(dir, 'node_modules/@whatsapp-crm/sdk/dist');
+  const names: string[] = [];
+  const walk = async (rel: string) => {
+    for (const e of await readdir(path.join(from, rel), { withFileTypes: true })) {
+      const file = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(file);
+      else if (e.name.endsWith('.d.ts') && (opts.react || file !== 'react.d.ts')) {
+        const target = `sdk-declarations/${file.replace(/\.d\.ts$/, '.ts')}`;
+        await mkdir(path.dirname(path.join(dir, target)), { recursive: true });
+        await copyFile(path.join(from, file), path.join(dir, target));
+        names.push(target);
+      }
+    }
+  };
+  await walk('');
+  return names.sort();
+}
+
+/** Which of the sdk README's install sections a project follows. */
+export type ReadmeInstall = 'node' | 'react';
+
+/**
+ * The `npm install` lines of the sdk README's Install section, as argument lists: `node` gets the lines for
+ * Node scripts (ESM or CommonJS), `react` the line with the React integration.
+ */
+export async function readmeInstallCommands(which: ReadmeInstall): Promise<string[][]> {
+  const readme = await readFile(path.join(sdkDir, 'README.md'), 'utf8');
+  const section = readme.slice(
+    readme.indexOf('## Install'),
+    readme.indexOf('\n## ', readme.indexOf('## Install') + 1),
+  );
+  const lines = [...section.matchAll(/^npm install (.+)$/gm)].map((m) => m[1]!.trim().split(/\s+/));
+  const react = (args: string[]) => args.some((a) => a.startsWith('@trpc/tanstack-react-query'));
+  const picked = lines.filter((args) => (which === 'react' ? react(args) : !react(args)));
+  if (!picked.length) throw new Error(`the sdk README has no ${which} install line`);
+  return picked;
+}
 
 export interface ConsumerProject {
   dir: string;
@@ -46,15 +85,18 @@ export interface ConsumerProject {
   /** The files `npm pack` put in the tarball. */
   packedFiles: string[];
   installMs: number;
+  /** The README lines the project ran, as written there. */
+  installCommands: string[];
 }
 
 /**
  * Packs the sdk and installs the tarball into a new project in the OS temp folder, outside the repository,
- * so nothing resolves through the repository's node_modules. npm prefers its local cache, so only the npm
- * registry (if anything) needs to be reachable.
+ * so nothing resolves through the repository's node_modules. The project runs the sdk README's own install
+ * lines for `readme` (with the tarball in place of `@whatsapp-crm/sdk`), then its own dev tools. npm prefers
+ * its local cache, so only the npm registry (if anything) needs to be reachable.
  */
 export async function createConsumerProject(
-  extraDependencies: Record<string, string> = {},
+  opts: { readme?: ReadmeInstall; devDependencies?: Record<string, string> } = {},
 ): Promise<ConsumerProject> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'wcb-sdk-consumer-'));
   const env = cleanEnv();
@@ -71,20 +113,39 @@ export async function createConsumerProject(
         version: '1.0.0',
         private: true,
         type: 'module',
-        dependencies: { '@whatsapp-crm/sdk': `file:./${tarball}`, ...extraDependencies },
-        devDependencies: CONSUMER_DEV_DEPENDENCIES,
+        devDependencies: { ...CONSUMER_DEV_DEPENDENCIES, ...opts.devDependencies },
       },
       null,
       2,
     ),
   );
-  const installed = await run(
-    'npm',
-    ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'],
-    { cwd: dir, env, timeoutMs: 180_000 },
-  );
-  if (installed.code !== 0) throw new Error(`npm install failed:\n${installed.stdout}\n${installed.stderr}`);
-  return { dir, tarball, packedFiles: info[0]!.files.map((f) => f.path).sort(), installMs: installed.ms };
+  const commands = await readmeInstallCommands(opts.readme ?? 'node');
+  const started = Date.now();
+  for (const args of commands) {
+    const withTarball = args.map((a) => (a === '@whatsapp-crm/sdk' ? `./${tarball}` : a));
+    const installed = await run(
+      'npm',
+      [
+        'install',
+        ...withTarball,
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--ignore-scripts',
+        '--loglevel=error',
+      ],
+      { cwd: dir, env, timeoutMs: 300_000 },
+    );
+    if (installed.code !== 0)
+      throw new Error(`npm install ${args.join(' ')} failed:\n${installed.stdout}\n${installed.stderr}`);
+  }
+  return {
+    dir,
+    tarball,
+    packedFiles: info[0]!.files.map((f) => f.path).sort(),
+    installMs: Date.now() - started,
+    installCommands: commands.map((args) => `npm install ${args.join(' ')}`),
+  };
 }
 
 /** Writes files (text, or copies of files relative to the project) and a tsconfig checking the .ts ones. */
@@ -92,6 +153,7 @@ export async function writeConsumerFiles(
   dir: string,
   files: Record<string, string>,
   copies: Record<string, string> = {},
+  alsoCheck: string[] = [],
 ): Promise<string[]> {
   for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
   for (const [name, from] of Object.entries(copies))
@@ -99,7 +161,11 @@ export async function writeConsumerFiles(
   const names = [...Object.keys(files), ...Object.keys(copies)];
   await writeFile(
     path.join(dir, 'tsconfig.json'),
-    JSON.stringify({ ...CONSUMER_TSCONFIG, files: names.filter((n) => n.endsWith('.ts')) }, null, 2),
+    JSON.stringify(
+      { ...CONSUMER_TSCONFIG, files: [...names, ...alsoCheck].filter((n) => /\.c?ts$/.test(n)) },
+      null,
+      2,
+    ),
   );
   return names;
 }

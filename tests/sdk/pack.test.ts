@@ -1,12 +1,12 @@
-import { access, rm } from 'node:fs/promises';
+import { access, readdir, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
 import {
   type ConsumerProject,
+  copyDeclarationsAsSource,
   createConsumerProject,
-  declarationsAsSource,
   readJson,
   typecheck,
   writeConsumerFiles,
@@ -24,6 +24,47 @@ export const queryAsMutation = () => client.crm.contacts.get.mutate({ id: 'x' })
 export const bothCredentials = createClient({ url: 'x', apiKey: 'a', getToken: () => 'b' }); // expect TS2345
 `;
 
+/**
+ * A CommonJS script: TypeScript compiles a `.cts` file to `require()` calls, which resolve through the
+ * package's `require` condition (dist/*.cjs, typed by dist/*.d.cts). It also imports one router's contracts.
+ */
+const CJS_SCRIPT = `import { createClient, isNotFound, type RouterOutputs } from '@whatsapp-crm/sdk';
+import { ZContactCreateInput } from '@whatsapp-crm/sdk/contracts/crm';
+
+const client = createClient({ url: process.env.API_URL ?? '', apiKey: process.env.API_KEY ?? '' });
+
+async function main(): Promise<void> {
+  const status: RouterOutputs['stats']['systemStatus'] = await client.stats.systemStatus.query();
+  const local = ZContactCreateInput.safeParse({ phone: process.env.CONTACT_PHONE, name: 'Grace Hopper' });
+  if (!local.success) throw new Error('the contract refused a valid contact');
+  const created = await client.crm.contacts.create.mutate(local.data);
+  let notFound = false;
+  try {
+    await client.crm.contacts.get.query({ id: '00000000-0000-4000-8000-000000000000' });
+  } catch (err) {
+    notFound = isNotFound(err);
+  }
+  console.log(
+    JSON.stringify({
+      isCommonJs: typeof module !== 'undefined' && typeof require === 'function',
+      resolved: [require.resolve('@whatsapp-crm/sdk'), require.resolve('@whatsapp-crm/sdk/contracts/crm')],
+      databaseReachable: status.database.reachable,
+      id: created.id,
+      createdAtIsDate: created.createdAt instanceof Date,
+      notFound,
+    }),
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
+`;
+
+/** The server's internals that the published router type must not carry (its context is opaque). */
+const SERVER_INTERNALS = /\b(Services|AuthService|bootstrapAdminKey|createRequestContext|Logger)\b/;
+
 function expectedErrors(source: string) {
   return source
     .split('\n')
@@ -39,19 +80,20 @@ describe('the sdk packed and installed outside the repository', () => {
 
   beforeAll(async () => {
     await ensureSdkBuilt();
-    const [p, t] = await Promise.all([createConsumerProject({ eventsource: '4.1.1' }), createTestRuntime()]);
+    const [p, t] = await Promise.all([createConsumerProject({ readme: 'node' }), createTestRuntime()]);
     project = p;
     test = t;
-    // One compiler run for every consumer file: the examples, the deliberate mistakes and the sdk's own
-    // declarations. The examples are emitted (noEmitOnError is off) and run below.
+    // One compiler run for every consumer file: the examples (ESM), a CommonJS script, the deliberate
+    // mistakes and the sdk's own declarations. The scripts are emitted (noEmitOnError is off) and run below.
+    const declarations = await copyDeclarationsAsSource(project.dir);
     await writeConsumerFiles(
       project.dir,
-      { 'wrong-input.ts': WRONG_INPUT },
+      { 'wrong-input.ts': WRONG_INPUT, 'calls-cjs.cts': CJS_SCRIPT },
       {
         'calls.ts': path.join(sdkDir, 'examples/node/calls.ts'),
         'subscribe.ts': path.join(sdkDir, 'examples/node/subscribe.ts'),
-        ...declarationsAsSource,
       },
+      declarations,
     );
     checked = await typecheck(project.dir);
     const app = await test.app();
@@ -64,16 +106,27 @@ describe('the sdk packed and installed outside the repository', () => {
     if (project) await rm(project.dir, { recursive: true, force: true });
   });
 
-  it('ships only the built bundle, and installs without any server package', async () => {
-    expect(project.packedFiles).toEqual([
-      'README.md',
-      'dist/contracts.js',
-      'dist/index.d.ts',
-      'dist/index.js',
-      'package.json',
+  it('installs with the README lines, ships only the built package, and pulls no server package', async () => {
+    expect(project.installCommands).toEqual([
+      'npm install @whatsapp-crm/sdk @trpc/client@11 @trpc/server@11',
+      'npm install eventsource',
     ]);
+    const outside = project.packedFiles.filter(
+      (f) => !f.startsWith('dist/') && !['README.md', 'CHANGELOG.md', 'package.json'].includes(f),
+    );
+    expect(outside).toEqual([]);
+    expect(project.packedFiles).toEqual(
+      expect.arrayContaining(['README.md', 'CHANGELOG.md', 'package.json']),
+    );
+    // Every file the exports map names is in the tarball, for import and for require.
+    const manifestOfSdk = await readJson<{ exports: Record<string, unknown> }>(
+      path.join(sdkDir, 'package.json'),
+    );
+    const targets = JSON.stringify(manifestOfSdk.exports).match(/\.\/dist\/[\w/.-]+/g) ?? [];
+    expect(targets.length).toBeGreaterThan(40);
+    expect(project.packedFiles).toEqual(expect.arrayContaining(targets.map((t) => t.slice(2))));
     const installed = path.join(project.dir, 'node_modules');
-    for (const pkg of ['@trpc/client', '@trpc/server', 'superjson', 'zod']) {
+    for (const pkg of ['@trpc/client', '@trpc/server', 'superjson', 'zod', 'eventsource']) {
       await expect(access(path.join(installed, pkg, 'package.json'))).resolves.toBeUndefined();
     }
     for (const pkg of [
@@ -84,11 +137,30 @@ describe('the sdk packed and installed outside the repository', () => {
       'pino',
       '@electric-sql/pglite',
       'openai',
+      // Optional peers of the /react entry: not installed unless the app asks for them.
+      '@trpc/tanstack-react-query',
+      '@tanstack/react-query',
+      'react',
     ]) {
       await expect(access(path.join(installed, pkg))).rejects.toThrow();
     }
     const manifest = await readJson<{ version: string }>(path.join(installed, '@trpc/client/package.json'));
-    expect(manifest.version).toBe('11.25.2');
+    const [major, minor] = manifest.version.split('.').map(Number);
+    expect(major).toBe(11);
+    expect(minor).toBeGreaterThanOrEqual(22);
+  });
+
+  it('publishes a router type with an opaque context: no service, logger or credential type', async () => {
+    const dist = path.join(project.dir, 'node_modules/@whatsapp-crm/sdk/dist');
+    const files = (await readdir(dist, { recursive: true })).filter((f) => /\.d\.c?ts$/.test(f));
+    expect(files).toEqual(expect.arrayContaining(['index.d.ts', 'index.d.cts', 'react.d.ts', 'react.d.cts']));
+    const leaks: string[] = [];
+    for (const file of files) {
+      const text = await readFile(path.join(dist, file), 'utf8');
+      const m = SERVER_INTERNALS.exec(text);
+      if (m) leaks.push(`${file}: ${m[0]}`);
+    }
+    expect(leaks).toEqual([]);
   });
 
   it('type-checks strict consumers and the published declarations, and refuses wrong inputs where they are', () => {
@@ -127,6 +199,24 @@ describe('the sdk packed and installed outside the repository', () => {
     // The mutation really stored the contact.
     const stored = await test.caller('admin').crm.contacts.get({ id: out.mutation.id });
     expect(stored.email).toBe('ada@example.com');
+  }, 60_000);
+
+  it('runs as CommonJS: require() resolves the .cjs build, and calls a live server', async () => {
+    const key = await test.key('agent');
+    const res = await run(process.execPath, ['out/calls-cjs.cjs'], {
+      cwd: project.dir,
+      env: cleanEnv({ API_URL: apiUrl, API_KEY: key, CONTACT_PHONE: '+14155550144' }),
+      timeoutMs: 60_000,
+    });
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const out = JSON.parse(res.stdout.trim().split('\n').at(-1)!);
+    expect(out.isCommonJs).toBe(true);
+    expect(out.resolved[0]).toMatch(/@whatsapp-crm[\\/]sdk[\\/]dist[\\/]index\.cjs$/);
+    expect(out.resolved[1]).toMatch(/@whatsapp-crm[\\/]sdk[\\/]dist[\\/]contracts[\\/]crm\.cjs$/);
+    expect(out).toMatchObject({ databaseReachable: true, createdAtIsDate: true, notFound: true });
+    const stored = await test.caller('admin').crm.contacts.get({ id: out.id });
+    expect(stored).toMatchObject({ phone: '+14155550144', name: 'Grace Hopper' });
   }, 60_000);
 
   it('receives a conversations.events event over SSE with the eventsource package', async () => {
