@@ -5,6 +5,7 @@ import { benchDashboard } from './bench/dashboard';
 import { machine, postgresVersion, type ScenarioResult } from './bench/lib';
 import { benchMemory } from './bench/memory';
 import { benchPipeline, benchWebhook } from './bench/pipeline';
+import { benchSdkSize } from './bench/sdk-size';
 import { benchSdkTypes } from './bench/sdk-types';
 import { benchThroughput } from './bench/throughput';
 import { benchTrpcRead } from './bench/trpc-read';
@@ -14,7 +15,7 @@ import { benchTrpcRead } from './bench/trpc-read';
  * reports the ratio. Writes bench/report.json and bench/report.md. Needs a Postgres server
  * (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres); load stays on loopback.
  *
- *   npm run bench [-- --quick] [-- --only webhook,pipeline,throughput,campaigns,trpc-read,memory,dashboard,sdk-types]
+ *   npm run bench [-- --quick] [-- --only webhook,pipeline,throughput,campaigns,trpc-read,memory,dashboard,sdk-types,sdk-size]
  *
  * --quick shrinks every scenario (smaller data, shorter runs) so the whole suite is a CI smoke test of
  * under two minutes; its figures are noisier than a full run's.
@@ -34,6 +35,7 @@ const scenarios: Array<[string, Run]> = [
   ['memory', () => benchMemory(pgUrl, quick)],
   ['dashboard', () => benchDashboard(pgUrl, quick)],
   ['sdk-types', () => benchSdkTypes(quick)],
+  ['sdk-size', () => benchSdkSize()],
 ];
 if (only) {
   const unknown = [...only].filter((k) => !scenarios.some(([key]) => key === k));
