@@ -21,6 +21,7 @@ export const CONTRACT_ENTRIES = [
   'stats',
   'keys',
   'system',
+  'webhooks',
 ];
 
 /**
