@@ -187,7 +187,7 @@ describe('API version', () => {
   it('the server sends its version on every answer and in /health', async () => {
     const res = await globalThis.fetch(url.replace(/\/trpc$/, '/health'));
     expect(res.headers.get('x-api-version')).toBe(API_VERSION);
-    expect((await res.json()).apiVersion).toBe(API_VERSION);
+    expect(((await res.json()) as { apiVersion: string }).apiVersion).toBe(API_VERSION);
     const seen: string[] = [];
     const onVersionMismatch = (m: { server: string }) => void seen.push(m.server);
     await createClient({ url, apiKey: key, onVersionMismatch }).campaigns.list.query();
