@@ -78,7 +78,9 @@ describe('a client generated from the OpenAPI document', () => {
     expect(error.message).toContain('email');
     expect(error.issues.map((i) => i.path)).toEqual(['email']);
 
-    const badQuery = await api.GET('/contacts', { params: { query: { limit: 'many' as unknown as number } } });
+    const badQuery = await api.GET('/contacts', {
+      params: { query: { limit: 'many' as unknown as number } },
+    });
     expect(badQuery.response.status).toBe(400);
     expect((badQuery.error as { issues: { path: string }[] }).issues[0]!.path).toBe('limit');
   });
@@ -87,7 +89,9 @@ describe('a client generated from the OpenAPI document', () => {
     const none = await client().POST('/contacts', { body: { phone: '+14155550144' } });
     expect(none.response.status).toBe(401);
     expect(none.error).toMatchObject({ code: 'UNAUTHORIZED' });
-    const unknown = await client({ authorization: 'Bearer wcb_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }).GET('/keys');
+    const unknown = await client({ authorization: 'Bearer wcb_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }).GET(
+      '/keys',
+    );
     expect(unknown.response.status).toBe(401);
     const agent = await client({ authorization: `Bearer ${agentKey}` }).GET('/keys');
     expect(agent.response.status).toBe(403);
