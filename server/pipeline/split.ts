@@ -46,10 +46,69 @@ function paragraphs(text: string): Piece[] {
     .map((p, i) => ({ text: p, sep: i === 0 ? '' : PARAGRAPH_SEP }));
 }
 
+/**
+ * Intl.Segmenter copies its whole input at every step, so iterating a long string costs time quadratic
+ * in its length (seconds at 100,000 characters). Segmentation therefore runs over windows of at most
+ * this many code units, each starting at a boundary already found.
+ */
+const WINDOW = 1024;
+
+/** `end`, or one further when it would split a surrogate pair, so a window ends between code points. */
+function windowEnd(text: string, end: number): number {
+  if (end >= text.length) return text.length;
+  const code = text.charCodeAt(end - 1);
+  return code >= 0xd800 && code <= 0xdbff ? end + 1 : end;
+}
+
+/**
+ * The sentences of `text`, as `[start, end)` spans. Each window keeps its sentences but the last (which
+ * may continue past the window) and the next window starts where that one starts. A sentence longer
+ * than a window is found by looking at its first segment only, in windows that double.
+ */
+function sentenceSpans(text: string): [number, number][] {
+  const spans: [number, number][] = [];
+  let pos = 0;
+  let size = WINDOW;
+  while (pos < text.length) {
+    const end = windowEnd(text, pos + size);
+    const window = text.slice(pos, end);
+    if (end === text.length && size === WINDOW) {
+      for (const { index, segment } of sentenceSegmenter.segment(window)) {
+        spans.push([pos + index, pos + index + segment.length]);
+      }
+      break;
+    }
+    if (size === WINDOW) {
+      let last = 0;
+      for (const { index, segment } of sentenceSegmenter.segment(window)) {
+        if (index + segment.length >= window.length) break;
+        spans.push([pos + index, pos + index + segment.length]);
+        last = index + segment.length;
+      }
+      if (last > 0) {
+        pos += last;
+        continue;
+      }
+    } else {
+      const first = sentenceSegmenter.segment(window)[Symbol.iterator]().next().value;
+      const length = first?.segment.length ?? window.length;
+      if (length < window.length || end === text.length) {
+        spans.push([pos, pos + length]);
+        pos += length;
+        size = WINDOW;
+        continue;
+      }
+    }
+    size *= 2;
+  }
+  return spans;
+}
+
 function sentences(text: string): Piece[] {
   const out: Piece[] = [];
   let pendingSep = '';
-  for (const { segment } of sentenceSegmenter.segment(text)) {
+  for (const [start, end] of sentenceSpans(text)) {
+    const segment = text.slice(start, end);
     const trimmed = segment.trim();
     if (trimmed !== '') {
       const leading = segment.slice(0, segment.length - segment.trimStart().length);
@@ -71,17 +130,35 @@ function words(text: string): Piece[] {
   return out;
 }
 
+/**
+ * The end of the longest run of whole graphemes from `pos` (a grapheme boundary) that fits `maxChars`,
+ * or the end of the first grapheme when that alone is longer. Looks only at a window after `pos`.
+ */
+function graphemeEnd(word: string, pos: number, maxChars: number): number {
+  if (word.length - pos <= maxChars) return word.length;
+  // Grapheme rules look one code point ahead: the boundaries up to maxChars depend on the text up to
+  // the code point starting there, whole (two code units).
+  const segments = graphemeSegmenter.segment(word.slice(pos, pos + maxChars + 2));
+  const start = segments.containing(maxChars)?.index ?? maxChars;
+  if (start > 0) return pos + start;
+  // One grapheme longer than maxChars: find its end, in windows that double.
+  for (let size = 2 * (maxChars + 1); ; size *= 2) {
+    const end = windowEnd(word, pos + size);
+    const window = word.slice(pos, end);
+    const first = graphemeSegmenter.segment(window)[Symbol.iterator]().next().value;
+    const length = first?.segment.length ?? window.length;
+    // The boundary after the first grapheme is sure once the whole code point after it is in the window.
+    if (length < window.length || end === word.length) return pos + length;
+  }
+}
+
 function graphemeCut(word: string, maxChars: number): Piece[] {
   const out: Piece[] = [];
-  let current = '';
-  for (const { segment } of graphemeSegmenter.segment(word)) {
-    if (current !== '' && current.length + segment.length > maxChars) {
-      out.push({ text: current, sep: '' });
-      current = '';
-    }
-    current += segment;
+  for (let pos = 0; pos < word.length; ) {
+    const end = graphemeEnd(word, pos, maxChars);
+    out.push({ text: word.slice(pos, end), sep: '' });
+    pos = end;
   }
-  if (current !== '') out.push({ text: current, sep: '' });
   return out;
 }
 
