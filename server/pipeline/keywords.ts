@@ -1,6 +1,14 @@
+/**
+ * Invisible characters that never separate words: format characters (zero-width space and joiners,
+ * soft hyphen, direction marks, BOM), control characters other than whitespace (NUL included) and
+ * lone surrogates. "st\u200Bop" is "stop".
+ */
+const INVISIBLE = /(?![\t-\r])[\p{Cf}\p{Cc}\p{Cs}]/gu;
+
 /** Lower-cased, accent-free, punctuation-free text for keyword matching. */
 export function normalize(text: string): string {
   return text
+    .replace(INVISIBLE, '')
     .normalize('NFKD')
     .replace(/\p{M}/gu, '')
     .toLowerCase()
