@@ -1,4 +1,5 @@
 import type { ActorType, Owner } from '../../drizzle';
+import * as mq from '../db/queries/messages';
 import * as q from '../db/queries/ownership';
 import type { DbOrTx } from '../db/types';
 import { recordEvents } from '../events/record';
@@ -15,7 +16,8 @@ export interface OwnerChange {
 /**
  * The one way a conversation changes hands (bot ↔ human), used by the pipeline (takeover from the
  * phone, handoff requests, automatic resume) and by the dashboard (bot router). Each change is logged
- * in bot_events and announced as a `conversation.owner` event, in the caller's transaction.
+ * in bot_events and announced as a `conversation.owner` event, in the caller's transaction (or one of
+ * its own). Taking over withdraws the bot's messages still queued for that conversation.
  *
  * A human owner gets the bot back by itself after `humanQuietMinutes` without agent activity
  * (0 disables the automatic hand-back).
@@ -26,25 +28,38 @@ export async function setOwner(
   opts: { humanQuietMinutes: number },
 ): Promise<boolean> {
   const at = change.at ?? new Date();
-  const previous = await q.changeOwner(db, {
-    conversationId: change.conversationId,
-    to: change.to,
-    actorType: change.actorType,
-    actorId: change.actorId ?? null,
-    reason: change.reason ?? null,
-    botResumesAt: change.to === 'human' ? resumeTime(at, opts.humanQuietMinutes) : null,
-    at,
-  });
-  if (previous === null) return false;
-  await recordEvents(db, [
-    {
-      type: 'conversation.owner',
+  return db.transaction(async (tx) => {
+    const previous = await q.changeOwner(tx, {
       conversationId: change.conversationId,
-      owner: change.to,
+      to: change.to,
+      actorType: change.actorType,
+      actorId: change.actorId ?? null,
       reason: change.reason ?? null,
-    },
-  ]);
-  return true;
+      botResumesAt: change.to === 'human' ? resumeTime(at, opts.humanQuietMinutes) : null,
+      at,
+    });
+    if (previous === null) return false;
+    // What the bot queued before a person took over stays unsent: the person answers now. The
+    // owner change above waits for any reply being queued under the conversation's lock, so this
+    // sees its parts. A handoff message is queued after this, and goes out.
+    const withdrawn =
+      change.to === 'human' ? await mq.withdrawQueuedBotMessages(tx, change.conversationId) : [];
+    await recordEvents(tx, [
+      {
+        type: 'conversation.owner',
+        conversationId: change.conversationId,
+        owner: change.to,
+        reason: change.reason ?? null,
+      },
+      ...withdrawn.map((w) => ({
+        type: 'message.status' as const,
+        conversationId: change.conversationId,
+        messageId: w.id,
+        status: 'failed' as const,
+      })),
+    ]);
+    return true;
+  });
 }
 
 /** Agent activity in a human-owned conversation postpones the bot's automatic return. */

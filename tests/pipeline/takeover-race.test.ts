@@ -84,3 +84,53 @@ describe('a takeover while the model is answering', () => {
     },
   );
 });
+
+describe('a takeover while a multi-part answer is going out', () => {
+  it('the parts not yet sent are withdrawn, never sent, and say why', async () => {
+    const phone = '14155550420';
+    const text = `long question for ${phone}`;
+    const paragraph = (n: number) => `Part ${n}: ${'details about the order and its delivery. '.repeat(14)}`;
+    h.openai.setResponder(async () => [1, 2, 3].map(paragraph).join('\n\n'));
+    // The gateway holds the first part's response until the person has taken over.
+    let release!: () => void;
+    h.wasender.script({ gate: new Promise<void>((r) => (release = r)) });
+    try {
+      await h.post(textWebhook({ phone, text }));
+      // The first part is at the gateway (claimed and held there); the others wait behind it.
+      await expect
+        .poll(() => h.wasender.requests.some((r) => (r.body as { to?: string }).to === `+${phone}`), {
+          timeout: 15_000,
+        })
+        .toBe(true);
+      const conv = await conversationOf(phone);
+      await h.caller('agent').bot.setOwner({ conversationId: conv.id, owner: 'human' });
+      release();
+
+      const parts = async () =>
+        db()
+          .select({
+            body: messages.body,
+            status: messages.status,
+            error: messages.error,
+            index: messages.partIndex,
+          })
+          .from(messages)
+          .where(and(eq(messages.conversationId, conv.id), eq(messages.author, 'bot')))
+          .orderBy(messages.partIndex);
+      await expect
+        .poll(async () => (await parts()).map((p) => p.status), { timeout: 15_000 })
+        .toEqual(['sent', 'failed', 'failed']);
+      await settle();
+      const rows = await parts();
+      expect(rows.slice(1).map((p) => p.error)).toEqual([
+        'Not sent: a person took over the conversation before it went out',
+        'Not sent: a person took over the conversation before it went out',
+      ]);
+      const sent = h.wasender.sent.filter((s) => s.to === `+${phone}`);
+      expect(sent.map((s) => s.text.slice(0, 7))).toEqual(['Part 1:']);
+      expect((await conversationOf(phone)).owner).toBe('human');
+    } finally {
+      release?.();
+    }
+  });
+});

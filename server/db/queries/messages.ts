@@ -329,6 +329,28 @@ export async function markNotConfigured(db: DbOrTx, id: string, error: string) {
  * Our send attempt failed (or its outcome is unknown): only a message not yet sent moves to failed,
  * so a late timeout never undoes a receipt. Returns whether it moved.
  */
+/** Why a withdrawn bot message was not sent. */
+export const WITHDRAWN_AFTER_TAKEOVER = 'Not sent: a person took over the conversation before it went out';
+
+/**
+ * Withdraws the bot's messages of a conversation still waiting to be sent (the later parts of a
+ * split reply, usually), when a person takes the conversation over: they are marked failed with
+ * the reason and never claimed. A part already at the gateway (pending) is left to finish.
+ */
+export async function withdrawQueuedBotMessages(db: DbOrTx, conversationId: string) {
+  return db
+    .update(messages)
+    .set({ status: 'failed', error: WITHDRAWN_AFTER_TAKEOVER })
+    .where(
+      and(
+        eq(messages.conversationId, conversationId),
+        eq(messages.author, 'bot'),
+        eq(messages.status, 'queued'),
+      ),
+    )
+    .returning({ id: messages.id });
+}
+
 export async function markSendFailed(db: DbOrTx, id: string, error: string) {
   const [row] = await db
     .update(messages)
