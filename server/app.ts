@@ -147,7 +147,7 @@ export async function buildApp({ runtime, logger, rateLimiter }: AppOptions): Pr
   });
 
   // REST routes under /api/v1, /openapi.json and the reference page at /docs.
-  await app.register(openApiRoutes, { services });
+  await app.register(openApiRoutes, { services, version: API_VERSION });
 
   return app;
 }

@@ -67,7 +67,7 @@ function isAddressOrRange(value: string): boolean {
 const urlString = z.url({ error: 'must be a URL such as https://host:port' });
 
 /** Request headers the API reads from browsers; always allowed cross-origin. */
-const API_REQUEST_HEADERS = ['content-type', 'authorization', 'trpc-accept', 'last-event-id'];
+const API_REQUEST_HEADERS = ['content-type', 'authorization', 'x-api-key', 'trpc-accept', 'last-event-id'];
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),

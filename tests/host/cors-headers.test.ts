@@ -10,7 +10,7 @@ import { chromiumPath } from '../sdk/support';
 /** Which request headers browsers may send cross-origin, and which answer headers they may read. */
 
 const TRACING = ['traceparent', 'tracestate', 'x-request-id', 'baggage'];
-const API_OWN = ['content-type', 'authorization', 'trpc-accept', 'last-event-id'];
+const API_OWN = ['content-type', 'authorization', 'x-api-key', 'trpc-accept', 'last-event-id'];
 const ORIGIN = 'https://dashboard.example.com';
 
 const preflight = (t: TestRuntime, headers: string[]) =>
