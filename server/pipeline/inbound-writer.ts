@@ -23,10 +23,12 @@ const MAX_ATTEMPTS = 5;
  * waiting go together in the next statement (up to `maxBatch`). A quiet server adds no delay; a busy
  * one spends one round trip, one plan and one commit on many messages instead of one each.
  *
- * A contact (phone, or LID without a phone) and a provider id are in one running statement at most,
- * so one customer's messages are stored one after another, in the order they arrived.
- * When a batch statement fails, its messages are written one by one, so one bad message cannot fail
- * the others.
+ * A contact (phone, or LID without a phone) is in one running statement at most, and a provider id in
+ * one statement at most, so one customer's messages are stored in the order they arrived: several of
+ * them may share a statement (a webhook with thousands of messages from one customer takes a
+ * statement per `maxBatch` of them, not one each), and the statement keeps their order.
+ * When a batch statement fails, its messages are written one at a time (each customer's in order),
+ * so one bad message cannot fail the others.
  */
 export function createInboundWriter(
   db: Db,
@@ -39,27 +41,33 @@ export function createInboundWriter(
   const busy = new Set<string>();
   const keysOf = (m: pq.InboundToStore) => [`c:${m.phone ?? m.lid}`, `m:${m.providerMessageId}`];
 
-  /** The oldest waiting messages whose contact and provider id are in no running or chosen statement. */
+  /**
+   * The oldest waiting messages whose contact and provider id are in no running statement, with no
+   * provider id twice (a contact may come many times).
+   */
   function takeBatch(): { batch: Waiting[]; keys: string[] } {
     const batch: Waiting[] = [];
-    const keys: string[] = [];
+    const chosen = new Set<string>();
     // A message passed over blocks its contact for the rest of this pass, so a customer's messages
     // are never taken out of order.
     const passed = new Set<string>();
-    for (let i = 0; i < waiting.length && batch.length < opts.maxBatch; ) {
+    const left: Waiting[] = [];
+    let i = 0;
+    for (; i < waiting.length && batch.length < opts.maxBatch; i++) {
       const w = waiting[i]!;
       const own = keysOf(w.message);
-      if (own.some((k) => busy.has(k) || passed.has(k))) {
+      if (own.some((k) => busy.has(k) || passed.has(k)) || chosen.has(own[1]!)) {
         for (const k of own) passed.add(k);
-        i++;
+        left.push(w);
         continue;
       }
-      for (const k of own) busy.add(k);
-      keys.push(...own);
+      for (const k of own) chosen.add(k);
       batch.push(w);
-      waiting.splice(i, 1);
     }
-    return { batch, keys };
+    // One pass over the queue (splicing each taken message out would cost its length each time).
+    waiting.splice(0, i, ...left);
+    for (const k of chosen) busy.add(k);
+    return { batch, keys: [...chosen] };
   }
 
   function pump() {
@@ -88,8 +96,20 @@ export function createInboundWriter(
         batch[0]!.reject(err);
         return;
       }
-      // Each message alone, so only a message that cannot be stored fails.
-      await Promise.all(batch.map((w) => run([w])));
+      // Each message alone, so only a message that cannot be stored fails: customers side by side,
+      // each customer's messages one after another, in order.
+      const byContact = new Map<string, Waiting[]>();
+      for (const w of batch) {
+        const key = keysOf(w.message)[0]!;
+        const ws = byContact.get(key);
+        if (ws) ws.push(w);
+        else byContact.set(key, [w]);
+      }
+      await Promise.all(
+        [...byContact.values()].map(async (ws) => {
+          for (const w of ws) await runAlone(w);
+        }),
+      );
       return;
     }
     const again: Waiting[] = [];
@@ -102,6 +122,22 @@ export function createInboundWriter(
     });
     // A retry goes first: the rows it waited for are committed now.
     waiting.unshift(...again);
+  }
+
+  /** One message in its own statement, run again (up to `MAX_ATTEMPTS`) while it says `retry`. */
+  async function runAlone(w: Waiting) {
+    for (;;) {
+      let r: pq.StoreInboundResult;
+      try {
+        [r] = (await pq.storeInboundMessages(db, replyQueue, [w.message])) as [pq.StoreInboundResult];
+      } catch (err) {
+        w.reject(err);
+        return;
+      }
+      if (r.kind !== 'retry') return w.resolve(r);
+      if (++w.attempts >= MAX_ATTEMPTS)
+        return w.reject(new Error('Could not store an inbound message: concurrent writes kept conflicting'));
+    }
   }
 
   return {

@@ -68,11 +68,24 @@ describe('inbound messages written together', () => {
         join conversations v on v.id = m.conversation_id join contacts c on c.id = v.contact_id
         where e.type = 'message.created' and c.phone in (${phones})`),
     ).toBe(bodies.length);
-    expect(
+    // A statement enqueues one reply job per conversation, for its newest message there: every
+    // conversation's newest message has one, and no message has two.
+    const jobs =
       await count(sql`select count(*)::int as n from pgboss.job j join messages m on m.id = (j.data->>'messageId')::uuid
         join conversations v on v.id = m.conversation_id join contacts c on c.id = v.contact_id
-        where j.name = 'pipeline.reply' and c.phone in (${phones})`),
-    ).toBe(bodies.length);
+        where j.name = 'pipeline.reply' and c.phone in (${phones})`);
+    expect(jobs).toBeGreaterThanOrEqual(24);
+    expect(jobs).toBeLessThanOrEqual(bodies.length);
+    expect(
+      await count(sql`select count(distinct j.data->>'messageId')::int as n from pgboss.job j
+        where j.name = 'pipeline.reply' and j.data->>'messageId' in (
+          select (select m.id::text from messages m where m.conversation_id = v.id order by m.created_at desc, m.id desc limit 1)
+          from conversations v join contacts c on c.id = v.contact_id where c.phone in (${phones}))`),
+    ).toBe(24);
+    expect(
+      await count(sql`select count(*)::int as n from (select j.data->>'messageId' from pgboss.job j
+        where j.name = 'pipeline.reply' group by 1 having count(*) > 1) d`),
+    ).toBe(0);
   });
 
   it('keeps the order of one customer’s burst, and counts each message as unread once', async () => {
@@ -159,4 +172,54 @@ describe('inbound messages written together', () => {
     ];
     expect(burst.map((r) => r.body)).toEqual(Array.from({ length: 100 }, (_, i) => `bulk ${4900 + i}`));
   }, 120_000);
+
+  it('a webhook with 3,000 messages from one customer is answered within the request timeout, stored in order', async () => {
+    const app = await t.app();
+    if (!app.server.listening) await app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = app.server.address();
+    const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/webhook`;
+    const phone = '4930888888';
+    const entries = Array.from(
+      { length: 3000 },
+      (_, i) => textWebhook({ phone, id: `ONE-${i}-${newId()}`, text: `one ${i}` }).data.messages,
+    );
+    // Over real HTTP, with REQUEST_TIMEOUT_MS at its default (30 s): one statement per message of
+    // one customer would not be answered in time.
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-webhook-signature': WEBHOOK_SECRET },
+      body: JSON.stringify({ event: 'messages.upsert', data: { messages: entries } }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ stored: 3000, duplicates: 0, deadLettered: 0 });
+    const stored = [
+      ...(await t.runtime.database.db.execute<{ body: string }>(sql`
+        select m.body from messages m join conversations v on v.id = m.conversation_id
+        join contacts c on c.id = v.contact_id where c.phone = '+4930888888' order by m.created_at, m.id`)),
+    ];
+    expect(stored.map((r) => r.body)).toEqual(entries.map((_, i) => `one ${i}`));
+    const [conversation] = [
+      ...(await t.runtime.database.db.execute<{
+        unread: number;
+        preview: string;
+        last: string;
+        newest: string;
+      }>(sql`
+        select v.unread_count as unread, v.last_message_preview as preview,
+          v.last_message_at::text as last, (select max(m.created_at) from messages m where m.conversation_id = v.id)::text as newest
+        from conversations v join contacts c on c.id = v.contact_id where c.phone = '+4930888888'`)),
+    ];
+    expect(conversation).toMatchObject({ unread: 3000, preview: 'one 2999' });
+    expect(new Date(conversation!.last).getTime()).toBe(new Date(conversation!.newest).getTime());
+    // Stored in batches, each enqueueing one reply job for its newest message: far fewer jobs than
+    // messages (one statement per message would enqueue 3,000).
+    const jobs = await count(sql`select count(*)::int as n from pgboss.job j
+      join messages m on m.id = (j.data->>'messageId')::uuid where j.name = 'pipeline.reply' and m.body like 'one %'`);
+    expect(jobs).toBeLessThan(300);
+    // The newest message has its reply job (the one that answers the whole burst).
+    expect(
+      await count(sql`select count(*)::int as n from pgboss.job j join messages m on m.id = (j.data->>'messageId')::uuid
+        where j.name = 'pipeline.reply' and m.body = 'one 2999'`),
+    ).toBe(1);
+  }, 180_000);
 });

@@ -229,12 +229,19 @@ export type StoreInboundResult =
  * logged (with one notification for the batch) and the reply job enqueued. A statement commits
  * atomically, so a duplicate delivery changes nothing and enqueues nothing.
  *
+ * A batch may hold many messages of one customer: the conversation's unread count grows by their
+ * number, its last message and preview are the batch's newest, and one reply job is enqueued per
+ * conversation, for its newest message (the reply job of the newest message answers the whole burst,
+ * see `server/pipeline/reply.ts`).
+ *
  * Rows created by a concurrent statement are not visible in this statement's snapshot; then nothing is
  * written for that message and its result says `retry` (running it again sees them). A batch must not
- * hold two messages of one contact or two with one provider id (see `server/pipeline/inbound-writer.ts`).
+ * hold two messages with one provider id, and one contact's messages must not be in two statements
+ * running at once (see `server/pipeline/inbound-writer.ts`).
  *
  * A message's time is later than its conversation's last message (by a millisecond at least, the
- * column's precision), so one customer's messages keep the order they were stored in.
+ * column's precision; a new conversation's last message time is its newest message's), and within a batch each of a conversation's messages is a millisecond after
+ * the one before it, so one customer's messages keep the order they were given in.
  *
  * The contact's `last_inbound_at` has a one-minute resolution (it is rewritten when a minute old, or
  * when the contact changes): the contacts table carries several indexes, and the exact time lives on
@@ -254,7 +261,8 @@ function inboundStatement(replyQueue: string) {
     ),
     new_contact as (
       insert into contacts (phone, push_name, source, last_inbound_at)
-      select phone, push_name, 'whatsapp', now() from fresh where phone is not null
+      select distinct on (phone) phone, push_name, 'whatsapp', now() from fresh where phone is not null
+      order by phone, push_name is null, ord desc
       on conflict (phone) do nothing
       returning id, phone
     ),
@@ -268,7 +276,11 @@ function inboundStatement(replyQueue: string) {
     ),
     new_conversation as (
       insert into conversations (contact_id, last_message_at, last_inbound_at, last_message_preview, unread_count)
-      select c.id, now(), now(), f.preview, 1 from contact c join fresh f using (ord)
+      select id, last_at, last_at, preview, n from (
+        select c.id, ((now() + (count(*) - 1) * interval '1 millisecond')::timestamptz(3)) as last_at,
+          (array_agg(f.preview order by f.ord desc))[1] as preview, count(*) as n
+        from contact c join fresh f using (ord)
+        group by c.id) g
       on conflict (contact_id) do nothing
       returning id, contact_id
     ),
@@ -283,6 +295,7 @@ function inboundStatement(replyQueue: string) {
       insert into messages (conversation_id, provider_message_id, type, body, author, direction, status, created_at)
       select v.id, f.provider_id, f.type, f.body, 'contact', 'inbound', 'received',
         greatest(now(), v.last_message_at + interval '1 millisecond')
+          + (row_number() over (partition by v.id order by f.ord) - 1) * interval '1 millisecond'
       from conversation v join fresh f using (ord)
       order by f.ord
       on conflict (provider_message_id) do nothing
@@ -298,20 +311,23 @@ function inboundStatement(replyQueue: string) {
     touch_contact as (
       update contacts c set last_inbound_at = now(), push_name = coalesce(s.push_name, c.push_name),
         deleted_at = null, updated_at = now()
-      from stored s
+      from (select distinct on (contact_id) contact_id, push_name from stored
+        order by contact_id, push_name is null, ord desc) s
       where c.id = s.contact_id
         and (c.last_inbound_at is null or c.last_inbound_at < now() - interval '1 minute'
           or c.deleted_at is not null or (s.push_name is not null and s.push_name is distinct from c.push_name))
     ),
     touch_conversation as (
       update conversations v set last_message_at = s.created_at, last_inbound_at = s.created_at,
-        last_message_preview = s.preview, unread_count = v.unread_count + 1, updated_at = now()
-      from stored s
+        last_message_preview = s.preview, unread_count = v.unread_count + s.n, updated_at = now()
+      from (select conversation_id, count(*)::int as n, max(created_at) as created_at,
+          (array_agg(preview order by ord desc))[1] as preview
+        from stored group by conversation_id) s
       where v.id = s.conversation_id
     ),
     identities as (
       insert into contact_identities (contact_id, kind, value)
-      select s.contact_id, x.kind, x.value
+      select distinct s.contact_id, x.kind, x.value
       from stored s cross join lateral (values ('phone', s.phone), ('lid', s.lid)) x (kind, value)
       where x.value is not null
       on conflict do nothing
@@ -333,8 +349,10 @@ function inboundStatement(replyQueue: string) {
     ),
     reply_job as (${enqueueJobsSql(
       replyQueue,
-      sql`select jsonb_build_object('conversationId', conversation_id, 'messageId', id) as data,
-        now() + quiet_ms * interval '1 millisecond' as start_after from stored`,
+      sql`select distinct on (conversation_id)
+          jsonb_build_object('conversationId', conversation_id, 'messageId', id) as data,
+          now() + quiet_ms * interval '1 millisecond' as start_after
+        from stored order by conversation_id, ord desc`,
     )}),
     notified as (
       select pg_notify(${EVENTS_CHANNEL}::text, max(id)::text) from event having count(*) > 0
