@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'tsdown';
+import ts from 'typescript';
 import { checkDist } from './check-dts.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -59,6 +60,60 @@ const zodNamespace = {
   },
 };
 
+/** True when `call` is an inner link of a chain such as `z.string().trim()`, i.e. the object of a further call. */
+function isChainLink(call) {
+  let node = call;
+  while (
+    (ts.isPropertyAccessExpression(node.parent) || ts.isElementAccessExpression(node.parent)) &&
+    node.parent.expression === node
+  ) {
+    node = node.parent;
+  }
+  return node !== call && ts.isCallExpression(node.parent) && node.parent.expression === node;
+}
+
+/**
+ * Marks the schema-building calls of the contracts `/* @__PURE__ *\/`: every call made while a module loads
+ * (the outermost call of each chain, and the calls in its arguments), never a call inside a function body.
+ * A bundler cannot tell that `z.object({...})` has no side effects, so without the mark it keeps every schema
+ * of a contracts module (and the zod code they use) when an app imports only one of them. The contracts only
+ * declare values, so an unused schema can be dropped. esbuild, Rollup/Vite and Terser honour the mark; the
+ * types are untouched.
+ */
+export function annotatePureSchemas(code, fileName) {
+  const source = ts.createSourceFile(fileName, code, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+  const starts = [];
+  const visit = (node) => {
+    if (ts.isFunctionLike(node) || ts.isClassLike(node)) return;
+    if ((ts.isCallExpression(node) || ts.isNewExpression(node)) && !isChainLink(node)) {
+      starts.push(node.getStart(source));
+    }
+    ts.forEachChild(node, visit);
+  };
+  for (const statement of source.statements) {
+    if (!ts.isVariableStatement(statement)) continue;
+    for (const declaration of statement.declarationList.declarations) {
+      if (declaration.initializer) visit(declaration.initializer);
+    }
+  }
+  let out = code;
+  for (const at of [...new Set(starts)].sort((a, b) => b - a)) {
+    out = `${out.slice(0, at)}/* @__PURE__ */ ${out.slice(at)}`;
+  }
+  return out;
+}
+
+const pureSchemas = {
+  name: 'sdk-pure-schemas',
+  transform: {
+    filter: { id: /[\\/]server[\\/]contracts[\\/][\w-]+\.ts$/ },
+    handler(code, id) {
+      if (!id.startsWith(serverContracts)) return null;
+      return { code: annotatePureSchemas(code, id), map: null };
+    },
+  },
+};
+
 const started = Date.now();
 const entry = {
   index: 'src/index.ts',
@@ -84,7 +139,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     treeshake: true,
     logLevel: 'warn',
     checks: { pluginTimings: false },
-    plugins: [zodNamespace],
+    plugins: [zodNamespace, pureSchemas],
     // Modules shared by several entries go to dist/chunks, apart from the entries the exports map names.
     outputOptions: (options) => {
       const names = options.chunkFileNames;
