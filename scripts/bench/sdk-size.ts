@@ -9,6 +9,10 @@ import { type ScenarioResult, summarize } from './lib';
  * `createClient` plus one contract from one router's entry (`@whatsapp-crm/sdk/contracts/crm`); the baseline
  * is what any tRPC app pays: `createTRPCClient` with `httpBatchLink` and superjson, plus the same kind of
  * form schema written with zod directly. Target: the subject at most 40 KB gzip.
+ *
+ * The last rows show where the client's bytes go beyond the baseline: the same plain tRPC client with the
+ * links `createClient` builds (Server-Sent Events for subscriptions, then also the `'stream'` and `'single'`
+ * transports, which the `transport` option can choose at run time, so every app bundles them).
  */
 export const SDK_SIZE_TARGET_BYTES = 40 * 1024;
 
@@ -36,6 +40,25 @@ export const valid = (form: unknown) => ZContactCreateInput.safeParse(form).succ
 `,
   'zod alone: one z.string()': `import * as z from 'zod';
 export const valid = (v: unknown) => z.string().safeParse(v).success;
+`,
+  'tRPC client: httpBatchLink + superjson': `import { createTRPCClient, httpBatchLink } from '@trpc/client';
+import superjson from 'superjson';
+export const client = createTRPCClient({ links: [httpBatchLink({ url: '/trpc', transformer: superjson })] });
+`,
+  'tRPC client: + httpSubscriptionLink (SSE)': `import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from '@trpc/client';
+import superjson from 'superjson';
+const o = { url: '/trpc', transformer: superjson };
+export const client = createTRPCClient({
+  links: [splitLink({ condition: (op) => op.type === 'subscription', true: httpSubscriptionLink(o), false: httpBatchLink(o) })],
+});
+`,
+  'tRPC client: + httpSubscriptionLink + httpBatchStreamLink + httpLink': `import { createTRPCClient, httpBatchLink, httpBatchStreamLink, httpLink, httpSubscriptionLink, splitLink } from '@trpc/client';
+import superjson from 'superjson';
+const o = { url: '/trpc', transformer: superjson };
+const pick = (t: string) => (t === 'single' ? httpLink(o) : t === 'stream' ? httpBatchStreamLink(o) : httpBatchLink(o));
+export const client = (t: string) => createTRPCClient({
+  links: [splitLink({ condition: (op) => op.type === 'subscription', true: httpSubscriptionLink(o), false: pick(t) })],
+});
 `,
 };
 
