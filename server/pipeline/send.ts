@@ -24,7 +24,8 @@ export type SendOutcome =
   | 'in-flight'
   | 'failed'
   | 'not-configured'
-  | 'interrupted';
+  | 'interrupted'
+  | 'withdrawn';
 
 /** A send job's data: the part to send, and the throttle slot it holds once it waited for one. */
 export type SendJobData = SendJob & { slotAt?: string };
@@ -111,10 +112,12 @@ export async function runSendJob(
       const capMs = settings.gatewayRetryAfterMaxSeconds * 1000;
       const waitMs = Math.min(err.retryAfterMs, capMs);
       const until = new Date(Date.now() + waitMs);
-      await db.transaction(async (tx) => {
-        await mq.requeue(tx, msg.id);
+      const requeued = await db.transaction(async (tx) => {
+        const requeued = await requeueUnlessWithdrawn(tx, msg);
         await tq.pushThrottle(tx, GATEWAY_THROTTLE, until);
+        if (!requeued) return false;
         await deps.queue.send<SendJobData>(QUEUE_SEND, { messageId: msg.id }, { tx, startAfter: until });
+        return true;
       });
       if (err.retryAfterMs > capMs)
         log.warn(
@@ -122,7 +125,7 @@ export async function runSendJob(
           'gateway rate limit: its retry time is longer than GATEWAY_RETRY_AFTER_MAX_SECONDS; trying again sooner',
         );
       else log.warn({ messageId: msg.id, retryAfterMs: err.retryAfterMs }, 'gateway rate limit: waiting');
-      return 'rate-limited';
+      return requeued ? 'rate-limited' : 'withdrawn';
     }
     if (err instanceof GatewayTransientError && mayHaveArrived(err)) {
       // Timed out or cut off mid-request: the gateway may have sent it. Not sent again.
@@ -134,7 +137,7 @@ export async function runSendJob(
         await failPart(deps, msg, `Gateway unavailable after ${job.retryCount + 1} attempts: ${err.message}`);
         return 'failed';
       }
-      await mq.requeue(db, msg.id);
+      if (!(await requeueUnlessWithdrawn(db, msg))) return 'withdrawn';
       throw err;
     }
     if (err instanceof GatewayRejectedError) {
@@ -145,7 +148,7 @@ export async function runSendJob(
       await mq.markNotConfigured(db, msg.id, 'WASENDER_API_TOKEN is not configured');
       return 'not-configured';
     }
-    await mq.requeue(db, msg.id);
+    if (!(await requeueUnlessWithdrawn(db, msg))) return 'withdrawn';
     throw err;
   }
   await recordSent(deps, msg, res.providerId);
@@ -209,6 +212,18 @@ async function scheduleNextPart(
 }
 
 type SendRow = NonNullable<Awaited<ReturnType<typeof mq.findOutboundForSend>>>;
+
+/**
+ * Puts a part the gateway turned away unsent back in the queue. False when a person took the
+ * conversation over while it was at the gateway: it is failed with that reason now, never sent.
+ */
+async function requeueUnlessWithdrawn(db: DbOrTx, msg: SendRow): Promise<boolean> {
+  if ((await mq.requeue(db, msg.id)) !== 'failed') return true;
+  await recordEvents(db, [
+    { type: 'message.status', conversationId: msg.conversationId, messageId: msg.id, status: 'failed' },
+  ]);
+  return false;
+}
 
 /**
  * Marks a part that our send could not deliver failed, if it was not sent meanwhile (a receipt is

@@ -309,12 +309,23 @@ export async function markSent(db: DbOrTx, id: string, gatewayMessageId: string 
   return row?.status ?? null;
 }
 
-/** Nothing went out (rate limit, an error that says so): a claimed message waits in the queue again. */
+/**
+ * Nothing went out (rate limit, an error that says so): a claimed message waits in the queue again,
+ * unless a person took its conversation over while it was at the gateway (see
+ * `withdrawQueuedBotMessages`): then it is failed with that reason instead. Returns the status it
+ * has afterwards (null: it was no longer pending).
+ */
 export async function requeue(db: DbOrTx, id: string) {
-  await db
+  const withdrawn = sql`${messages.error} is not distinct from ${WITHDRAWN_AFTER_TAKEOVER}`;
+  const [row] = await db
     .update(messages)
-    .set({ status: 'queued', error: null })
-    .where(and(eq(messages.id, id), eq(messages.status, 'pending')));
+    .set({
+      status: sql`case when ${withdrawn} then 'failed' else 'queued' end`,
+      error: sql`case when ${withdrawn} then ${messages.error} else null end`,
+    })
+    .where(and(eq(messages.id, id), eq(messages.status, 'pending')))
+    .returning({ status: messages.status });
+  return row?.status ?? null;
 }
 
 /** No gateway credentials: a message not yet sent is kept as not_configured. */
@@ -335,20 +346,19 @@ export const WITHDRAWN_AFTER_TAKEOVER = 'Not sent: a person took over the conver
 /**
  * Withdraws the bot's messages of a conversation still waiting to be sent (the later parts of a
  * split reply, usually), when a person takes the conversation over: they are marked failed with
- * the reason and never claimed. A part already at the gateway (pending) is left to finish.
+ * the reason and never claimed. A part already at the gateway (pending) is left to finish, carrying
+ * the reason: if the gateway turns it away without sending it, it is failed, not queued again.
  */
 export async function withdrawQueuedBotMessages(db: DbOrTx, conversationId: string) {
-  return db
+  const ofTheBot = (status: MessageStatus) =>
+    and(eq(messages.conversationId, conversationId), eq(messages.author, 'bot'), eq(messages.status, status));
+  const withdrawn = await db
     .update(messages)
     .set({ status: 'failed', error: WITHDRAWN_AFTER_TAKEOVER })
-    .where(
-      and(
-        eq(messages.conversationId, conversationId),
-        eq(messages.author, 'bot'),
-        eq(messages.status, 'queued'),
-      ),
-    )
+    .where(ofTheBot('queued'))
     .returning({ id: messages.id });
+  await db.update(messages).set({ error: WITHDRAWN_AFTER_TAKEOVER }).where(ofTheBot('pending'));
+  return withdrawn;
 }
 
 export async function markSendFailed(db: DbOrTx, id: string, error: string) {
