@@ -455,3 +455,55 @@ export async function processFixture(
   const env = serverEnv({ databaseUrl: scratch.url, openai, wasender, extra: opts.extra });
   return { scratch, openai, wasender, env };
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Faults and staff actions against server processes
+
+/**
+ * Terminates every connection the server processes hold to the database `sql` is connected to (as a
+ * database administrator or a failover would), leaving other databases' connections alone. Returns
+ * how many were terminated.
+ */
+export async function terminateServerBackends(sql: postgres.Sql): Promise<number> {
+  // Chosen first, terminated second: in one statement the planner may call pg_terminate_backend
+  // before the other conditions have filtered the row.
+  const pids = await sql<Array<{ pid: number }>>`
+    select pid from pg_stat_activity
+    where datname = current_database() and application_name = 'whatsapp-crm-bot'
+      and pid <> pg_backend_pid()`;
+  if (!pids.length) return 0;
+  const killed = await sql<Array<{ pid: number }>>`
+    select pid from unnest(${pids.map((p) => p.pid)}::int[]) as pid where pg_terminate_backend(pid)`;
+  return killed.length;
+}
+
+/** One tRPC mutation over HTTP with an API key; throws with the status and body unless it answered 200. */
+export async function trpcMutation<T = unknown>(
+  baseUrl: string,
+  key: string,
+  path: string,
+  input: unknown,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const res = await fetch(`${baseUrl}/trpc/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ json: input }),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${path}: ${res.status} ${text.slice(0, 500)}`);
+  return (JSON.parse(text) as { result: { data: { json: T } } }).result.data.json;
+}
+
+/** A small seeded random number generator (mulberry32), so a failing fault mix can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
