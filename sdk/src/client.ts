@@ -54,13 +54,15 @@ interface CommonOptions {
   maxURLLength?: number;
   /**
    * How queries and mutations travel:
-   * - `'batch'` (default): calls made together share one HTTP request, answered when all are done. The
-   *   HTTP status is real: the error's status when every call failed alike, 207 when results differ.
-   * - `'stream'`: a shared request whose results stream back as each call finishes; the status is
-   *   always 200 and errors are only in the body.
-   * - `'single'`: one HTTP request per call, each with its own status.
+   * - `batchTransport` (default): calls made together share one HTTP request, answered when all are
+   *   done. The HTTP status is real: the error's status when every call failed alike, 207 when results
+   *   differ.
+   * - `streamTransport`: a shared request whose results stream back as each call finishes; the status
+   *   is always 200 and errors are only in the body.
+   * - `singleTransport`: one HTTP request per call, each with its own status.
+   * They are functions rather than names so that a bundle carries only the transport it uses.
    */
-  transport?: 'batch' | 'stream' | 'single';
+  transport?: Transport;
   /**
    * Queries the server refused with `TOO_MANY_REQUESTS` and a `Retry-After` are sent again after that
    * delay, at most `maxRetries` times (default 2), and only while the delay is at most `maxDelayMs`
@@ -108,7 +110,23 @@ export const DEFAULT_MAX_URL_LENGTH = 4000;
 export const DEFAULT_RATE_LIMIT_RETRIES = 2;
 export const DEFAULT_RATE_LIMIT_MAX_DELAY_MS = 60_000;
 
-type TrpcFetch = NonNullable<Parameters<typeof httpBatchStreamLink>[0]['fetch']>;
+type TrpcFetch = NonNullable<Parameters<typeof httpBatchLink>[0]['fetch']>;
+
+/** What a transport gets to build its link: the HTTP options, and the batch limits for batching ones. */
+export interface TransportOptions {
+  http: Parameters<typeof httpLink<AppRouter>>[0];
+  batch: Parameters<typeof httpBatchLink<AppRouter>>[0];
+}
+
+/** Builds the link that carries queries and mutations (see `ClientOptions.transport`). */
+export type Transport = (options: TransportOptions) => TRPCLink<AppRouter>;
+
+/** Calls made together share one request; real HTTP statuses (207 for mixed results). The default. */
+export const batchTransport: Transport = ({ batch }) => httpBatchLink<AppRouter>(batch);
+/** Calls made together share one request whose results stream back as each finishes; always HTTP 200. */
+export const streamTransport: Transport = ({ batch }) => httpBatchStreamLink<AppRouter>(batch);
+/** One request per call, each with its own HTTP status. */
+export const singleTransport: Transport = ({ http }) => httpLink<AppRouter>(http);
 type TrpcEventSource = NonNullable<Parameters<typeof httpSubscriptionLink>[0]['EventSource']>;
 
 /**
@@ -181,13 +199,7 @@ export function createDefaultLinks(options: ClientOptions): TRPCLink<AppRouter>[
     maxItems: Math.max(1, Math.floor(options.maxBatchSize ?? DEFAULT_MAX_BATCH_SIZE)),
     maxURLLength: options.maxURLLength ?? DEFAULT_MAX_URL_LENGTH,
   };
-  const transport = options.transport ?? 'batch';
-  const requests =
-    transport === 'single'
-      ? httpLink<AppRouter>(http)
-      : transport === 'stream'
-        ? httpBatchStreamLink<AppRouter>(batch)
-        : httpBatchLink<AppRouter>(batch);
+  const requests = (options.transport ?? batchTransport)({ http, batch });
 
   const links: TRPCLink<AppRouter>[] = [];
   if (options.rateLimitRetry !== false) links.push(rateLimitRetryLink(options.rateLimitRetry ?? {}));

@@ -1,4 +1,5 @@
 export {
+  batchTransport,
   type Client,
   type ClientAuth,
   type ClientOptions,
@@ -11,7 +12,11 @@ export {
   type HeaderSource,
   type RateLimitRetryOptions,
   rateLimitRetryLink,
+  singleTransport,
+  streamTransport,
   type TokenSource,
+  type Transport,
+  type TransportOptions,
   type VersionMismatch,
 } from './client';
 export * from './contracts';

@@ -1,5 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, errorCode, errorStatus, type FetchLike, retryAfterMs } from '../../sdk/src/index';
+import {
+  batchTransport,
+  createClient,
+  errorCode,
+  errorStatus,
+  type FetchLike,
+  retryAfterMs,
+  singleTransport,
+  streamTransport,
+} from '../../sdk/src/index';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
 import { listen } from '../helpers/sse';
 
@@ -7,6 +16,9 @@ import { listen } from '../helpers/sse';
  * Errors carry their HTTP status on the wire: what access logs, proxies and monitoring see. Every call
  * goes through the sdk's client over real HTTP; a recording fetch keeps each answer's status.
  */
+
+/** The transports by name, for test titles. */
+const transports = { batch: batchTransport, single: singleTransport, stream: streamTransport };
 
 const MISSING_ID = '00000000-0000-4000-8000-000000000001';
 
@@ -42,7 +54,8 @@ async function failure(call: Promise<unknown>): Promise<unknown> {
 
 describe.each(['batch', 'single'] as const)(
   'transport %s: each error has its own status on the wire',
-  (transport) => {
+  (name) => {
+    const transport = transports[name];
     it('unauthorized → 401', async () => {
       const r = recorder();
       const api = createClient({ url, fetch: r.fetch, transport });
@@ -61,7 +74,7 @@ describe.each(['batch', 'single'] as const)(
       expect(errorCode(bad)).toBe('BAD_REQUEST');
       const missing = await failure(api.crm.contacts.get.query({ id: MISSING_ID }));
       expect(errorCode(missing)).toBe('NOT_FOUND');
-      const phone = transport === 'batch' ? '+14155550120' : '+14155550121';
+      const phone = name === 'batch' ? '+14155550120' : '+14155550121';
       await api.crm.contacts.create.mutate({ phone });
       const dup = await failure(api.crm.contacts.create.mutate({ phone }));
       expect(errorCode(dup)).toBe('CONFLICT');
@@ -96,7 +109,7 @@ describe('batches', () => {
 
   it('streaming answers 200 whatever the outcome (what it costs), and still decodes the error', async () => {
     const r = recorder();
-    const api = createClient({ url, apiKey: adminKey, fetch: r.fetch, transport: 'stream' });
+    const api = createClient({ url, apiKey: adminKey, fetch: r.fetch, transport: streamTransport });
     const err = await failure(api.crm.contacts.get.query({ id: MISSING_ID }));
     expect(errorCode(err)).toBe('NOT_FOUND');
     expect(r.answers.map((a) => a.status)).toEqual([200]);
@@ -114,7 +127,8 @@ describe('rate limited → 429 with Retry-After, decoded as TOO_MANY_REQUESTS', 
   });
   afterAll(() => limited?.close());
 
-  it.each(['batch', 'single', 'stream'] as const)('transport %s', async (transport) => {
+  it.each(['batch', 'single', 'stream'] as const)('transport %s', async (name) => {
+    const transport = transports[name];
     const r = recorder();
     // No automatic retry here: the refusal itself is what is looked at.
     const api = createClient({
