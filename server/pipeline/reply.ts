@@ -2,6 +2,7 @@ import * as mq from '../db/queries/messages';
 import * as oq from '../db/queries/ownership';
 import * as pq from '../db/queries/pipeline';
 import type { Tx } from '../db/types';
+import { recordEvents } from '../events/record';
 import { AiRetryableError } from '../integrations/ai';
 import { setOwner } from '../services/ownership';
 import type { PipelineDeps, ReplyJob } from './deps';
@@ -91,6 +92,13 @@ export async function runReplyJob(
         type: optedOut ? 'opt_out' : 'opt_in',
         summary: `${optedOut ? 'Opted out' : 'Opted back in'} ("${lastText}")`,
       });
+      await recordEvents(tx, [
+        {
+          type: optedOut ? 'contact.opted_out' : 'contact.opted_in',
+          contactId: conv.contactId,
+          conversationId,
+        },
+      ]);
       const text = optedOut ? persona.optOut.confirmation : persona.optOut.optInConfirmation;
       await queueOutbound(tx, deps, { conversationId, text, author: 'bot', split: false });
     });

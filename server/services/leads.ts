@@ -96,6 +96,9 @@ export function createLeadsService(deps: { db: Db; scoring?: Partial<LeadScoring
         }
         const updated = await cq.updateContact(tx, input.contactId, { leadStatus: input.status });
         if (!updated) throw notFound('Contact', input.contactId);
+        await recordEvents(tx, [
+          { type: 'contact.updated', contactId: input.contactId, fields: ['leadStatus'] },
+        ]);
         await acts.insertActivity(tx, {
           contactId: input.contactId,
           type: q.STATUS_CHANGE_ACTIVITY,

@@ -4,6 +4,7 @@ import * as cq from '../../db/queries/contacts';
 import * as dq from '../../db/queries/deals';
 import type { Db } from '../../db/types';
 import { badRequest, notFound } from '../../errors';
+import { recordEvents } from '../../events/record';
 import type { Actor } from '../actor';
 import { decodeCursor, encodeCursor } from '../pagination';
 
@@ -44,15 +45,27 @@ export function createActivitiesService(deps: { db: Db }): ActivitiesService {
           });
         }
       }
-      return q.insertActivity(db, {
-        contactId: input.contactId,
-        dealId: input.dealId ?? null,
-        type: input.type,
-        summary: input.summary,
-        metadata: input.metadata ?? null,
-        actorType: actor.type,
-        actorId: actor.id,
-        occurredAt: input.occurredAt ?? new Date(),
+      return db.transaction(async (tx) => {
+        const activity = await q.insertActivity(tx, {
+          contactId: input.contactId,
+          dealId: input.dealId ?? null,
+          type: input.type,
+          summary: input.summary,
+          metadata: input.metadata ?? null,
+          actorType: actor.type,
+          actorId: actor.id,
+          occurredAt: input.occurredAt ?? new Date(),
+        });
+        await recordEvents(tx, [
+          {
+            type: 'activity.logged',
+            activityId: activity.id,
+            activityType: activity.type,
+            contactId: activity.contactId,
+            dealId: activity.dealId,
+          },
+        ]);
+        return activity;
       });
     },
 

@@ -12,8 +12,9 @@ import * as q from '../../db/queries/contacts';
 import * as dq from '../../db/queries/deals';
 import { STATUS_CHANGE_ACTIVITY } from '../../db/queries/leads';
 import * as tq from '../../db/queries/tasks';
-import type { Db } from '../../db/types';
+import type { Db, DbOrTx } from '../../db/types';
 import { badRequest, conflict, isUniqueViolation, notFound } from '../../errors';
+import { recordEvents } from '../../events/record';
 import { toE164 } from '../../phone';
 import type { Actor } from '../actor';
 import { decodeCursor, toPage } from '../pagination';
@@ -41,16 +42,37 @@ export function normalisePhone(input: string, defaultRegion: string): string {
 
 const uniqueTags = (tags: string[]) => [...new Set(tags)];
 
+type ContactField = keyof q.ContactPatch;
+const sameValue = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/** The patched fields whose stored value differs after the update (names only). */
+function changedFields(
+  patch: q.ContactPatch,
+  before: Record<ContactField, unknown>,
+  after: Record<ContactField, unknown>,
+): ContactField[] {
+  return (Object.keys(patch) as ContactField[]).filter((k) => !sameValue(before[k], after[k]));
+}
+
 export function createContactsService(deps: { db: Db; defaultRegion: string }): ContactsService {
   const { db, defaultRegion } = deps;
 
   async function changeTags(
     input: TContactTagsInput,
-    change: (ids: string[], tags: string[]) => Promise<string[]>,
+    change: (tx: DbOrTx, ids: string[], tags: string[]) => Promise<string[]>,
   ): Promise<TContactTagsResult> {
     const ids = [...new Set(input.ids)];
     const existing = await q.existingContactIds(db, ids);
-    const updated = new Set(await change(ids, uniqueTags(input.tags)));
+    const updated = new Set(
+      await db.transaction(async (tx) => {
+        const changed = await change(tx, ids, uniqueTags(input.tags));
+        await recordEvents(
+          tx,
+          changed.map((contactId) => ({ type: 'contact.updated', contactId, fields: ['tags'] })),
+        );
+        return changed;
+      }),
+    );
     return {
       updated: ids.filter((id) => updated.has(id)),
       unchanged: ids.filter((id) => existing.has(id) && !updated.has(id)),
@@ -95,16 +117,20 @@ export function createContactsService(deps: { db: Db; defaultRegion: string }): 
     async create(input) {
       const phone = normalisePhone(input.phone, defaultRegion);
       try {
-        const created = await q.insertContact(db, {
-          phone,
-          name: input.name ?? null,
-          email: input.email ?? null,
-          company: input.company ?? null,
-          position: input.position ?? null,
-          leadStatus: input.leadStatus ?? 'new',
-          source: input.source ?? 'manual',
-          tags: input.tags ? uniqueTags(input.tags) : [],
-          notes: input.notes ?? null,
+        const created = await db.transaction(async (tx) => {
+          const row = await q.insertContact(tx, {
+            phone,
+            name: input.name ?? null,
+            email: input.email ?? null,
+            company: input.company ?? null,
+            position: input.position ?? null,
+            leadStatus: input.leadStatus ?? 'new',
+            source: input.source ?? 'manual',
+            tags: input.tags ? uniqueTags(input.tags) : [],
+            notes: input.notes ?? null,
+          });
+          if (row) await recordEvents(tx, [{ type: 'contact.created', contactId: row.id }]);
+          return row;
         });
         if (created) return created;
       } catch (err) {
@@ -127,10 +153,15 @@ export function createContactsService(deps: { db: Db; defaultRegion: string }): 
       if (input.leadStatus !== undefined) patch.leadStatus = input.leadStatus;
       try {
         return await db.transaction(async (tx) => {
-          const before = await q.lockContactStatus(tx, input.id);
+          if (!(await q.lockContactStatus(tx, input.id))) throw notFound('Contact', input.id);
+          const before = await q.findContact(tx, input.id);
           if (!before) throw notFound('Contact', input.id);
           const updated = await q.updateContact(tx, input.id, patch);
           if (!updated) throw notFound('Contact', input.id);
+          const fields = changedFields(patch, before, updated);
+          if (fields.length) {
+            await recordEvents(tx, [{ type: 'contact.updated', contactId: input.id, fields }]);
+          }
           if (patch.leadStatus && patch.leadStatus !== before.leadStatus) {
             await acts.insertActivity(tx, {
               contactId: input.id,
@@ -150,10 +181,13 @@ export function createContactsService(deps: { db: Db; defaultRegion: string }): 
     },
 
     async delete(id) {
-      if (!(await q.softDeleteContact(db, id, new Date()))) throw notFound('Contact', id);
+      await db.transaction(async (tx) => {
+        if (!(await q.softDeleteContact(tx, id, new Date()))) throw notFound('Contact', id);
+        await recordEvents(tx, [{ type: 'contact.deleted', contactId: id }]);
+      });
     },
 
-    addTags: (input) => changeTags(input, (ids, tags) => q.addTags(db, ids, tags)),
-    removeTags: (input) => changeTags(input, (ids, tags) => q.removeTags(db, ids, tags)),
+    addTags: (input) => changeTags(input, (tx, ids, tags) => q.addTags(tx, ids, tags)),
+    removeTags: (input) => changeTags(input, (tx, ids, tags) => q.removeTags(tx, ids, tags)),
   };
 }

@@ -1,4 +1,5 @@
 import type {
+  TAppEvent,
   TDeal,
   TDealCreateInput,
   TDealListInput,
@@ -12,6 +13,7 @@ import * as cq from '../../db/queries/contacts';
 import * as q from '../../db/queries/deals';
 import type { Db, DbOrTx } from '../../db/types';
 import { notFound } from '../../errors';
+import { recordEvents } from '../../events/record';
 import type { Actor } from '../actor';
 import { decodeCursor, toPage } from '../pagination';
 
@@ -24,6 +26,9 @@ export interface DealsService {
   delete(id: string, actor: Actor): Promise<void>;
   pipeline(): Promise<TPipelineSummary>;
 }
+
+/** The deal fields `deals.update` changes (the stage moves through `moveStage`). */
+type TDealEventField = Extract<TAppEvent, { type: 'deal.updated' }>['fields'][number];
 
 const isClosed = (stage: string) => stage === 'won' || stage === 'lost';
 
@@ -80,12 +85,13 @@ export function createDealsService(deps: { db: Db }): DealsService {
             currency: deal.currency,
           },
         );
+        await recordEvents(tx, [{ type: 'deal.created', dealId: deal.id, contactId: deal.contactId }]);
         return deal;
       });
     },
 
     update(input, actor) {
-      const patch: q.DealPatch = {};
+      const patch: Pick<q.DealPatch, TDealEventField> = {};
       if (input.title !== undefined) patch.title = input.title;
       if (input.value !== undefined) patch.value = input.value;
       if (input.currency !== undefined) patch.currency = input.currency;
@@ -96,7 +102,7 @@ export function createDealsService(deps: { db: Db }): DealsService {
         if (!before) throw notFound('Deal', input.id);
         const deal = await q.updateDeal(tx, input.id, patch);
         if (!deal) throw notFound('Deal', input.id);
-        const changed = (Object.keys(patch) as (keyof q.DealPatch)[]).filter(
+        const changed = (Object.keys(patch) as TDealEventField[]).filter(
           (k) =>
             String(before[k as keyof typeof before] ?? '') !== String(deal[k as keyof typeof deal] ?? ''),
         );
@@ -113,6 +119,9 @@ export function createDealsService(deps: { db: Db }): DealsService {
               currency: deal.currency,
             },
           );
+          await recordEvents(tx, [
+            { type: 'deal.updated', dealId: deal.id, contactId: deal.contactId, fields: changed },
+          ]);
         }
         return deal;
       });
@@ -136,6 +145,15 @@ export function createDealsService(deps: { db: Db }): DealsService {
           `Deal ${deal.title} moved from ${before.stage} to ${deal.stage}${input.note ? `: ${input.note}` : ''}`,
           { from: before.stage, to: deal.stage, note: input.note ?? null },
         );
+        await recordEvents(tx, [
+          {
+            type: 'deal.stage_changed',
+            dealId: deal.id,
+            contactId: deal.contactId,
+            from: before.stage,
+            to: deal.stage,
+          },
+        ]);
         return { changed: true, deal };
       });
     },
@@ -145,6 +163,7 @@ export function createDealsService(deps: { db: Db }): DealsService {
         const deal = await q.softDeleteDeal(tx, id, new Date());
         if (!deal) throw notFound('Deal', id);
         await record(tx, deal, actor, 'deal_deleted', `Deal deleted: ${deal.title}`, {});
+        await recordEvents(tx, [{ type: 'deal.deleted', dealId: deal.id, contactId: deal.contactId }]);
       });
     },
 

@@ -5,6 +5,7 @@ import { type CsvColumn, headerColumns, readCsvRecords } from '../../csv';
 import * as q from '../../db/queries/contacts';
 import type { Db } from '../../db/types';
 import { badRequest } from '../../errors';
+import { recordEvents } from '../../events/record';
 import { toE164 } from '../../phone';
 
 export interface ImportService {
@@ -193,20 +194,23 @@ export function createImportService(deps: { db: Db; defaultRegion: string }): Im
     async commit(input) {
       const { rows } = await classify(input);
       const toCreate = rows.flatMap((r) => (r.status === 'valid' && r.contact ? [r.contact] : []));
-      const created = await db.transaction(async (tx) => {
-        let n = 0;
+      return db.transaction(async (tx) => {
+        let created = 0;
         for (let i = 0; i < toCreate.length; i += 500) {
-          n += (await q.insertContacts(tx, toCreate.slice(i, i + 500))).length;
+          created += (await q.insertContacts(tx, toCreate.slice(i, i + 500))).length;
         }
-        return n;
+        const result = {
+          created,
+          skippedExisting: toCreate.length - created,
+          existing: count(rows, 'existing'),
+          duplicate: count(rows, 'duplicate'),
+          invalid: count(rows, 'invalid'),
+        };
+        // One event per run that created contacts (an import of thousands of rows would otherwise
+        // flood subscribers); a run that created nothing changed nothing and says nothing.
+        if (created) await recordEvents(tx, [{ type: 'contact.imported', ...result }]);
+        return result;
       });
-      return {
-        created,
-        skippedExisting: toCreate.length - created,
-        existing: count(rows, 'existing'),
-        duplicate: count(rows, 'duplicate'),
-        invalid: count(rows, 'invalid'),
-      };
     },
   };
 }

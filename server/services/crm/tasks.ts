@@ -6,6 +6,7 @@ import * as dq from '../../db/queries/deals';
 import * as q from '../../db/queries/tasks';
 import type { Db, DbOrTx } from '../../db/types';
 import { badRequest, notFound } from '../../errors';
+import { recordEvents } from '../../events/record';
 import type { Actor } from '../actor';
 import { decodeCursor, toPage } from '../pagination';
 
@@ -63,6 +64,17 @@ export function createTasksService(deps: { db: Db }): TasksService {
         if (!existing) throw notFound('Task', id);
         return existing;
       }
+      if (done) {
+        await recordEvents(tx, [
+          {
+            type: 'task.completed',
+            taskId: task.id,
+            contactId: task.contactId,
+            dealId: task.dealId,
+            conversationId: task.conversationId,
+          },
+        ]);
+      }
       if (done && actor && task.contactId) {
         await acts.insertActivity(tx, {
           contactId: task.contactId,
@@ -89,7 +101,7 @@ export function createTasksService(deps: { db: Db }): TasksService {
     create(input, actor) {
       return db.transaction(async (tx) => {
         const contactId = await resolveLinks(tx, input);
-        return q.insertTask(tx, {
+        const task = await q.insertTask(tx, {
           title: input.title,
           description: input.description ?? null,
           type: input.type,
@@ -100,6 +112,16 @@ export function createTasksService(deps: { db: Db }): TasksService {
           conversationId: input.conversationId ?? null,
           createdBy: actor.id,
         });
+        await recordEvents(tx, [
+          {
+            type: 'task.created',
+            taskId: task.id,
+            contactId: task.contactId,
+            dealId: task.dealId,
+            conversationId: task.conversationId,
+          },
+        ]);
+        return task;
       });
     },
 

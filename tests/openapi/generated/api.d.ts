@@ -8256,7 +8256,7 @@ export interface operations {
                 "application/json": {
                     /** Format: uri */
                     url: string;
-                    events: ("*" | "message.created" | "message.status" | "conversation.owner" | "conversation.updated" | "campaign.progress" | "leads.rescore" | "webhook.disabled")[];
+                    events: ("*" | "message.created" | "message.status" | "conversation.owner" | "conversation.updated" | "campaign.progress" | "leads.rescore" | "webhook.disabled" | "contact.created" | "contact.updated" | "contact.deleted" | "contact.opted_out" | "contact.opted_in" | "contact.imported" | "deal.created" | "deal.updated" | "deal.stage_changed" | "deal.deleted" | "task.created" | "task.completed" | "activity.logged")[];
                     description?: string | null;
                     /** @default true */
                     active?: boolean;
@@ -8437,7 +8437,7 @@ export interface operations {
                 "application/json": {
                     /** Format: uri */
                     url?: string;
-                    events?: ("*" | "message.created" | "message.status" | "conversation.owner" | "conversation.updated" | "campaign.progress" | "leads.rescore" | "webhook.disabled")[];
+                    events?: ("*" | "message.created" | "message.status" | "conversation.owner" | "conversation.updated" | "campaign.progress" | "leads.rescore" | "webhook.disabled" | "contact.created" | "contact.updated" | "contact.deleted" | "contact.opted_out" | "contact.opted_in" | "contact.imported" | "deal.created" | "deal.updated" | "deal.stage_changed" | "deal.deleted" | "task.created" | "task.completed" | "activity.logged")[];
                     description?: string | null;
                     active?: boolean;
                 };
