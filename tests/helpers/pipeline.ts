@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type pino from 'pino';
+import { contacts, conversations } from '../../drizzle';
 import { type FakeOpenAI, type FakeOpenAIOptions, startFakeOpenAI } from '../fakes/openai-server';
 import { type FakeWasender, startFakeWasender } from '../fakes/wasender-server';
 import { createTestRuntime, type TestRuntime } from './runtime';
@@ -127,4 +129,14 @@ export async function sendsTo(h: PipelineHarness, phone: string, n = 1, timeoutM
     if (Date.now() > deadline) throw new Error(`expected ${n} sends to ${to}, got ${list.length}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A customer's conversation (id and owner) by their phone digits, as the tests post them. */
+export async function conversationByPhone(h: Pick<PipelineHarness, 'runtime'>, phone: string) {
+  const [row] = await h.runtime.database.db
+    .select({ id: conversations.id, owner: conversations.owner })
+    .from(conversations)
+    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+    .where(eq(contacts.phone, `+${phone}`));
+  return row!;
 }

@@ -2,17 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
-import { chromiumPath } from '../sdk/support';
-
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
+import { CHROMIUM_FLAGS, chromiumPath } from '../sdk/support';
 
 /** The API reference at /docs renders in headless Chromium with nothing fetched from elsewhere. */
 describe('/docs in headless Chromium', () => {

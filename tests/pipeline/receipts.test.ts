@@ -1,8 +1,9 @@
 import { and, eq, inArray, or } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contacts, conversations, earlyStatuses, type MessageStatus, messages, tasks } from '../../drizzle';
+import { earlyStatuses, type MessageStatus, messages, tasks } from '../../drizzle';
 import {
+  conversationByPhone,
   newId,
   type PipelineHarness,
   sendsTo,
@@ -25,14 +26,7 @@ afterAll(() => h?.closeAll());
 const db = () => h.runtime.database.db;
 const settle = (ms = 400) => new Promise((r) => setTimeout(r, ms));
 
-async function conversationOf(phone: string) {
-  const [row] = await db()
-    .select({ id: conversations.id, owner: conversations.owner })
-    .from(conversations)
-    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
-    .where(eq(contacts.phone, `+${phone}`));
-  return row!;
-}
+const conversationOf = (phone: string) => conversationByPhone(h, phone);
 
 async function messageRow(id: string) {
   const [row] = await db().select().from(messages).where(eq(messages.id, id));

@@ -1,9 +1,9 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contacts, conversations, messages } from '../../drizzle';
+import { messages } from '../../drizzle';
 import { lastUserText } from '../fakes/openai-server';
 import type { FakeWasenderStep } from '../fakes/wasender-server';
-import { type PipelineHarness, startPipeline, textWebhook } from '../helpers/pipeline';
+import { conversationByPhone, type PipelineHarness, startPipeline, textWebhook } from '../helpers/pipeline';
 
 /**
  * A person takes a conversation over while a part of the bot's answer is at the gateway, and the
@@ -30,14 +30,7 @@ afterAll(() => h?.closeAll());
 const db = () => h.runtime.database.db;
 const settle = (ms = 2500) => new Promise((r) => setTimeout(r, ms));
 
-async function conversationOf(phone: string) {
-  const [row] = await db()
-    .select({ id: conversations.id, owner: conversations.owner })
-    .from(conversations)
-    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
-    .where(eq(contacts.phone, `+${phone}`));
-  return row!;
-}
+const conversationOf = (phone: string) => conversationByPhone(h, phone);
 
 const botParts = (conversationId: string) =>
   db()

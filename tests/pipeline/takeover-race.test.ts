@@ -1,8 +1,8 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contacts, conversations, messages } from '../../drizzle';
+import { conversations, messages } from '../../drizzle';
 import { lastUserText } from '../fakes/openai-server';
-import { type PipelineHarness, startPipeline, textWebhook } from '../helpers/pipeline';
+import { conversationByPhone, type PipelineHarness, startPipeline, textWebhook } from '../helpers/pipeline';
 
 /**
  * A person takes a conversation over while the model is still writing the bot's answer: the answer
@@ -26,14 +26,7 @@ afterAll(() => h?.closeAll());
 const db = () => h.runtime.database.db;
 const settle = (ms = 1200) => new Promise((r) => setTimeout(r, ms));
 
-async function conversationOf(phone: string) {
-  const [row] = await db()
-    .select({ id: conversations.id, owner: conversations.owner })
-    .from(conversations)
-    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
-    .where(eq(contacts.phone, `+${phone}`));
-  return row!;
-}
+const conversationOf = (phone: string) => conversationByPhone(h, phone);
 
 const takeovers: Array<[string, (phone: string, conversationId: string) => Promise<unknown>]> = [
   [

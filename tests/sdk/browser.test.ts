@@ -6,7 +6,7 @@ import { buildInbox, checkInbox } from '../../sdk/examples/inbox/build';
 import { type InboxServer, startInboxServer } from '../../sdk/examples/inbox/serve';
 import { appRouter } from '../../server/trpc/router';
 import { type PipelineHarness, startPipeline, textWebhook } from '../helpers/pipeline';
-import { chromiumPath, ensureSdkBuilt, repoRoot } from './support';
+import { CHROMIUM_FLAGS, chromiumPath, ensureSdkBuilt, repoRoot } from './support';
 
 /** What the inbox page calls; the test runs once the router has all of them. */
 const INBOX_PROCEDURES = [
@@ -19,16 +19,6 @@ const INBOX_PROCEDURES = [
   'bot.setEnabled',
 ];
 const missing = INBOX_PROCEDURES.filter((p) => !(p in appRouter._def.procedures));
-
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 const GRACE = '+14155550101';
 const LINUS = '+14155550102';

@@ -6,7 +6,7 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
 import { type ConsumerProject, copyDeclarationsAsSource, createConsumerProject } from './consumer-project';
-import { chromiumPath, cleanEnv, ensureSdkBuilt, run } from './support';
+import { CHROMIUM_FLAGS, chromiumPath, cleanEnv, ensureSdkBuilt, run } from './support';
 
 /**
  * A Vite + React + TypeScript app with TanStack Query, installed with the sdk README's React line from the
@@ -101,8 +101,6 @@ function tsconfig(declarations: string[]) {
     files: ['src/main.tsx', 'vite.config.ts', ...declarations],
   };
 }
-
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'];
 
 /** Serves the built app (vite build's dist) on 127.0.0.1. */
 function serveStatic(root: string): Promise<Server> {

@@ -136,6 +136,17 @@ async function buildIfStale(): Promise<{ built: boolean; ms: number }> {
 }
 
 /** The path of Debian's Chromium, or null when it is not installed. */
+/** Flags for Debian's headless Chromium on this machine (no sandbox as root; no background network). */
+export const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
 export async function chromiumPath(): Promise<string | null> {
   for (const p of [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser']) {
     if (p && (await mtime(p))) return p;
