@@ -29,9 +29,11 @@ const MODES: Mode[] = [
 
 /**
  * Replies per second under a backlog: 300 customers write one message each, at once, to server
- * processes on one Postgres, with a 20 ms model and a gateway allowing 200 sends a second. Measured
- * from the first webhook to the 300th reply at the fake gateway, against the target computed from the
- * same run's settings: 0.8 × min(send rate, reply concurrency × worker processes / model latency).
+ * processes on one Postgres, with a 20 ms model and a gateway allowing 200 sends a second. Judged on
+ * the drain of the stored backlog: replies after the last webhook was acknowledged, over the time from
+ * then to the 300th reply at the fake gateway. Also reported: from the first webhook to the 300th reply,
+ * which includes storing the webhooks. Target from the same run's settings: 0.8 × min(send rate,
+ * reply concurrency × worker processes / model latency).
  */
 export async function benchThroughput(pgUrl: string, quick: boolean): Promise<ScenarioResult[]> {
   const roundsN = quick ? 1 : 3;
@@ -39,6 +41,8 @@ export async function benchThroughput(pgUrl: string, quick: boolean): Promise<Sc
   for (const mode of MODES) {
     const cleanups: Array<() => Promise<unknown>> = [];
     const rounds: Array<{ baseline: number; subject: number }> = [];
+    const drainRates: number[] = [];
+    const overallRates: number[] = [];
     const notes: string[] = [];
     try {
       const { wasender, env } = await processFixture(pgUrl, cleanups, {
@@ -64,7 +68,7 @@ export async function benchThroughput(pgUrl: string, quick: boolean): Promise<Sc
       }
       const webs = procs.filter((_, i) => mode.roles[i] !== 'worker');
       const workers = mode.roles.filter((r) => r !== 'web').length;
-      const ideal = Math.min(SEND_RATE_PER_MINUTE / 60, (REPLY_CONCURRENCY * workers * 1000) / MODEL_MS);
+      const ideal = idealOf(mode);
       for (let r = 0; r < roundsN; r++) {
         const burst = inboundBurst(CUSTOMERS, String(300 + r * 10 + MODES.indexOf(mode)), `tp${r}`);
         const phones = new Set(burst.map((b) => `+${b.phone}`));
@@ -80,12 +84,22 @@ export async function benchThroughput(pgUrl: string, quick: boolean): Promise<Sc
             throw new Error(`${mode.label}: ${got} of ${phones.size} replies after 120 s`);
           await sleep(20);
         }
-        const last = Math.max(...wasender.sent.slice(before).map((s) => s.at));
-        const rate = (CUSTOMERS * 1000) / Math.max(1, last - t0);
-        rounds.push({ baseline: ideal, subject: rate });
+        const times = wasender.sent.slice(before).map((s) => s.at);
+        const last = Math.max(...times);
+        // With ingestion: from the first webhook to the last reply (the webhooks take part of it).
+        const overall = (CUSTOMERS * 1000) / Math.max(1, last - t0);
+        // The drain of the stored backlog: replies after the last webhook was acknowledged, over the
+        // time from then to the last reply.
+        const atAck = times.filter((t) => t <= acked).length;
+        const drain = ((times.length - atAck) * 1000) / Math.max(1, last - acked);
+        rounds.push({ baseline: ideal, subject: drain });
+        drainRates.push(drain);
+        overallRates.push(overall);
         notes.push(
-          `round ${r + 1}: ${rate.toFixed(1)} replies/s (webhooks acknowledged in ${acked - t0} ms, ` +
-            `last reply ${last - t0} ms after the first webhook); target ≥ ${(0.8 * ideal).toFixed(0)}/s`,
+          `round ${r + 1}: drain ${drain.toFixed(1)} replies/s (${times.length - atAck} replies in the ` +
+            `${last - acked} ms after the last webhook was acknowledged); with ingestion ${overall.toFixed(1)} ` +
+            `replies/s (webhooks acknowledged in ${acked - t0} ms with ${atAck} replies sent by then, last ` +
+            `reply ${last - t0} ms after the first webhook); target ≥ ${(0.8 * ideal).toFixed(0)}/s`,
         );
       }
       notes.push(
@@ -100,18 +114,41 @@ export async function benchThroughput(pgUrl: string, quick: boolean): Promise<Sc
     }
     out.push(
       summarize(`backlog throughput, ${mode.label}`, {
-        metric: `replies/s for ${CUSTOMERS} one-message customers at once, / min(send rate, concurrency / model latency)`,
+        metric:
+          `replies/s draining a stored backlog of ${CUSTOMERS} one-message customers (after the last webhook ` +
+          `is acknowledged), / min(send rate, concurrency / model latency)`,
         unit: 'replies/s',
         target: 'ratio ≥ 0.8',
         higherIsBetter: true,
         rounds,
         pass: (median) => rounds.length > 0 && median >= 0.8,
         notes,
+        table: {
+          title: `Replies per second, ${mode.label}`,
+          header: ['measure', 'replies/s', 'target'],
+          rows: [
+            [
+              'drain of the stored backlog (judged)',
+              fmtRates(drainRates),
+              `≥ ${(0.8 * idealOf(mode)).toFixed(0)}`,
+            ],
+            ['first webhook to last reply (with ingestion)', fmtRates(overallRates), '(reported)'],
+          ],
+        },
       }),
     );
   }
   out.push(await benchAckRate(pgUrl, quick));
   return out;
+}
+
+function idealOf(mode: Mode) {
+  const workers = mode.roles.filter((r) => r !== 'web').length;
+  return Math.min(SEND_RATE_PER_MINUTE / 60, (REPLY_CONCURRENCY * workers * 1000) / MODEL_MS);
+}
+
+function fmtRates(xs: number[]) {
+  return xs.length ? xs.map((x) => x.toFixed(1)).join(', ') : '–';
 }
 
 /**
