@@ -34,9 +34,9 @@ describe.skipIf(!baseUrl)('a server killed between enqueue and send (real Postgr
     let server: ServerProcess = await startServerProcess(env);
     cleanups.push(() => server.stop());
 
-    // Hold every send for a few seconds in the shared throttle, so the process dies with the reply
-    // stored and its send job taken but not yet sent.
-    await scratch.sql`insert into throttles (name, next_slot_at) values ('gateway', now() + interval '4 seconds')
+    // Hold every send for 10 s in the shared throttle (a send job reschedules itself for its slot rather
+    // than wait that long), so the process dies with the reply stored and its send job queued, not sent.
+    await scratch.sql`insert into throttles (name, next_slot_at) values ('gateway', now() + interval '10 seconds')
       on conflict (name) do update set next_slot_at = excluded.next_slot_at`;
     const res = await fetch(`${server.url}/webhook`, {
       method: 'POST',
@@ -47,7 +47,7 @@ describe.skipIf(!baseUrl)('a server killed between enqueue and send (real Postgr
     const deadline = Date.now() + 20_000;
     for (;;) {
       const [row] =
-        await scratch.sql`select count(*)::int as n from pgboss.job where name = 'pipeline.send' and state = 'active'`;
+        await scratch.sql`select count(*)::int as n from pgboss.job where name = 'pipeline.send' and state in ('created', 'retry', 'active')`;
       if (row!.n > 0) break;
       if (Date.now() > deadline) throw new Error(`send job never started:\n${server.output()}`);
       await new Promise((r) => setTimeout(r, 50));
