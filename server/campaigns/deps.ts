@@ -35,7 +35,7 @@ export interface CampaignDeps {
 }
 
 /** The global gateway bucket, the same one conversation replies use. */
-export { GATEWAY_THROTTLE } from '../pipeline/send';
+export { GATEWAY_THROTTLE } from '../conversation/deps';
 export const campaignThrottle = (campaignId: string) => `campaign:${campaignId}`;
 
 /** How long after its claim an in-flight send is surely over (its process died if it is still open). */

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { TAppEvent } from '../contracts';
 import { CAMPAIGN_MAX_TEMPLATE_CHARS } from '../contracts';
-import * as dq from '../db/queries/campaign-dispatch';
+import { applyEarlyStatuses } from '../conversation/statuses';
+import * as dq from '../db/queries/campaign-recipients';
+import { recordEvents } from '../db/queries/events';
 import * as pq from '../db/queries/pipeline';
 import * as tq from '../db/queries/throttle';
-import { recordEvents } from '../events/record';
 import {
   GatewayNotConfiguredError,
   GatewayRateLimitedError,
@@ -12,7 +13,6 @@ import {
   GatewayTransientError,
   mayHaveArrived,
 } from '../integrations/gateway';
-import { applyEarlyStatuses } from '../pipeline/receipts';
 import {
   type CampaignDeps,
   campaignThrottle,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import * as dq from '../db/queries/campaign-dispatch';
+import * as dq from '../db/queries/campaign-recipients';
 import { type CampaignDeps, type DispatchJob, inFlightLimitMs, QUEUE_CAMPAIGN } from './deps';
 import { runDispatch } from './dispatch';
 

@@ -3,23 +3,14 @@
  * Variable names match ignoring case, underscores and dashes, so `{{First_Name}}` is `firstname`.
  */
 
+import type { ContactFields } from '../db/queries/campaign-recipients';
+
 const VARIABLE = /\{\{\s*([A-Za-z][A-Za-z0-9_-]{0,49})\s*(?:\|([^}]*))?\}\}/g;
 
 /** The form names are compared in. */
 export const variableKey = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, '');
 
-/** The contact's fields a template can use, by key, with the aliases people write. */
-export type ContactFields = {
-  phone: string;
-  name: string | null;
-  pushName: string | null;
-  email: string | null;
-  company: string | null;
-  position: string | null;
-  leadStatus: string;
-  source: string;
-  tags: string[];
-};
+export type { ContactFields };
 
 const firstWord = (s: string | null) => s?.trim().split(/\s+/)[0] ?? null;
 const afterFirstWord = (s: string | null) => {

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { ZId, ZPageInput, ZTag, ZTextQuery, zPage } from './common';
 import { ZContact, ZContactSummary, ZLeadStatus } from './crm';
-import type { ZAppEvent } from './events';
 
 export const OWNER_VALUES = ['bot', 'human'] as const;
 export const ZOwner = z.enum(OWNER_VALUES);
@@ -160,6 +159,3 @@ export const ZConversationEventsInput = z
   })
   .default({});
 export type TConversationEventsInput = z.infer<typeof ZConversationEventsInput>;
-
-/** What a subscription yields: the event and when it happened; the tracked id is the event's id. */
-export type TStreamedEvent = z.infer<typeof ZAppEvent> & { at: Date };

@@ -118,3 +118,6 @@ export const ZAppEvent = z.discriminatedUnion('type', [
   }),
 ]);
 export type TAppEvent = z.infer<typeof ZAppEvent>;
+
+/** What a subscription yields: the event and when it happened; the tracked id is the event's id. */
+export type TStreamedEvent = z.infer<typeof ZAppEvent> & { at: Date };

@@ -1,9 +1,9 @@
 import type postgres from 'postgres';
 import { type TAppEvent, ZAppEvent } from '../contracts';
 import * as q from '../db/queries/events';
+import { EVENTS_CHANNEL } from '../db/queries/events';
 import type { Db } from '../db/types';
 import type { Logger } from '../logger';
-import { EVENTS_CHANNEL } from './record';
 import type { EventStream, StoredEvent, StreamOptions } from './types';
 
 export type { EventStream, StoredEvent, StreamOptions };

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type postgres from 'postgres';
 import { Webhook } from 'standardwebhooks';
+import { EVENTS_CHANNEL, recordEvents } from '../db/queries/events';
 import * as q from '../db/queries/webhooks';
 import type { Db, DbOrTx } from '../db/types';
-import { EVENTS_CHANNEL, recordEvents } from '../events/record';
 import { postWebhook } from '../integrations/outbound-webhooks';
 import type { Logger } from '../logger';
 import type { JobQueue } from './queue';

@@ -481,26 +481,3 @@ function positional(text: string, values: unknown[]): SQL {
   chunks.push(sql.raw(text.slice(last)));
   return sql.join(chunks);
 }
-
-/**
- * An INSERT of jobs into pg-boss's table, for use inside a larger statement (a CTE), so a job can be
- * enqueued in the very statement that stores what it works on. `rows` is a SELECT giving a `data`
- * (jsonb) and a `start_after` (timestamptz) column per job. The queue's own options (retries, backoff,
- * expiry, retention, dead letter, policy) are read from `pgboss.queue` the way pg-boss 10's `send`
- * applies them to a job without options of its own; tests/jobs/queue.test.ts compares the two rows.
- */
-export function enqueueJobsSql(name: string, rows: SQL): SQL {
-  return sql`insert into pgboss.job
-      (name, data, start_after, expire_in, keep_until, retry_limit, retry_delay, retry_backoff, dead_letter, policy)
-    select q.name, r.data, r.start_after,
-      coalesce(q.expire_seconds * interval '1s', interval '15 minutes'),
-      r.start_after + cast(coalesce((q.retention_minutes * 60)::text, '14 days') as interval),
-      coalesce(q.retry_limit, 2),
-      case when coalesce(q.retry_backoff, false) then greatest(q.retry_delay, 1) else coalesce(q.retry_delay, 0) end,
-      coalesce(q.retry_backoff, false),
-      q.dead_letter,
-      q.policy
-    from (${rows}) r join pgboss.queue q on q.name = ${name}::text
-    on conflict do nothing
-    returning id`;
-}

@@ -1,8 +1,14 @@
+import {
+  type PipelineDeps,
+  QUEUE_REPLY,
+  QUEUE_SEND,
+  type ReplyJob,
+  type SendJob,
+} from '../conversation/deps';
+import { setOwner } from '../conversation/ownership';
 import * as pq from '../db/queries/pipeline';
-import { setOwner } from '../services/ownership';
-import type { WebhookItem } from '../webhook/payload';
-import { type PipelineDeps, QUEUE_REPLY, QUEUE_SEND, type ReplyJob, type SendJob } from './deps';
 import { ingestItems } from './ingest';
+import type { WebhookItem } from './payload';
 import { runReplyJob } from './reply';
 import { runSendJob } from './send';
 

@@ -1,20 +1,13 @@
+import { type PipelineDeps, QUEUE_REPLY } from '../conversation/deps';
 import * as dq from '../db/queries/dead-letters';
 import * as sq from '../db/queries/system';
 import { gatewayPhoneToE164 } from '../phone';
-import { rawEntryOf, type WebhookItem, type WebhookMessageItem } from '../webhook/payload';
-import { type PipelineDeps, QUEUE_REPLY } from './deps';
 import { createInboundWriter, type InboundWriter } from './inbound-writer';
+import type { IngestOutcome } from './outcome';
+import { rawEntryOf, type WebhookItem, type WebhookMessageItem } from './payload';
 import { ingestFromBusinessPhone, ingestStatus } from './receipts';
 
-export type IngestOutcome =
-  | { kind: 'stored'; conversationId: string; messageId: string }
-  | { kind: 'duplicate' }
-  | { kind: 'echo'; messageId: string }
-  | { kind: 'agent'; conversationId: string; messageId: string }
-  | { kind: 'status'; updated: boolean }
-  | { kind: 'ignored'; reason: string }
-  /** Could not be handled: kept in the dead letters (`deadLetterId` null when told not to keep it). */
-  | { kind: 'dead-letter'; reason: string; deadLetterId: string | null };
+export type { IngestOutcome } from './outcome';
 
 export interface IngestOptions {
   /**

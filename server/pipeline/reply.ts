@@ -1,15 +1,15 @@
+import type { PipelineDeps, ReplyJob } from '../conversation/deps';
+import { handOff } from '../conversation/handoff';
+import { queueOutbound } from '../conversation/outbox';
+import { setOwner } from '../conversation/ownership';
+import { buildPrompt } from '../conversation/prompt';
+import { recordEvents } from '../db/queries/events';
 import * as mq from '../db/queries/messages';
 import * as oq from '../db/queries/ownership';
 import * as pq from '../db/queries/pipeline';
 import type { Tx } from '../db/types';
-import { recordEvents } from '../events/record';
 import { AiRetryableError } from '../integrations/ai';
-import { setOwner } from '../services/ownership';
-import type { PipelineDeps, ReplyJob } from './deps';
-import { handOff } from './handoff';
 import { containsPhrase, isExactKeyword } from './keywords';
-import { queueOutbound } from './outbox';
-import { buildPrompt } from './prompt';
 
 export type ReplyOutcome =
   | 'not-latest'

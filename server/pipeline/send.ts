@@ -1,7 +1,16 @@
+import {
+  GATEWAY_THROTTLE,
+  type PipelineDeps,
+  QUEUE_SEND,
+  type SendJob,
+  type SendQueueStatus,
+} from '../conversation/deps';
+import { handOffFailedMessage } from '../conversation/handoff';
+import { applyEarlyStatuses } from '../conversation/statuses';
+import { recordEvents } from '../db/queries/events';
 import * as mq from '../db/queries/messages';
 import * as tq from '../db/queries/throttle';
 import type { DbOrTx } from '../db/types';
-import { recordEvents } from '../events/record';
 import {
   GatewayNotConfiguredError,
   GatewayRateLimitedError,
@@ -9,12 +18,6 @@ import {
   GatewayTransientError,
   mayHaveArrived,
 } from '../integrations/gateway';
-import type { SendQueueStatus } from '../services/system';
-import { type PipelineDeps, QUEUE_SEND, type SendJob } from './deps';
-import { handOffFailedMessage } from './handoff';
-import { applyEarlyStatuses } from './receipts';
-
-export const GATEWAY_THROTTLE = 'gateway';
 
 export type SendOutcome =
   | 'sent'

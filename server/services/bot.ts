@@ -10,13 +10,13 @@ import type {
   TBotSummaryInput,
   TOwnerChange,
 } from '../contracts';
+import { setOwner } from '../conversation/ownership';
 import * as bq from '../db/queries/bot';
 import * as q from '../db/queries/conversations';
 import type { Db } from '../db/types';
 import { badRequest, notFound } from '../errors';
 import { toE164 } from '../phone';
 import type { Actor } from './actor';
-import { setOwner } from './ownership';
 import { decodeCursor, toPage } from './pagination';
 
 export interface BotService {

@@ -25,9 +25,9 @@ import type {
   TCampaignSummary,
 } from '../contracts';
 import * as q from '../db/queries/campaigns';
+import { recordEvents } from '../db/queries/events';
 import type { Db, DbOrTx } from '../db/types';
 import { AppError, badRequest, conflict, notFound } from '../errors';
-import { recordEvents } from '../events/record';
 import type { Caller } from './auth';
 import { decodeCursor, toPage } from './pagination';
 

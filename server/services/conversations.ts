@@ -8,10 +8,10 @@ import type {
 } from '../contracts';
 import * as cq from '../db/queries/contacts';
 import * as q from '../db/queries/conversations';
+import { recordEvents } from '../db/queries/events';
 import { likePattern } from '../db/queries/keyset';
 import type { Db } from '../db/types';
 import { notFound } from '../errors';
-import { recordEvents } from '../events/record';
 import { decodeCursor, toPage } from './pagination';
 
 type Page<T> = { items: T[]; nextCursor: string | null };

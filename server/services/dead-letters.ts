@@ -1,9 +1,9 @@
 import type { TDeadLetter, TDeadLetterPage, TDeadLettersInput, TRetriedDeadLetter } from '../contracts';
+import type { PipelineDeps } from '../conversation/deps';
 import * as dq from '../db/queries/dead-letters';
 import { conflict, notFound } from '../errors';
-import type { PipelineDeps } from '../pipeline/deps';
 import { type IngestOutcome, ingestItems } from '../pipeline/ingest';
-import { parseWebhook } from '../webhook/payload';
+import { parseWebhook } from '../pipeline/payload';
 import type { Caller } from './auth';
 import { decodeCursor, toPage } from './pagination';
 

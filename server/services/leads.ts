@@ -17,11 +17,11 @@ import {
 } from '../contracts';
 import * as acts from '../db/queries/activities';
 import * as cq from '../db/queries/contacts';
+import { recordEvents } from '../db/queries/events';
 import * as q from '../db/queries/leads';
 import * as sys from '../db/queries/system';
 import type { Db, DbOrTx } from '../db/types';
 import { notFound } from '../errors';
-import { recordEvents } from '../events/record';
 import type { JobQueue } from '../jobs/queue';
 import type { Logger } from '../logger';
 import type { Actor } from './actor';

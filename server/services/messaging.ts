@@ -7,15 +7,15 @@ import type {
   TSetOwnerInput,
   TStartConversationInput,
 } from '../contracts';
+import type { PipelineDeps } from '../conversation/deps';
+import { QUEUE_SEND } from '../conversation/deps';
+import { queueOutbound } from '../conversation/outbox';
+import { noteAgentActivity, setOwner } from '../conversation/ownership';
+import { buildPrompt } from '../conversation/prompt';
 import * as pq from '../db/queries/pipeline';
 import { AppError, badRequest, notFound } from '../errors';
 import { toE164 } from '../phone';
-import type { PipelineDeps } from '../pipeline/deps';
-import { QUEUE_SEND } from '../pipeline/deps';
-import { queueOutbound } from '../pipeline/outbox';
-import { buildPrompt } from '../pipeline/prompt';
 import type { Caller } from './auth';
-import { noteAgentActivity, setOwner } from './ownership';
 
 /** Staff actions that send messages or move a conversation between the bot and a human. */
 export interface MessagingService {

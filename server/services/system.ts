@@ -1,4 +1,5 @@
 import type { TSystemStatus } from '../contracts';
+import type { SendQueueStatus } from '../conversation/deps';
 import type { Persona } from '../persona';
 
 export interface SystemProbe {
@@ -36,13 +37,6 @@ export interface SystemService {
 }
 
 export const VERSION = '0.1.0';
-
-export interface SendQueueStatus {
-  reason: string | null;
-  queuedTooLong: number;
-  oldestQueuedAt: Date | null;
-  throttleBlockedUntil: Date | null;
-}
 
 /**
  * While the database is down the driver keeps a query waiting for a reconnect (with a backoff of up

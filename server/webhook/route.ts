@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { RateLimiter } from '../http/rate-limit';
 import type { Pipeline } from '../pipeline';
-import { parseWebhook } from './payload';
+import { parseWebhook } from '../pipeline/payload';
 
 export interface WebhookOptions {
   pipeline: Pipeline;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contacts } from '../../drizzle';
 import { openDatabase } from '../../server/db/client';
 import { runMigrations } from '../../server/db/migrate';
-import { enqueueJobsSql } from '../../server/jobs/queue';
+import { enqueueJobsSql } from '../../server/db/queries/jobs';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
 
 let t: TestRuntime;

@@ -11,8 +11,8 @@ import {
   type Owner,
   tasks,
 } from '../../drizzle';
+import { recordEvents } from '../../server/db/queries/events';
 import type { Db } from '../../server/db/types';
-import { recordEvents } from '../../server/events/record';
 
 /** Test data written straight to the tables, as the webhook pipeline would leave it. */
 

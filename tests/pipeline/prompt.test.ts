@@ -1,8 +1,6 @@
 import { resolve } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { ChatMessage } from '../../server/integrations/ai';
-import { loadPersona } from '../../server/persona';
 import {
   buildPrompt,
   type CustomerFacts,
@@ -16,7 +14,9 @@ import {
   type PromptMessage,
   TRUNCATED,
   truncateToTokens,
-} from '../../server/pipeline/prompt';
+} from '../../server/conversation/prompt';
+import type { ChatMessage } from '../../server/integrations/ai';
+import { loadPersona } from '../../server/persona';
 
 const persona = loadPersona(resolve(import.meta.dirname, '../../persona.json'));
 const SYSTEM = `${persona.systemPrompt}\n\n${DATA_NOTICE}`;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { splitReply } from '../../server/pipeline/split';
+import { splitReply } from '../../server/conversation/split';
 
 /**
  * splitReply over hostile text: NUL and other controls, lone surrogates, emoji sequences, flags,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { splitReply } from '../../server/pipeline/split';
+import { splitReply } from '../../server/conversation/split';
 
 const roomy = { maxChars: 1000, maxParts: 10 };
 

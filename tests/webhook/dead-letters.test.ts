@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayPhoneToE164, toE164 } from '../../server/phone';
-import { MAX_NAME_CHARS, MAX_TEXT_CHARS, TRUNCATION_MARKER } from '../../server/webhook/payload';
+import { MAX_NAME_CHARS, MAX_TEXT_CHARS, TRUNCATION_MARKER } from '../../server/pipeline/payload';
 import { newId, textWebhook, WEBHOOK_SECRET } from '../helpers/pipeline';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
 

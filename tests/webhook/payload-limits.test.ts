@@ -10,7 +10,7 @@ import {
   TRUNCATION_MARKER,
   toTimestamp,
   type WebhookItem,
-} from '../../server/webhook/payload';
+} from '../../server/pipeline/payload';
 
 // What reaches the database from a webhook is bounded and storable, whatever the gateway (or
 // someone holding its secret) sends: no NUL, no lone surrogate, no field larger than its limit.

@@ -7,7 +7,7 @@ import {
   type WebhookItem,
   type WebhookMessageItem,
   type WebhookStatusItem,
-} from '../../server/webhook/payload';
+} from '../../server/pipeline/payload';
 
 const NOW = new Date('2025-06-01T12:00:00.000Z');
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TAppEvent } from '../../server/contracts';
-import { recordEvents } from '../../server/events/record';
+import { recordEvents } from '../../server/db/queries/events';
 import { waitUntil } from '../helpers/reliability';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
 import { type Receiver, startReceiver } from './receiver';

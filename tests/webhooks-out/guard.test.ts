@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordEvents } from '../../server/events/record';
+import { recordEvents } from '../../server/db/queries/events';
 import { isForbiddenAddress, postWebhook } from '../../server/integrations/outbound-webhooks';
 import { closeServer, listenOnLoopback } from '../fakes/http';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';

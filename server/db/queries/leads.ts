@@ -8,9 +8,9 @@ import {
   type LeadStatus,
   messages,
 } from '../../../drizzle';
-import { enqueueJobsSql } from '../../jobs/queue';
 import type { DbOrTx } from '../types';
 import { textArray } from './contacts';
+import { enqueueJobsSql } from './jobs';
 
 /** What the scoring rules look at for one contact. */
 export interface ScoringFacts {

@@ -10,9 +10,9 @@ import {
   type MessageType,
   tasks,
 } from '../../../drizzle';
-import { EVENTS_CHANNEL } from '../../events/record';
-import { enqueueJobsSql } from '../../jobs/queue';
 import type { Db, DbOrTx } from '../types';
+import { EVENTS_CHANNEL } from './events';
+import { enqueueJobsSql } from './jobs';
 
 /** Finds the contact of a WhatsApp identity (phone JID or LID). */
 export async function findContactByIdentity(db: DbOrTx, kind: IdentityKind, value: string) {

@@ -2,9 +2,9 @@ import type { TActivity, TActivityCreateInput, TActivityListInput, TTimelineItem
 import * as q from '../../db/queries/activities';
 import * as cq from '../../db/queries/contacts';
 import * as dq from '../../db/queries/deals';
+import { recordEvents } from '../../db/queries/events';
 import type { Db } from '../../db/types';
 import { badRequest, notFound } from '../../errors';
-import { recordEvents } from '../../events/record';
 import type { Actor } from '../actor';
 import { decodeCursor, encodeCursor } from '../pagination';
 

@@ -10,11 +10,11 @@ import type {
 import * as acts from '../../db/queries/activities';
 import * as q from '../../db/queries/contacts';
 import * as dq from '../../db/queries/deals';
+import { recordEvents } from '../../db/queries/events';
 import { STATUS_CHANGE_ACTIVITY } from '../../db/queries/leads';
 import * as tq from '../../db/queries/tasks';
 import type { Db, DbOrTx } from '../../db/types';
 import { badRequest, conflict, isUniqueViolation, notFound } from '../../errors';
-import { recordEvents } from '../../events/record';
 import { toE164 } from '../../phone';
 import type { Actor } from '../actor';
 import { decodeCursor, toPage } from '../pagination';

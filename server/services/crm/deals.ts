@@ -11,9 +11,9 @@ import { DEAL_STAGE_VALUES } from '../../contracts';
 import * as acts from '../../db/queries/activities';
 import * as cq from '../../db/queries/contacts';
 import * as q from '../../db/queries/deals';
+import { recordEvents } from '../../db/queries/events';
 import type { Db, DbOrTx } from '../../db/types';
 import { notFound } from '../../errors';
-import { recordEvents } from '../../events/record';
 import type { Actor } from '../actor';
 import { decodeCursor, toPage } from '../pagination';
 

@@ -3,9 +3,9 @@ import type { TContactImportInput, TImportPreview, TImportResult, TImportRow } f
 import { LEAD_STATUS_VALUES, type TLeadStatus } from '../../contracts';
 import { type CsvColumn, headerColumns, readCsvRecords } from '../../csv';
 import * as q from '../../db/queries/contacts';
+import { recordEvents } from '../../db/queries/events';
 import type { Db } from '../../db/types';
 import { badRequest } from '../../errors';
-import { recordEvents } from '../../events/record';
 import { toE164 } from '../../phone';
 
 export interface ImportService {

@@ -3,10 +3,10 @@ import * as acts from '../../db/queries/activities';
 import * as cq from '../../db/queries/contacts';
 import * as convq from '../../db/queries/conversations';
 import * as dq from '../../db/queries/deals';
+import { recordEvents } from '../../db/queries/events';
 import * as q from '../../db/queries/tasks';
 import type { Db, DbOrTx } from '../../db/types';
 import { badRequest, notFound } from '../../errors';
-import { recordEvents } from '../../events/record';
 import type { Actor } from '../actor';
 import { decodeCursor, toPage } from '../pagination';
 

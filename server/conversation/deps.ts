@@ -19,6 +19,8 @@ export interface PipelineDeps {
 
 export const QUEUE_REPLY = 'pipeline.reply';
 export const QUEUE_SEND = 'pipeline.send';
+/** The send throttle every gateway send (replies and campaigns) takes its slot from. */
+export const GATEWAY_THROTTLE = 'gateway';
 
 export interface ReplyJob {
   conversationId: string;
@@ -28,4 +30,12 @@ export interface ReplyJob {
 
 export interface SendJob {
   messageId: string;
+}
+
+/** Whether replies leave: what `/ready` and the system status report about the send queue. */
+export interface SendQueueStatus {
+  reason: string | null;
+  queuedTooLong: number;
+  oldestQueuedAt: Date | null;
+  throttleBlockedUntil: Date | null;
 }

@@ -9,7 +9,6 @@ import {
   type RecipientStatus,
   throttles,
 } from '../../../drizzle';
-import type { ContactFields } from '../../campaigns/template';
 import type { Db, DbOrTx, Tx } from '../types';
 import { throttleStep } from './throttle';
 
@@ -131,6 +130,19 @@ export async function deleteThrottle(db: DbOrTx, name: string) {
 
 /** A pending recipient with the contact fields its message is rendered from. */
 /** A recipient with the contact fields its message's variables are filled from. */
+/** The contact's fields a campaign template can use (see campaigns/template.ts). */
+export type ContactFields = {
+  phone: string;
+  name: string | null;
+  pushName: string | null;
+  email: string | null;
+  company: string | null;
+  position: string | null;
+  leadStatus: string;
+  source: string;
+  tags: string[];
+};
+
 export type PendingRecipient = { id: string; variables: Record<string, string> } & ContactFields;
 
 /** The next pending recipients in send order (read without locks; each is claimed on its own). */

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { AiUsage, Author } from '../../drizzle';
+import { recordEvents } from '../db/queries/events';
 import * as mq from '../db/queries/messages';
 import * as pq from '../db/queries/pipeline';
 import type { DbOrTx } from '../db/types';
-import { recordEvents } from '../events/record';
 import { type PipelineDeps, QUEUE_SEND, type SendJob } from './deps';
 import { splitReply } from './split';
 

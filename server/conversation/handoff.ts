@@ -1,11 +1,11 @@
 import type { ActorType } from '../../drizzle';
+import { recordEvents } from '../db/queries/events';
 import * as mq from '../db/queries/messages';
 import * as pq from '../db/queries/pipeline';
 import type { DbOrTx } from '../db/types';
-import { recordEvents } from '../events/record';
-import { setOwner } from '../services/ownership';
 import type { PipelineDeps } from './deps';
 import { queueOutbound } from './outbox';
+import { setOwner } from './ownership';
 
 /**
  * Gives a conversation to a human: owner change with its reason, a follow-up task, an activity on

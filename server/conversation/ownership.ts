@@ -1,8 +1,8 @@
 import type { ActorType, Owner } from '../../drizzle';
+import { recordEvents } from '../db/queries/events';
 import * as mq from '../db/queries/messages';
 import * as q from '../db/queries/ownership';
 import type { DbOrTx } from '../db/types';
-import { recordEvents } from '../events/record';
 
 export interface OwnerChange {
   conversationId: string;
