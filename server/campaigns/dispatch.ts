@@ -3,8 +3,8 @@ import type { TAppEvent } from '../contracts';
 import { CAMPAIGN_MAX_TEMPLATE_CHARS } from '../contracts';
 import { applyEarlyStatuses } from '../conversation/statuses';
 import * as dq from '../db/queries/campaign-recipients';
+import * as convQ from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
-import * as pq from '../db/queries/pipeline';
 import * as tq from '../db/queries/throttle';
 import {
   GatewayNotConfiguredError,
@@ -242,7 +242,7 @@ class CampaignRun {
       const late = Date.now() - sendAt;
       this.gatewayFreeAt = (late > TIMER_SLACK_MS ? Date.now() : sendAt) + this.gatewayIntervalMs;
       this.later(
-        pq.touchConversation(db, r.conversationId, { at: new Date(), preview: text, inbound: false }),
+        convQ.touchConversation(db, r.conversationId, { at: new Date(), preview: text, inbound: false }),
         recordEvents(db, [
           {
             type: 'message.created',

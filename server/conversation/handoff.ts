@@ -1,7 +1,8 @@
 import type { ActorType } from '../../drizzle';
+import * as activityQ from '../db/queries/activities';
 import { recordEvents } from '../db/queries/events';
 import * as mq from '../db/queries/messages';
-import * as pq from '../db/queries/pipeline';
+import * as taskQ from '../db/queries/tasks';
 import type { DbOrTx } from '../db/types';
 import type { PipelineDeps } from './deps';
 import { queueOutbound } from './outbox';
@@ -31,7 +32,7 @@ export async function handOff(
     { humanQuietMinutes: deps.settings.humanQuietMinutes },
   );
   if (!changed) return false;
-  await pq.insertTask(tx, {
+  await taskQ.insertTask(tx, {
     contactId: p.contactId,
     conversationId: p.conversationId,
     title: p.taskTitle ?? `Reply to ${p.customerLabel}: ${p.reason}`.slice(0, 300),
@@ -40,7 +41,7 @@ export async function handOff(
     dueAt: new Date(Date.now() + 60 * 60_000),
     createdBy: 'bot',
   });
-  await pq.insertActivity(tx, {
+  await activityQ.insertActivity(tx, {
     contactId: p.contactId,
     type: 'handoff',
     summary: `Conversation handed to a human: ${p.reason}`.slice(0, 500),
@@ -93,7 +94,7 @@ export async function handOffFailedMessage(
     taskTitle,
   });
   if (!handed) {
-    await pq.insertTask(tx, {
+    await taskQ.insertTask(tx, {
       contactId: msg.contactId,
       conversationId: msg.conversationId,
       title: taskTitle,

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { AiUsage, Author } from '../../drizzle';
+import * as convQ from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
 import * as mq from '../db/queries/messages';
-import * as pq from '../db/queries/pipeline';
 import type { DbOrTx } from '../db/types';
 import { type PipelineDeps, QUEUE_SEND, type SendJob } from './deps';
 import { splitReply } from './split';
@@ -49,7 +49,7 @@ export async function queueOutbound(
     })),
   );
   const ordered = [...rows].sort((a, b) => a.partIndex - b.partIndex);
-  await pq.touchConversation(tx, msg.conversationId, {
+  await convQ.touchConversation(tx, msg.conversationId, {
     at: new Date(),
     preview: parts.at(-1)!,
     inbound: false,

@@ -1,15 +1,15 @@
-import * as pq from '../db/queries/pipeline';
+import * as mq from '../db/queries/messages';
 import type { Db } from '../db/types';
 
-export type InboundWrite = Exclude<pq.StoreInboundResult, { kind: 'retry' }>;
+export type InboundWrite = Exclude<mq.StoreInboundResult, { kind: 'retry' }>;
 
 export interface InboundWriter {
   /** Stores one customer's message; resolves once it is committed (or known as a duplicate). */
-  store(message: pq.InboundToStore): Promise<InboundWrite>;
+  store(message: mq.InboundToStore): Promise<InboundWrite>;
 }
 
 interface Waiting {
-  message: pq.InboundToStore;
+  message: mq.InboundToStore;
   attempts: number;
   resolve(r: InboundWrite): void;
   reject(err: unknown): void;
@@ -39,7 +39,7 @@ export function createInboundWriter(
   let inFlight = 0;
   /** Contacts and provider ids of the statements running now. */
   const busy = new Set<string>();
-  const keysOf = (m: pq.InboundToStore) => [`c:${m.phone ?? m.lid}`, `m:${m.providerMessageId}`];
+  const keysOf = (m: mq.InboundToStore) => [`c:${m.phone ?? m.lid}`, `m:${m.providerMessageId}`];
 
   /**
    * The oldest waiting messages whose contact and provider id are in no running statement, with no
@@ -84,9 +84,9 @@ export function createInboundWriter(
   }
 
   async function run(batch: Waiting[]) {
-    let results: pq.StoreInboundResult[];
+    let results: mq.StoreInboundResult[];
     try {
-      results = await pq.storeInboundMessages(
+      results = await mq.storeInboundMessages(
         db,
         replyQueue,
         batch.map((w) => w.message),
@@ -127,9 +127,9 @@ export function createInboundWriter(
   /** One message in its own statement, run again (up to `MAX_ATTEMPTS`) while it says `retry`. */
   async function runAlone(w: Waiting) {
     for (;;) {
-      let r: pq.StoreInboundResult;
+      let r: mq.StoreInboundResult;
       try {
-        [r] = (await pq.storeInboundMessages(db, replyQueue, [w.message])) as [pq.StoreInboundResult];
+        [r] = (await mq.storeInboundMessages(db, replyQueue, [w.message])) as [mq.StoreInboundResult];
       } catch (err) {
         w.reject(err);
         return;

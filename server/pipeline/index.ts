@@ -6,7 +6,7 @@ import {
   type SendJob,
 } from '../conversation/deps';
 import { setOwner } from '../conversation/ownership';
-import * as pq from '../db/queries/pipeline';
+import * as convQ from '../db/queries/conversations';
 import { ingestItems } from './ingest';
 import type { WebhookItem } from './payload';
 import { runReplyJob } from './reply';
@@ -86,7 +86,7 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
 
 /** Gives conversations back to the bot once their human owner has been quiet long enough. */
 export async function resumeQuietConversations(deps: PipelineDeps): Promise<number> {
-  const due = await pq.conversationsDueForResume(deps.db, new Date(), 100);
+  const due = await convQ.conversationsDueForResume(deps.db, new Date(), 100);
   let n = 0;
   for (const { id } of due) {
     const changed = await deps.db.transaction((tx) =>

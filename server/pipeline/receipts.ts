@@ -1,9 +1,10 @@
 import type { PipelineDeps } from '../conversation/deps';
 import { noteAgentActivity, setOwner } from '../conversation/ownership';
 import { applyEarlyStatuses, applyStatus } from '../conversation/statuses';
+import * as contactQ from '../db/queries/contacts';
+import * as convQ from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
 import * as mq from '../db/queries/messages';
-import * as pq from '../db/queries/pipeline';
 import type { Tx } from '../db/types';
 import type { IngestOutcome } from './outcome';
 import type { WebhookMessageItem, WebhookStatusItem } from './payload';
@@ -43,7 +44,7 @@ export async function ingestFromBusinessPhone(
       }
       const contactId = await resolveContact(tx, phone, item.lid);
       if (!contactId) return { kind: 'ignored', reason: 'chat has no phone number we can reach' };
-      const conversationId = await pq.upsertConversation(tx, contactId);
+      const conversationId = await convQ.upsertConversation(tx, contactId);
       const itemMsgId = (item as { msgId?: string | null }).msgId ?? null;
       const gatewayMessageId = itemMsgId ?? (await mq.earlyGatewayIdFor(tx, item.providerId));
       const echo = await mq.claimEchoedOutbound(tx, {
@@ -74,7 +75,7 @@ export async function ingestFromBusinessPhone(
         actorId: 'business-phone',
       });
       if (!created) throw new AlreadyStored();
-      await pq.touchConversation(tx, conversationId, {
+      await convQ.touchConversation(tx, conversationId, {
         at,
         preview: item.text ?? `[${item.type}]`,
         inbound: false,
@@ -114,12 +115,12 @@ export async function ingestFromBusinessPhone(
 async function resolveContact(tx: Tx, phone: string | null, lid: string | null) {
   let contactId: string | null = null;
   if (phone) {
-    contactId = await pq.upsertContactByPhone(tx, phone, null);
-    await pq.addIdentity(tx, contactId, 'phone', phone);
+    contactId = await contactQ.upsertContactByPhone(tx, phone, null);
+    await contactQ.addIdentity(tx, contactId, 'phone', phone);
   } else if (lid) {
-    contactId = await pq.findContactByIdentity(tx, 'lid', lid);
+    contactId = await contactQ.findContactByIdentity(tx, 'lid', lid);
   }
-  if (contactId && lid) await pq.addIdentity(tx, contactId, 'lid', lid);
+  if (contactId && lid) await contactQ.addIdentity(tx, contactId, 'lid', lid);
   return contactId;
 }
 

@@ -3,10 +3,12 @@ import { handOff } from '../conversation/handoff';
 import { queueOutbound } from '../conversation/outbox';
 import { setOwner } from '../conversation/ownership';
 import { buildPrompt } from '../conversation/prompt';
+import * as activityQ from '../db/queries/activities';
+import * as contactQ from '../db/queries/contacts';
+import * as convQ from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
 import * as mq from '../db/queries/messages';
 import * as oq from '../db/queries/ownership';
-import * as pq from '../db/queries/pipeline';
 import type { Tx } from '../db/types';
 import { AiRetryableError } from '../integrations/ai';
 import { containsPhrase, isExactKeyword } from './keywords';
@@ -38,7 +40,7 @@ export async function runReplyJob(
 ): Promise<ReplyOutcome> {
   const { db, persona, settings, log } = deps;
   const { conversationId } = job.data;
-  const conv = await pq.readConversation(db, conversationId);
+  const conv = await convQ.readConversation(db, conversationId);
   const latest = conv?.latest;
   if (!conv || !latest || latest.id !== job.data.messageId) return 'not-latest';
   if (conv.botHandledThrough && conv.botHandledThrough >= latest.createdAt) return 'already-handled';
@@ -86,8 +88,8 @@ export async function runReplyJob(
   /** Opt-out (STOP) or opt-in (START): one confirmation, only when the state really changes. */
   const setOptOut = async (optedOut: boolean) =>
     commit(async (tx) => {
-      if (!(await pq.setOptOut(tx, conv.contactId, optedOut ? now : null))) return;
-      await pq.insertActivity(tx, {
+      if (!(await contactQ.setOptOut(tx, conv.contactId, optedOut ? now : null))) return;
+      await activityQ.insertActivity(tx, {
         contactId: conv.contactId,
         type: optedOut ? 'opt_out' : 'opt_in',
         summary: `${optedOut ? 'Opted out' : 'Opted back in'} ("${lastText}")`,
@@ -149,7 +151,7 @@ export async function runReplyJob(
 
   const [history, crm] = await Promise.all([
     mq.historyBefore(db, conversationId, burst[0]!.createdAt, settings.historyMaxMessages),
-    pq.crmContext(db, conv.contactId),
+    contactQ.crmContext(db, conv.contactId),
   ]);
   const messages = buildPrompt({
     persona,
@@ -200,7 +202,7 @@ async function finish(
   write: (tx: Tx) => Promise<void>,
 ): Promise<'written' | 'superseded' | 'human-owns'> {
   return deps.db.transaction(async (tx) => {
-    const locked = await pq.lockConversation(tx, conversationId);
+    const locked = await convQ.lockConversation(tx, conversationId);
     if (!locked) return 'superseded';
     if (locked.botHandledThrough && locked.botHandledThrough >= latest.createdAt) return 'superseded';
     if (locked.latest?.id !== latest.id) return 'superseded';
@@ -211,12 +213,12 @@ async function finish(
         owner?.owner === 'bot' ||
         (owner?.owner === 'human' && owner.botResumesAt !== null && owner.botResumesAt <= now);
       if (!botMay) {
-        await pq.setHandledThrough(tx, conversationId, latest.createdAt);
+        await convQ.setHandledThrough(tx, conversationId, latest.createdAt);
         return 'human-owns';
       }
     }
     await write(tx);
-    await pq.setHandledThrough(tx, conversationId, latest.createdAt);
+    await convQ.setHandledThrough(tx, conversationId, latest.createdAt);
     return 'written';
   });
 }

@@ -12,7 +12,8 @@ import { QUEUE_SEND } from '../conversation/deps';
 import { queueOutbound } from '../conversation/outbox';
 import { noteAgentActivity, setOwner } from '../conversation/ownership';
 import { buildPrompt } from '../conversation/prompt';
-import * as pq from '../db/queries/pipeline';
+import * as contactQ from '../db/queries/contacts';
+import * as convQ from '../db/queries/conversations';
 import { AppError, badRequest, notFound } from '../errors';
 import { toE164 } from '../phone';
 import type { Caller } from './auth';
@@ -37,7 +38,7 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
   const status = (): TQueuedMessages['status'] => (deps.gateway.configured ? 'queued' : 'not_configured');
 
   async function requireConversation(id: string) {
-    const conv = await pq.readConversation(db, id);
+    const conv = await convQ.readConversation(db, id);
     if (!conv) throw notFound('Conversation', id);
     return conv;
   }
@@ -87,9 +88,9 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
           );
       }
       const conversationId = await db.transaction(async (tx) => {
-        const contactId = await pq.upsertContactByPhone(tx, phone, null);
-        if (input.name) await pq.setContactNameIfEmpty(tx, contactId, input.name);
-        return pq.upsertConversation(tx, contactId);
+        const contactId = await contactQ.upsertContactByPhone(tx, phone, null);
+        if (input.name) await contactQ.setContactNameIfEmpty(tx, contactId, input.name);
+        return convQ.upsertConversation(tx, contactId);
       });
       const conv = await requireConversation(conversationId);
       if (conv.optedOutAt) {
@@ -99,7 +100,7 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
         );
       }
       if (!text) {
-        const crm = await pq.crmContext(db, conv.contactId);
+        const crm = await contactQ.crmContext(db, conv.contactId);
         const messages = buildPrompt({
           persona: deps.persona,
           facts: { ...conv, ...crm },

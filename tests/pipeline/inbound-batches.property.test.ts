@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_REPLY } from '../../server/conversation/deps';
-import { type InboundToStore, storeInboundMessages } from '../../server/db/queries/pipeline';
+import { type InboundToStore, storeInboundMessages } from '../../server/db/queries/messages';
 import { createInboundWriter } from '../../server/pipeline/inbound-writer';
 import { newId } from '../helpers/pipeline';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';

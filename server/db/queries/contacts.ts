@@ -1,11 +1,16 @@
-import { and, eq, gte, inArray, isNull, lt, lte, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, gte, inArray, isNull, lt, lte, type SQL, sql } from 'drizzle-orm';
 import {
+  activities,
   contactActivityAt,
+  contactIdentities,
   contactSearchText,
   contacts,
   conversations,
+  deals,
+  type IdentityKind,
   type LeadStatus,
   type ScoreBreakdownItem,
+  tasks,
 } from '../../../drizzle';
 import type { DbOrTx } from '../types';
 import { afterKeyset, type Keyset, type KeyType, keysetOrder, keyText, likePattern } from './keyset';
@@ -297,4 +302,81 @@ export async function setLeadScores(
 export async function findContactIncludingDeleted(db: DbOrTx, id: string) {
   const [row] = await db.select(contactColumns).from(contacts).where(eq(contacts.id, id)).limit(1);
   return row ?? null;
+}
+
+/** Finds the contact of a WhatsApp identity (phone JID or LID). */
+export async function findContactByIdentity(db: DbOrTx, kind: IdentityKind, value: string) {
+  const [row] = await db
+    .select({ contactId: contactIdentities.contactId })
+    .from(contactIdentities)
+    .where(and(eq(contactIdentities.kind, kind), eq(contactIdentities.value, value)))
+    .limit(1);
+  return row?.contactId ?? null;
+}
+
+/** Creates or revives the contact of a phone number; returns its id. */
+export async function upsertContactByPhone(db: DbOrTx, phone: string, pushName: string | null) {
+  const [row] = await db
+    .insert(contacts)
+    .values({ phone, pushName, source: 'whatsapp' })
+    .onConflictDoUpdate({
+      target: contacts.phone,
+      set: { deletedAt: null, pushName: sql`coalesce(excluded.push_name, ${contacts.pushName})` },
+    })
+    .returning({ id: contacts.id });
+  return row!.id;
+}
+
+export async function addIdentity(db: DbOrTx, contactId: string, kind: IdentityKind, value: string) {
+  await db.insert(contactIdentities).values({ contactId, kind, value }).onConflictDoNothing();
+}
+
+export async function setOptOut(db: DbOrTx, contactId: string, optedOutAt: Date | null) {
+  const [row] = await db
+    .update(contacts)
+    .set({ optedOutAt })
+    .where(
+      and(
+        eq(contacts.id, contactId),
+        optedOutAt ? isNull(contacts.optedOutAt) : sql`${contacts.optedOutAt} is not null`,
+      ),
+    )
+    .returning({ id: contacts.id });
+  return row !== undefined;
+}
+
+/** What the bot knows about a customer beyond the chat: open deals, pending tasks, recent activities. */
+export async function crmContext(db: DbOrTx, contactId: string) {
+  const [openDeals, pendingTasks, recent] = await Promise.all([
+    db
+      .select({ title: deals.title, stage: deals.stage, value: deals.value, currency: deals.currency })
+      .from(deals)
+      .where(
+        and(
+          eq(deals.contactId, contactId),
+          isNull(deals.deletedAt),
+          sql`${deals.stage} not in ('won','lost')`,
+        ),
+      )
+      .limit(5),
+    db
+      .select({ title: tasks.title, dueAt: tasks.dueAt })
+      .from(tasks)
+      .where(and(eq(tasks.contactId, contactId), eq(tasks.status, 'open')))
+      .limit(5),
+    db
+      .select({ type: activities.type, summary: activities.summary, occurredAt: activities.occurredAt })
+      .from(activities)
+      .where(eq(activities.contactId, contactId))
+      .orderBy(desc(activities.occurredAt))
+      .limit(5),
+  ]);
+  return { openDeals, pendingTasks, recent };
+}
+
+export async function setContactNameIfEmpty(db: DbOrTx, contactId: string, name: string) {
+  await db
+    .update(contacts)
+    .set({ name })
+    .where(and(eq(contacts.id, contactId), isNull(contacts.name)));
 }

@@ -1,4 +1,4 @@
-import { and, eq, fillPlaceholders, gt, inArray, type SQL, sql } from 'drizzle-orm';
+import { and, eq, fillPlaceholders, gt, inArray, lte, type SQL, sql } from 'drizzle-orm';
 import {
   botEvents,
   contactActivityAt,
@@ -420,4 +420,105 @@ export async function conversationIdsExisting(db: DbOrTx, ids: string[]) {
     .from(conversations)
     .where(inArray(conversations.id, ids));
   return new Set(rows.map((r) => r.id));
+}
+
+/** The contact's conversation, created on first contact; returns its id. */
+export async function upsertConversation(db: DbOrTx, contactId: string) {
+  const [row] = await db
+    .insert(conversations)
+    .values({ contactId })
+    .onConflictDoUpdate({ target: conversations.contactId, set: { contactId } })
+    .returning({ id: conversations.id });
+  return row!.id;
+}
+
+export async function touchConversation(
+  db: DbOrTx,
+  id: string,
+  p: { at: Date; preview: string; inbound: boolean; agent?: boolean },
+) {
+  await db
+    .update(conversations)
+    .set({
+      lastMessageAt: p.at,
+      lastMessagePreview: p.preview.slice(0, 200),
+      ...(p.inbound ? { lastInboundAt: p.at, unreadCount: sql`${conversations.unreadCount} + 1` } : {}),
+      ...(p.agent ? { lastAgentAt: p.at } : {}),
+    })
+    .where(eq(conversations.id, id));
+}
+
+/**
+ * Newest inbound message of the conversation in the outer query: `{ id, createdAt }` or null. The outer
+ * column is written out in full: Drizzle leaves columns unqualified in single-table selects.
+ */
+const latestInboundSql = sql<{ id: string; createdAt: string } | string | null>`(
+  select json_build_object('id', m.id, 'createdAt', m.created_at) from messages m
+  where m.conversation_id = "conversations"."id" and m.direction = 'inbound'
+  order by m.created_at desc, m.id desc limit 1)`;
+
+/** Drizzle's driver setup leaves json values as text; read either form. */
+function parseLatest(raw: { id: string; createdAt: string } | string | null) {
+  const v = typeof raw === 'string' ? (JSON.parse(raw) as { id: string; createdAt: string }) : raw;
+  return v ? { id: v.id, createdAt: new Date(v.createdAt) } : null;
+}
+
+/**
+ * The conversation a reply is being written for, locked for the rest of the transaction, with its
+ * newest inbound message (to tell whether the reply was overtaken).
+ */
+export async function lockConversation(db: DbOrTx, id: string) {
+  const [row] = await db
+    .select({
+      id: conversations.id,
+      botHandledThrough: conversations.botHandledThrough,
+      latest: latestInboundSql,
+    })
+    .from(conversations)
+    .where(eq(conversations.id, id))
+    .for('update');
+  return row ? { ...row, latest: parseLatest(row.latest) } : null;
+}
+
+export async function readConversation(db: DbOrTx, id: string) {
+  const [row] = await db
+    .select({
+      id: conversations.id,
+      contactId: conversations.contactId,
+      owner: conversations.owner,
+      botResumesAt: conversations.botResumesAt,
+      botHandledThrough: conversations.botHandledThrough,
+      phone: contacts.phone,
+      name: contacts.name,
+      pushName: contacts.pushName,
+      company: contacts.company,
+      position: contacts.position,
+      email: contacts.email,
+      leadStatus: contacts.leadStatus,
+      optedOutAt: contacts.optedOutAt,
+      latest: latestInboundSql,
+    })
+    .from(conversations)
+    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+    .where(eq(conversations.id, id))
+    .limit(1);
+  return row ? { ...row, latest: parseLatest(row.latest) } : null;
+}
+
+export async function setHandledThrough(db: DbOrTx, id: string, at: Date) {
+  await db
+    .update(conversations)
+    .set({
+      botHandledThrough: sql`greatest(${conversations.botHandledThrough}, ${at.toISOString()}::timestamptz)`,
+    })
+    .where(eq(conversations.id, id));
+}
+
+/** Human-owned conversations whose quiet time is over: the bot takes them back. */
+export function conversationsDueForResume(db: DbOrTx, now: Date, limit: number) {
+  return db
+    .select({ id: conversations.id })
+    .from(conversations)
+    .where(and(eq(conversations.owner, 'human'), lte(conversations.botResumesAt, now)))
+    .limit(limit);
 }
