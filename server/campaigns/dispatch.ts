@@ -5,7 +5,7 @@ import { applyEarlyStatuses } from '../conversation/statuses';
 import * as dq from '../db/queries/campaign-recipients';
 import * as convQ from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
-import * as tq from '../db/queries/throttle';
+import * as tq from '../db/queries/throttles';
 import {
   GatewayNotConfiguredError,
   GatewayRateLimitedError,
@@ -66,7 +66,7 @@ export async function runDispatch(
   const acquired = await dq.acquireLease(db, campaignId, owner, settings.leaseSeconds);
   if (!acquired) return (await dq.isRunning(db, campaignId)) ? 'held' : 'not-running';
   await dq.failInterrupted(db, inFlightLimitMs(settings), campaignId);
-  await dq.ensureThrottles(db, [GATEWAY_THROTTLE, campaignThrottle(campaignId)]);
+  await tq.ensureThrottles(db, [GATEWAY_THROTTLE, campaignThrottle(campaignId)]);
 
   const run = new CampaignRun(deps, campaignId, owner, ctl);
   const deadline = Date.now() + settings.sliceSeconds * 1000;
@@ -165,9 +165,9 @@ class CampaignRun {
     const { db } = this.deps;
     if (this.background.size >= MAX_BACKGROUND) await this.flush();
     if (this.nextSlot === null) {
-      const slot = await dq.reserveNextSlot(db, campaignThrottle(this.campaignId), this.gap(campaign));
+      const slot = await tq.reserveNextSlot(db, campaignThrottle(this.campaignId), this.gap(campaign));
       if (slot === null) {
-        await dq.ensureThrottles(db, [campaignThrottle(this.campaignId)]);
+        await tq.ensureThrottles(db, [campaignThrottle(this.campaignId)]);
         return 'waited';
       }
       this.nextSlot = slot;
@@ -287,7 +287,7 @@ class CampaignRun {
                 gatewayMessageId: res.providerId,
               }),
             ),
-          dq.reserveNextSlot(tx, campaignThrottle(this.campaignId), this.gap(c)),
+          tq.reserveNextSlot(tx, campaignThrottle(this.campaignId), this.gap(c)),
         ]),
       );
       this.nextSlot = slot;
@@ -411,7 +411,7 @@ class CampaignRun {
       return done;
     });
     if (!completed) return 'waited';
-    await dq.deleteThrottle(db, campaignThrottle(this.campaignId));
+    await tq.deleteThrottle(db, campaignThrottle(this.campaignId));
     this.deps.log.info({ campaignId: this.campaignId }, 'campaign completed');
     return 'completed';
   }

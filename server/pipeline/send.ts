@@ -9,7 +9,7 @@ import { handOffFailedMessage } from '../conversation/handoff';
 import { applyEarlyStatuses } from '../conversation/statuses';
 import { recordEvents } from '../db/queries/events';
 import * as mq from '../db/queries/messages';
-import * as tq from '../db/queries/throttle';
+import * as tq from '../db/queries/throttles';
 import type { DbOrTx } from '../db/types';
 import {
   GatewayNotConfiguredError,

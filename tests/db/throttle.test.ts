@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../server/config';
-import { pushThrottle, reserveSlot } from '../../server/db/queries/throttle';
+import { pushThrottle, reserveSlot } from '../../server/db/queries/throttles';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
 
 let t: TestRuntime;

@@ -10,7 +10,7 @@ import {
   throttles,
 } from '../../../drizzle';
 import type { Db, DbOrTx, Tx } from '../types';
-import { throttleStep } from './throttle';
+import { throttleStep } from './throttles';
 
 /**
  * What the campaign dispatcher and the webhook path do to campaigns and their recipients: the
@@ -100,36 +100,8 @@ export async function runningWithoutDispatcher(db: DbOrTx) {
   return rows.map((r) => r.id);
 }
 
-/** Creates throttle buckets that do not exist yet (their first slot is free now). */
-export async function ensureThrottles(db: DbOrTx, names: string[]) {
-  await db
-    .insert(throttles)
-    .values(names.map((name) => ({ name })))
-    .onConflictDoNothing();
-}
-
-const interval = throttleStep;
 const epochMs = (value: SQL) => sql`(extract(epoch from ${value}) * 1000)::float8`;
 
-/**
- * Reserves the next slot of an existing bucket in one statement (the pipeline's reserveSlot, without
- * its insert): slots are `stepMs` apart. Returns the slot's time in epoch ms, or null without a bucket.
- */
-export async function reserveNextSlot(db: DbOrTx, name: string, stepMs: number): Promise<number | null> {
-  const step = interval(stepMs);
-  const rows = await db.execute<{ slot: number }>(sql`
-    update ${throttles} set next_slot_at = greatest(next_slot_at, clock_timestamp()) + ${step}
-    where name = ${name}
-    returning ${epochMs(sql`next_slot_at - ${step}`)} as slot`);
-  return rows[0] ? Number(rows[0].slot) : null;
-}
-
-export async function deleteThrottle(db: DbOrTx, name: string) {
-  await db.delete(throttles).where(eq(throttles.name, name));
-}
-
-/** A pending recipient with the contact fields its message is rendered from. */
-/** A recipient with the contact fields its message's variables are filled from. */
 /** The contact's fields a campaign template can use (see campaigns/template.ts). */
 export type ContactFields = {
   phone: string;
@@ -143,6 +115,7 @@ export type ContactFields = {
   tags: string[];
 };
 
+/** A pending recipient with the contact fields its message is rendered from. */
 export type PendingRecipient = { id: string; variables: Record<string, string> } & ContactFields;
 
 /** The next pending recipients in send order (read without locks; each is claimed on its own). */
@@ -196,8 +169,8 @@ export async function claimForSend(
     toleranceMs: number;
   },
 ): Promise<ClaimResult> {
-  const step = interval(p.gatewayIntervalMs);
-  const tolerance = interval(p.toleranceMs);
+  const step = throttleStep(p.gatewayIntervalMs);
+  const tolerance = throttleStep(p.toleranceMs);
   const rows = await db.execute<{
     status: 'sending' | 'skipped' | null;
     messageId: string | null;

@@ -1,4 +1,4 @@
-import { type SQL, sql } from 'drizzle-orm';
+import { eq, type SQL, sql } from 'drizzle-orm';
 import { throttles } from '../../../drizzle';
 import type { DbOrTx } from '../types';
 
@@ -43,4 +43,31 @@ export async function pushThrottle(db: DbOrTx, name: string, until: Date) {
       target: throttles.name,
       set: { nextSlotAt: sql`greatest(${throttles.nextSlotAt}, ${until.toISOString()}::timestamptz)` },
     });
+}
+
+/** Creates throttle buckets that do not exist yet (their first slot is free now). */
+export async function ensureThrottles(db: DbOrTx, names: string[]) {
+  await db
+    .insert(throttles)
+    .values(names.map((name) => ({ name })))
+    .onConflictDoNothing();
+}
+
+const epochMs = (value: SQL) => sql`(extract(epoch from ${value}) * 1000)::float8`;
+
+/**
+ * Reserves the next slot of an existing bucket in one statement (reserveSlot without
+ * its insert): slots are `stepMs` apart. Returns the slot's time in epoch ms, or null without a bucket.
+ */
+export async function reserveNextSlot(db: DbOrTx, name: string, stepMs: number): Promise<number | null> {
+  const step = throttleStep(stepMs);
+  const rows = await db.execute<{ slot: number }>(sql`
+    update ${throttles} set next_slot_at = greatest(next_slot_at, clock_timestamp()) + ${step}
+    where name = ${name}
+    returning ${epochMs(sql`next_slot_at - ${step}`)} as slot`);
+  return rows[0] ? Number(rows[0].slot) : null;
+}
+
+export async function deleteThrottle(db: DbOrTx, name: string) {
+  await db.delete(throttles).where(eq(throttles.name, name));
 }
