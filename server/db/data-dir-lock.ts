@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { once } from '../once';
 
 /**
  * One process at a time may run the embedded engine of a data folder: two PGlite engines on one folder
@@ -51,15 +52,12 @@ export interface HeldDataDirLock {
 
 /** Locks held by this process, released when it exits however it exits (short of being killed). */
 const held = new Map<string, string>();
-let exitHookInstalled = false;
 
-function installExitHook() {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
+const installExitHook = once(() => {
   process.once('exit', () => {
     for (const [file, token] of held) removeIfOurs(file, token);
   });
-}
+});
 
 export const lockPathOf = (dataDir: string) => path.join(dataDir, 'pglite.lock');
 
@@ -257,14 +255,10 @@ function procStartOf(pid: number): string | undefined {
   }
 }
 
-let cachedBootId: string | null | undefined;
-function bootId(): string | undefined {
-  if (cachedBootId === undefined) {
-    try {
-      cachedBootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null;
-    } catch {
-      cachedBootId = null;
-    }
+const bootId = once((): string | undefined => {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
   }
-  return cachedBootId ?? undefined;
-}
+});

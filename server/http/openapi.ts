@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { generateOpenApiDocument, type OpenAPIObject, type OpenApiRouter } from 'trpc-to-openapi';
 import { globalRegistry, ZodError, type z } from 'zod';
 import type { Logger } from '../logger';
+import { once } from '../once';
 import type { Services } from '../services';
 import { bearerToken, createRequestContext } from '../trpc/context';
 import type { Meta } from '../trpc/init';
@@ -154,11 +155,8 @@ const ERROR_SCHEMA = {
   },
 } as const;
 
-let cached: OpenAPIObject | undefined;
-
-/** The OpenAPI 3.1 document of the REST routes (built once). */
-export function openApiDocument(version = '1.0.0'): OpenAPIObject {
-  if (cached) return cached;
+/** The OpenAPI 3.1 document of the REST routes (built once, with the first call's version). */
+export const openApiDocument = once((version: string = '1.0.0'): OpenAPIObject => {
   markDates();
   const doc = generateOpenApiDocument(appRouter as unknown as OpenApiRouter, {
     title: 'WhatsApp CRM bot API',
@@ -204,9 +202,8 @@ export function openApiDocument(version = '1.0.0'): OpenAPIObject {
       op.responses = responses;
     }
   }
-  cached = doc;
   return doc;
-}
+});
 
 // ---------------------------------------------------------------------------------------------------
 // Input conversion

@@ -1,4 +1,5 @@
 import type { Logger } from '../logger';
+import { once } from '../once';
 import type { Services } from '../services';
 import type { Caller } from '../services/auth';
 
@@ -29,16 +30,13 @@ export function createRequestContext(opts: {
   /** The caller the host already resolved from the same header (its rate limit needs it first). */
   resolved?: Caller | null;
 }): Context {
-  let pending: Promise<Caller | null> | undefined =
-    opts.resolved === undefined ? undefined : Promise.resolve(opts.resolved);
   const token = bearerToken(opts.authorization);
   return {
     services: opts.services,
     log: opts.log,
-    authenticate: () => {
-      pending ??= opts.services.auth.authenticate(token);
-      return pending;
-    },
+    authenticate: once(() =>
+      opts.resolved === undefined ? opts.services.auth.authenticate(token) : Promise.resolve(opts.resolved),
+    ),
   };
 }
 

@@ -25,6 +25,7 @@ import {
   messages,
   throttles,
 } from '../../../drizzle';
+import { once } from '../../once';
 import type { Db, DbOrTx } from '../types';
 import { EVENTS_CHANNEL } from './events';
 import { enqueueJobsSql } from './jobs';
@@ -702,7 +703,10 @@ function inboundStatement(replyQueue: string) {
     order by i.ord`;
 }
 
-const renderedInbound = new Map<string, { sql: string; params: unknown[] }>();
+/** The inbound statement, rendered once (the reply queue's name is the same on every call). */
+const renderedInbound = once((replyQueue: string) =>
+  new PgDialect().sqlToQuery(inboundStatement(replyQueue)),
+);
 
 /** Stores a batch of inbound messages (see `inboundStatement`); results in the order given. */
 export async function storeInboundMessages(
@@ -710,11 +714,7 @@ export async function storeInboundMessages(
   replyQueue: string,
   batch: InboundToStore[],
 ): Promise<StoreInboundResult[]> {
-  let q = renderedInbound.get(replyQueue);
-  if (!q) {
-    q = new PgDialect().sqlToQuery(inboundStatement(replyQueue));
-    renderedInbound.set(replyQueue, q);
-  }
+  const q = renderedInbound(replyQueue);
   const column = <K extends keyof InboundToStore>(k: K) => batch.map((m) => m[k]);
   const values = {
     ord: batch.map((_, i) => i),
