@@ -11,7 +11,7 @@
  *   integrations     server/integrations/ (OpenAI, gateways, outbound webhook posts, send policy)
  *   queries          server/db/queries/ (all SQL)
  *   database         server/db/ (client, types, migrate), drizzle/ (schema)
- *   shared leaves    server/contracts/, config.ts, log.ts, logger.ts, errors.ts, phone.ts, csv.ts, persona.ts, once.ts
+ *   shared leaves    server/contracts/, config.ts, log.ts, logger.ts, errors.ts, phone.ts, csv.ts, persona.ts, once.ts, sleep.ts
  * Type imports count (`tsPreCompilationDeps`): a type from above is a dependency on above.
  */
 const layers = [
@@ -26,7 +26,7 @@ const layers = [
   { name: 'database', path: '^(server/db/[^/]+$|drizzle/)' },
   {
     name: 'shared leaves',
-    path: '^server/(contracts/|(config|log|logger|errors|phone|csv|persona|once)\\.ts$)',
+    path: '^server/(contracts/|(config|log|logger|errors|phone|csv|persona|once|sleep)\\.ts$)',
   },
 ];
 

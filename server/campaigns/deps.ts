@@ -21,7 +21,7 @@ export interface CampaignSettings extends CampaignConfig {
   /** The gateway client's request timeout: a send cannot take longer than this. */
   gatewayTimeoutMs: number;
   /** Cap of a 429's retry time (GATEWAY_RETRY_AFTER_MAX_SECONDS; 300 when not given). */
-  gatewayRetryAfterMaxSeconds?: number;
+  gatewayRetryAfterMaxSeconds: number;
   defaultRegion: string;
 }
 

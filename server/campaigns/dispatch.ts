@@ -6,13 +6,8 @@ import * as dq from '../db/queries/campaign-recipients';
 import * as convQ from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
 import * as tq from '../db/queries/throttles';
-import {
-  GatewayNotConfiguredError,
-  GatewayRateLimitedError,
-  GatewayRejectedError,
-  GatewayTransientError,
-  mayHaveArrived,
-} from '../integrations/gateway';
+import { classifySendFailure } from '../integrations/send-policy';
+import { sleep } from '../sleep';
 import {
   type CampaignDeps,
   campaignThrottle,
@@ -294,53 +289,47 @@ class CampaignRun {
       this.statusEvent(p, 'sent');
       return 'sent';
     } catch (err) {
-      if (err instanceof GatewayRateLimitedError) {
-        // Nothing was sent: everyone waits until the gateway's retry time, then this recipient goes again.
-        await this.requeue(p, false, null);
-        const waitMs = Math.min(err.retryAfterMs, (settings.gatewayRetryAfterMaxSeconds ?? 300) * 1000);
-        await tq.pushThrottle(db, GATEWAY_THROTTLE, new Date(Date.now() + waitMs));
-        log.warn(
-          { campaignId: this.campaignId, retryAfterMs: err.retryAfterMs },
-          'gateway rate limit: waiting',
-        );
-        return 'not-sent';
-      }
-      if (err instanceof GatewayNotConfiguredError) {
-        await this.requeue(p, false, null);
-        await this.pause('The WhatsApp gateway is not configured (WASENDER_API_TOKEN)');
-        return 'not-sent';
-      }
-      if (err instanceof GatewayTransientError && !mayHaveArrived(err)) {
-        if (p.attempts < settings.maxAttempts) {
-          // The gateway is failing: this campaign backs off before its next send.
-          const backoff = Math.min(30_000, 1000 * 2 ** (p.attempts - 1));
-          await this.requeue(p, true, err.message);
-          await tq.pushThrottle(db, campaignThrottle(this.campaignId), new Date(Date.now() + backoff));
+      const failure = classifySendFailure(err, {
+        attempt: p.attempts,
+        maxAttempts: settings.maxAttempts,
+        retryAfterMaxSeconds: settings.gatewayRetryAfterMaxSeconds,
+      });
+      switch (failure.kind) {
+        case 'retry-after':
+          // Nothing was sent: everyone waits until the gateway's retry time, then this recipient goes again.
+          await this.requeue(p, false, null);
+          await tq.pushThrottle(db, GATEWAY_THROTTLE, new Date(Date.now() + failure.waitMs));
+          log.warn(
+            { campaignId: this.campaignId, retryAfterMs: failure.retryAfterMs },
+            'gateway rate limit: waiting',
+          );
           return 'not-sent';
-        }
-        await this.fail(
-          c,
-          p,
-          'unavailable',
-          `Gateway unavailable after ${p.attempts} attempts: ${err.message}`,
-        );
-        return 'not-sent';
+        case 'not-configured':
+          await this.requeue(p, false, null);
+          await this.pause('The WhatsApp gateway is not configured (WASENDER_API_TOKEN)');
+          return 'not-sent';
+        case 'backoff':
+          // The gateway is failing: this campaign backs off before its next send.
+          await this.requeue(p, true, failure.error);
+          await tq.pushThrottle(
+            db,
+            campaignThrottle(this.campaignId),
+            new Date(Date.now() + failure.delayMs),
+          );
+          return 'not-sent';
+        case 'give-up':
+          await this.fail(c, p, 'unavailable', failure.error);
+          return 'not-sent';
+        case 'may-have-arrived':
+          // Timed out or cut off mid-request: the gateway may have accepted it. Not sent again.
+          await this.fail(c, p, 'unknown', failure.error);
+          return 'not-sent';
+        case 'rejected':
+          await this.fail(c, p, 'rejected', failure.error);
+          return 'not-sent';
+        case 'unknown':
+          throw err;
       }
-      if (err instanceof GatewayTransientError) {
-        // Timed out or cut off mid-request: the gateway may have accepted it. Not sent again.
-        await this.fail(
-          c,
-          p,
-          'unknown',
-          `No answer from the gateway (${err.message}); the message may have arrived`,
-        );
-        return 'not-sent';
-      }
-      if (err instanceof GatewayRejectedError) {
-        await this.fail(c, p, 'rejected', `Rejected by the gateway: ${err.reason}`);
-        return 'not-sent';
-      }
-      throw err;
     }
   }
 
@@ -469,17 +458,4 @@ class CampaignRun {
       if (c?.status !== 'running') return false;
     }
   }
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

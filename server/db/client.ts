@@ -6,6 +6,7 @@ import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { schema } from '../../drizzle';
+import { sleep } from '../sleep';
 import {
   acquireDataDirLock,
   type DataDirHolder,
@@ -110,7 +111,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
     // The holder publishes its socket once its engine is up; wait for it (or for the lock to go).
     let holder: DataDirHolder | null = lock.holder;
     while (holder && !holder.url && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       holder = readLiveHolder(opts.dataDir);
     }
     if (!holder) continue;

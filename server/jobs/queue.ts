@@ -4,6 +4,7 @@ import PgBoss from 'pg-boss';
 import type { Database } from '../db/client';
 import type { DbOrTx } from '../db/types';
 import type { Logger } from '../logger';
+import { sleep } from '../sleep';
 
 export type JobHandler<T> = (job: { id: string; data: T; retryCount: number }) => Promise<void>;
 
@@ -430,7 +431,7 @@ async function completeSafely(run: () => Promise<{ rows: unknown[] }>, log: Logg
     try {
       return await run();
     } catch {
-      await new Promise((r) => setTimeout(r, delayMs));
+      await sleep(delayMs);
     }
   }
   try {

@@ -11,13 +11,8 @@ import { recordEvents } from '../db/queries/events';
 import * as mq from '../db/queries/messages';
 import * as tq from '../db/queries/throttles';
 import type { DbOrTx } from '../db/types';
-import {
-  GatewayNotConfiguredError,
-  GatewayRateLimitedError,
-  GatewayRejectedError,
-  GatewayTransientError,
-  mayHaveArrived,
-} from '../integrations/gateway';
+import { classifySendFailure } from '../integrations/send-policy';
+import { sleep } from '../sleep';
 
 export type SendOutcome =
   | 'sent'
@@ -110,49 +105,46 @@ export async function runSendJob(
   try {
     res = await gateway.sendText({ to: msg.phone, text: msg.body ?? '' });
   } catch (err) {
-    if (err instanceof GatewayRateLimitedError) {
-      // Everyone backs off until the gateway's retry time (capped); this part goes again after it.
-      const capMs = settings.gatewayRetryAfterMaxSeconds * 1000;
-      const waitMs = Math.min(err.retryAfterMs, capMs);
-      const until = new Date(Date.now() + waitMs);
-      const requeued = await db.transaction(async (tx) => {
-        const requeued = await requeueUnlessWithdrawn(tx, msg);
-        await tq.pushThrottle(tx, GATEWAY_THROTTLE, until);
-        if (!requeued) return false;
-        await deps.queue.send<SendJobData>(QUEUE_SEND, { messageId: msg.id }, { tx, startAfter: until });
-        return true;
-      });
-      if (err.retryAfterMs > capMs)
-        log.warn(
-          { messageId: msg.id, retryAfterMs: err.retryAfterMs, cappedMs: capMs },
-          'gateway rate limit: its retry time is longer than GATEWAY_RETRY_AFTER_MAX_SECONDS; trying again sooner',
-        );
-      else log.warn({ messageId: msg.id, retryAfterMs: err.retryAfterMs }, 'gateway rate limit: waiting');
-      return requeued ? 'rate-limited' : 'withdrawn';
-    }
-    if (err instanceof GatewayTransientError && mayHaveArrived(err)) {
-      // Timed out or cut off mid-request: the gateway may have sent it. Not sent again.
-      await failPart(deps, msg, `No answer from the gateway (${err.message}); the message may have arrived`);
-      return 'failed';
-    }
-    if (err instanceof GatewayTransientError) {
-      if (job.retryCount >= settings.sendMaxAttempts - 1) {
-        await failPart(deps, msg, `Gateway unavailable after ${job.retryCount + 1} attempts: ${err.message}`);
-        return 'failed';
+    const failure = classifySendFailure(err, {
+      attempt: job.retryCount + 1,
+      maxAttempts: settings.sendMaxAttempts,
+      retryAfterMaxSeconds: settings.gatewayRetryAfterMaxSeconds,
+    });
+    switch (failure.kind) {
+      case 'retry-after': {
+        // Everyone backs off until the gateway's retry time (capped); this part goes again after it.
+        const until = new Date(Date.now() + failure.waitMs);
+        const requeued = await db.transaction(async (tx) => {
+          const requeued = await requeueUnlessWithdrawn(tx, msg);
+          await tq.pushThrottle(tx, GATEWAY_THROTTLE, until);
+          if (!requeued) return false;
+          await deps.queue.send<SendJobData>(QUEUE_SEND, { messageId: msg.id }, { tx, startAfter: until });
+          return true;
+        });
+        if (failure.capped)
+          log.warn(
+            { messageId: msg.id, retryAfterMs: failure.retryAfterMs, cappedMs: failure.waitMs },
+            'gateway rate limit: its retry time is longer than GATEWAY_RETRY_AFTER_MAX_SECONDS; trying again sooner',
+          );
+        else
+          log.warn({ messageId: msg.id, retryAfterMs: failure.retryAfterMs }, 'gateway rate limit: waiting');
+        return requeued ? 'rate-limited' : 'withdrawn';
       }
-      if (!(await requeueUnlessWithdrawn(db, msg))) return 'withdrawn';
-      throw err;
+      case 'may-have-arrived':
+      case 'give-up':
+      case 'rejected':
+        // may-have-arrived: timed out or cut off mid-request, the gateway may have sent it; not sent again.
+        await failPart(deps, msg, failure.error);
+        return 'failed';
+      case 'not-configured':
+        await mq.markNotConfigured(db, msg.id, 'WASENDER_API_TOKEN is not configured');
+        return 'not-configured';
+      case 'backoff':
+      case 'unknown':
+        // Surely not sent: the job's retry (pg-boss, with backoff) sends it again.
+        if (!(await requeueUnlessWithdrawn(db, msg))) return 'withdrawn';
+        throw err;
     }
-    if (err instanceof GatewayRejectedError) {
-      await failPart(deps, msg, `Rejected by the gateway: ${err.reason}`);
-      return 'failed';
-    }
-    if (err instanceof GatewayNotConfiguredError) {
-      await mq.markNotConfigured(db, msg.id, 'WASENDER_API_TOKEN is not configured');
-      return 'not-configured';
-    }
-    if (!(await requeueUnlessWithdrawn(db, msg))) return 'withdrawn';
-    throw err;
   }
   await recordSent(deps, msg, res.providerId);
   return 'sent';
@@ -269,5 +261,3 @@ export async function sendQueueStatus(
     throttleBlockedUntil: h.blockedUntil,
   };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
