@@ -5,16 +5,19 @@ import {
   ZBotSetEnabledBulkResult,
   ZBotSetEnabledInput,
   ZBotSetEnabledResult,
+  ZBotSettings,
+  ZBotSettingsUpdate,
   ZBotStatus,
   ZBotStatusInput,
   ZBotSummary,
   ZBotSummaryInput,
+  ZHandBackInput,
+  ZOwnerChanged,
+  ZSetOwnerInput,
 } from '../../contracts';
 import { actorOf } from '../../services/actor';
 import { router } from '../init';
-import { authedProcedure } from '../procedures';
-import { botSettings } from './bot-settings';
-import { botOwnership } from './messaging';
+import { adminProcedure, authedProcedure } from '../procedures';
 
 export const botRouter = router({
   /** Who owns a conversation, by conversation id or by the customer's phone. */
@@ -45,6 +48,25 @@ export const botRouter = router({
     .input(ZBotSummaryInput)
     .output(ZBotSummary)
     .query(({ ctx, input }) => ctx.services.bot.summary(input)),
-  ...botOwnership,
-  ...botSettings,
+  /** Gives a conversation to a human or back to the bot (agents and admins). */
+  setOwner: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/conversations/{conversationId}/owner' } })
+    .input(ZSetOwnerInput)
+    .output(ZOwnerChanged)
+    .mutation(({ ctx, input }) => ctx.services.messaging.setOwner(ctx.caller, input)),
+  handBack: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/conversations/{conversationId}/hand-back' } })
+    .input(ZHandBackInput)
+    .output(ZOwnerChanged)
+    .mutation(({ ctx, input }) => ctx.services.messaging.handBack(ctx.caller, input)),
+  /** The bot's run-time timing (admin): read and change the quiet times. */
+  settings: adminProcedure
+    .meta({ openapi: { method: 'GET', path: '/bot/settings' } })
+    .output(ZBotSettings)
+    .query(({ ctx }) => ctx.services.settings.bot()),
+  updateSettings: adminProcedure
+    .meta({ openapi: { method: 'PATCH', path: '/bot/settings' } })
+    .input(ZBotSettingsUpdate)
+    .output(ZBotSettings)
+    .mutation(({ ctx, input }) => ctx.services.settings.updateBot(ctx.caller, input)),
 });

@@ -10,11 +10,13 @@ import {
   ZMarkReadInput,
   ZMarkReadResult,
   ZMessagePage,
+  ZQueuedMessages,
   ZSearchResult,
+  ZSendMessageInput,
+  ZStartConversationInput,
 } from '../../contracts';
 import { router } from '../init';
 import { authedProcedure } from '../procedures';
-import { conversationMessaging } from './messaging';
 
 export const conversationsRouter = router({
   /** The inbox, newest activity first, filtered as the dashboard asks. */
@@ -63,5 +65,15 @@ export const conversationsRouter = router({
     });
     for await (const e of stream) yield tracked(String(e.id), { ...e.event, at: e.at });
   }),
-  ...conversationMessaging,
+  /** Messages from staff: an agent's reply, or a new conversation with a phone number. */
+  sendMessage: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/conversations/{conversationId}/messages' } })
+    .input(ZSendMessageInput)
+    .output(ZQueuedMessages)
+    .mutation(({ ctx, input }) => ctx.services.messaging.sendMessage(ctx.caller, input)),
+  start: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/conversations' } })
+    .input(ZStartConversationInput)
+    .output(ZQueuedMessages)
+    .mutation(({ ctx, input }) => ctx.services.messaging.start(ctx.caller, input)),
 });
