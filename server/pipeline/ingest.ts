@@ -22,9 +22,10 @@ export const WEBHOOK_SOURCE = 'wasender.webhook';
 
 /**
  * Stores what a webhook brought. Each item is handled on its own: one that cannot be handled goes to
- * the dead letters with its reason, and the others are stored as usual. An inbound message, its
- * contact and conversation, its event and its reply job commit together; a second delivery of the
- * same WhatsApp message hits the unique provider id and changes nothing.
+ * the dead letters with its reason, and the others are stored as usual. Customers' messages are
+ * written in batches, one statement per batch (`storeInboundMessages` in db/queries/messages.ts, through
+ * the inbound writer): each message commits with its contact, conversation, event and reply job; a
+ * second delivery of the same WhatsApp message hits the unique provider id and changes nothing.
  *
  * Consecutive customer messages are handed to the inbound writer together, so a webhook carrying
  * thousands of them is written in batched statements (one customer's messages stay in order); other

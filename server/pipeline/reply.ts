@@ -172,7 +172,7 @@ export async function runReplyJob(
     });
   } catch (err) {
     const lastAttempt = job.retryCount >= settings.aiMaxAttempts - 1;
-    log.warn({ conversationId, attempt: job.retryCount + 1, err: (err as Error).message }, 'AI reply failed');
+    log.warn({ conversationId, attempt: job.retryCount + 1, err }, 'AI reply failed');
     if (err instanceof AiRetryableError && !lastAttempt) throw err;
     return fallback('the AI service failed');
   }

@@ -181,10 +181,7 @@ async function recordSent(deps: PipelineDeps, msg: SendRow, providerId: string |
       return;
     } catch (err) {
       if (retryInMs < 0) throw err;
-      deps.log.warn(
-        { messageId: msg.id, err: (err as Error).message },
-        'recording a sent message failed; retrying',
-      );
+      deps.log.warn({ messageId: msg.id, err }, 'recording a sent message failed; retrying');
       await sleep(retryInMs);
     }
   }

@@ -5,7 +5,7 @@ import { type SQL, sql } from 'drizzle-orm';
  * enqueued in the very statement that stores what it works on. `rows` is a SELECT giving a `data`
  * (jsonb) and a `start_after` (timestamptz) column per job. The queue's own options (retries, backoff,
  * expiry, retention, dead letter, policy) are read from `pgboss.queue` the way pg-boss 10's `send`
- * applies them to a job without options of its own; tests/jobs/queue.test.ts compares the two rows.
+ * applies them to a job without options of its own; tests/db/database.test.ts compares the two rows.
  */
 export function enqueueJobsSql(name: string, rows: SQL): SQL {
   return sql`insert into pgboss.job
