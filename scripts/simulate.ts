@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { fail, parseArgs } from './_cli';
+import { parseCli } from './lib/command-line';
 
 /**
  * Posts realistic, signed WaSender webhooks to a running server: a greeting, a quick burst of three
@@ -7,11 +7,23 @@ import { fail, parseArgs } from './_cli';
  *
  *   npm run simulate -- --url http://127.0.0.1:3000 --secret SECRET [--phone 14155550123] [--text "hi"]
  */
-const args = parseArgs(process.argv.slice(2));
-const url = typeof args.url === 'string' ? args.url : 'http://127.0.0.1:3000';
-const secret =
-  typeof args.secret === 'string' ? args.secret : fail('--secret is required (WASENDER_WEBHOOK_SECRET)');
-const phone = typeof args.phone === 'string' ? args.phone.replace(/\D/g, '') : '14155550123';
+const cli = parseCli({
+  usage:
+    'Usage: npm run simulate -- --secret SECRET [--url http://127.0.0.1:3000] [--phone 14155550123] [--text "hi"] [--all]',
+  options: {
+    url: { type: 'string' },
+    secret: { type: 'string' },
+    phone: { type: 'string' },
+    text: { type: 'string' },
+    all: { type: 'boolean' },
+  },
+});
+const args = cli.values;
+const url = args.url ?? 'http://127.0.0.1:3000';
+if (!URL.canParse(url)) cli.usageError(`--url must be a URL such as http://127.0.0.1:3000 (got "${url}").`);
+const secret = args.secret ?? cli.usageError('--secret is required (WASENDER_WEBHOOK_SECRET).');
+const phone = args.phone !== undefined ? args.phone.replace(/\D/g, '') : '14155550123';
+if (!/^\d{6,15}$/.test(phone)) cli.usageError(`--phone must have 6 to 15 digits (got "${args.phone}").`);
 
 const id = () => `3EB0${randomBytes(8).toString('hex').toUpperCase()}`;
 const now = () => Math.floor(Date.now() / 1000);
@@ -54,7 +66,7 @@ async function post(label: string, body: unknown) {
   process.stdout.write(`${label.padEnd(34)} → ${res.status} ${await res.text()}\n`);
 }
 
-if (typeof args.text === 'string') {
+if (args.text !== undefined) {
   await post('message', message({ text: args.text }));
 } else {
   await post('greeting', message({ text: 'Hello! Are you open today?' }));
