@@ -1,5 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { parseCli } from './lib/command-line';
+import {
+  content,
+  messagesUpsert,
+  newMessageId,
+  statusWebhook,
+  upsertEntry,
+  webhookHeaders,
+} from './lib/wasender-payloads';
 
 /**
  * Posts realistic, signed WaSender webhooks to a running server: a greeting, a quick burst of three
@@ -25,42 +32,22 @@ const secret = args.secret ?? cli.usageError('--secret is required (WASENDER_WEB
 const phone = args.phone !== undefined ? args.phone.replace(/\D/g, '') : '14155550123';
 if (!/^\d{6,15}$/.test(phone)) cli.usageError(`--phone must have 6 to 15 digits (got "${args.phone}").`);
 
-const id = () => `3EB0${randomBytes(8).toString('hex').toUpperCase()}`;
-const now = () => Math.floor(Date.now() / 1000);
-
-function message(p: { text?: string; jid?: string; pn?: string; image?: boolean; pushName?: string }) {
-  const key: Record<string, unknown> = {
-    id: id(),
-    fromMe: false,
-    remoteJid: p.jid ?? `${phone}@s.whatsapp.net`,
-  };
-  if (p.pn) Object.assign(key, { senderPn: `${p.pn}@s.whatsapp.net`, cleanedSenderPn: p.pn });
-  return {
-    event: 'messages.upsert',
-    timestamp: Date.now(),
-    data: {
-      messages: {
-        key,
-        pushName: p.pushName ?? 'Sim Customer',
-        messageTimestamp: now(),
-        message: p.image
-          ? {
-              imageMessage: {
-                url: 'https://mmg.whatsapp.net/sim.enc',
-                mimetype: 'image/jpeg',
-                caption: p.text,
-              },
-            }
-          : { conversation: p.text },
-      },
-    },
-  };
+/** A message from the simulated customer (under `lid` when given), as text or as a photo. */
+function message(p: { text?: string; lid?: string; image?: boolean }) {
+  return messagesUpsert(
+    upsertEntry({
+      phone,
+      lid: p.lid,
+      defaultPushName: 'Sim Customer',
+      message: p.image ? content.image({ caption: p.text }) : content.text(p.text),
+    }),
+  );
 }
 
 async function post(label: string, body: unknown) {
   const res = await fetch(`${url}/webhook`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-webhook-signature': secret },
+    headers: webhookHeaders(secret),
     body: JSON.stringify(body),
   });
   process.stdout.write(`${label.padEnd(34)} → ${res.status} ${await res.text()}\n`);
@@ -74,14 +61,8 @@ if (args.text !== undefined) {
   for (const text of ['I would like a quote', 'for 20 office chairs', 'delivered next week']) {
     await post(`burst: ${text}`, message({ text }));
   }
-  await post(
-    'same person under a LID',
-    message({ text: 'Also, do you deliver?', jid: '7788990011@lid', pn: phone }),
-  );
+  await post('same person under a LID', message({ text: 'Also, do you deliver?', lid: '7788990011@lid' }));
   await post('photo without caption', message({ image: true }));
-  await post('status update (read)', {
-    event: 'messages.update',
-    data: { key: { id: id(), fromMe: true, remoteJid: `${phone}@s.whatsapp.net` }, update: { status: 4 } },
-  });
+  await post('status update (read)', statusWebhook(newMessageId(), 4, { phone }));
   if (args.all) await post('opt-out', message({ text: 'STOP' }));
 }
