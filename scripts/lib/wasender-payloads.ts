@@ -78,7 +78,7 @@ export interface MessageOptions {
   jid?: string;
   /** The profile name; `null` leaves the field out. */
   pushName?: string | null;
-  /** `messageTimestamp`; Unix seconds now by default. */
+  /** `messageTimestamp`; Unix seconds now by default; `null` leaves the field out. */
   timestamp?: unknown;
   /** The content; `text` gives `{ conversation: text }`. */
   message?: MessageContent | null;
@@ -107,14 +107,15 @@ export function upsertEntry(p: MessageOptions & { defaultPushName?: string }): U
   return {
     key: messageKey(p),
     ...(pushName === null ? {} : { pushName }),
-    messageTimestamp: p.timestamp ?? unixSeconds(),
+    ...(p.timestamp === null ? {} : { messageTimestamp: p.timestamp ?? unixSeconds() }),
     message: p.message === undefined ? content.text(p.text) : p.message,
   };
 }
 
 export interface Webhook<E extends string = string, D = unknown> {
   event: E;
-  timestamp: number;
+  /** Milliseconds; the parser falls back to it when a message has no usable `messageTimestamp`. */
+  timestamp?: number;
   data: D;
 }
 
@@ -124,8 +125,14 @@ export interface Webhook<E extends string = string, D = unknown> {
  */
 export function messagesUpsert<M extends UpsertEntry | UpsertEntry[]>(
   messages: M,
+  p: { timestamp?: number | null } = {},
 ): Webhook<'messages.upsert', { messages: M }> {
-  return { event: 'messages.upsert', timestamp: Date.now(), data: { messages } };
+  const timestamp = p.timestamp === undefined ? Date.now() : p.timestamp;
+  return {
+    event: 'messages.upsert',
+    ...(timestamp === null ? {} : { timestamp }),
+    data: { messages },
+  } as Webhook<'messages.upsert', { messages: M }>;
 }
 
 /** A `messages.upsert` for one direct text message (the most common webhook). */
@@ -145,13 +152,17 @@ export function textWebhookJson(p: MessageOptions & { text: string }): string {
 export function statusWebhook(
   id: string,
   status: number | string,
-  p: { phone?: string; remoteJid?: string } = {},
+  p: { phone?: string; msgId?: number | string } = {},
 ) {
-  const remoteJid = p.remoteJid ?? phoneJid(p.phone ?? '0');
+  const remoteJid = phoneJid(p.phone ?? '0');
   return {
     event: 'messages.update' as const,
     timestamp: Date.now(),
-    data: { key: { id, fromMe: true, remoteJid }, update: { status } },
+    data: {
+      key: { id, fromMe: true, remoteJid },
+      update: { status },
+      ...(p.msgId === undefined ? {} : { msgId: p.msgId }),
+    },
   };
 }
 
