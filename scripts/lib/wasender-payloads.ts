@@ -66,8 +66,8 @@ export interface UpsertEntry {
 }
 
 export interface MessageOptions {
-  /** The customer's phone number, digits only. */
-  phone: string;
+  /** The customer's phone number, digits only (not needed when `jid` names the chat). */
+  phone?: string;
   /** The message id; a new one by default. */
   id?: string;
   /** True for the business's own messages (sent from the phone or the gateway), echoed back. */
@@ -92,13 +92,18 @@ export function messageKey(p: Pick<MessageOptions, 'phone' | 'id' | 'fromMe' | '
   const key: MessageKey = {
     id: p.id ?? newMessageId(),
     fromMe: p.fromMe ?? false,
-    remoteJid: p.jid ?? p.lid ?? phoneJid(p.phone),
+    remoteJid: p.jid ?? p.lid ?? phoneJid(required(p.phone)),
   };
-  if (p.lid) {
+  if (p.lid && p.phone) {
     key.senderPn = phoneJid(p.phone);
     key.cleanedSenderPn = p.phone;
   }
   return Object.assign(key, p.key);
+}
+
+function required(phone: string | undefined): string {
+  if (phone === undefined) throw new TypeError('a message needs a phone or a jid');
+  return phone;
 }
 
 /** One entry of a `messages.upsert` (a message as WaSender delivers it). */
@@ -136,12 +141,12 @@ export function messagesUpsert<M extends UpsertEntry | UpsertEntry[]>(
 }
 
 /** A `messages.upsert` for one direct text message (the most common webhook). */
-export function textWebhook(p: MessageOptions & { text: string }) {
+export function textWebhook(p: MessageOptions & { phone: string; text: string }) {
   return messagesUpsert(upsertEntry(p));
 }
 
 /** The same, serialised: the bench posts the bodies as strings. */
-export function textWebhookJson(p: MessageOptions & { text: string }): string {
+export function textWebhookJson(p: MessageOptions & { phone: string; text: string }): string {
   return JSON.stringify(textWebhook(p));
 }
 
