@@ -9,21 +9,6 @@ import { systemCaller } from '../server/services/auth';
 import { createInnerContext } from '../server/trpc/context';
 import { createCaller } from '../server/trpc/router';
 
-/** Parses `--name value` pairs and bare flags. */
-export function parseArgs(argv: string[]): Record<string, string | true> {
-  const out: Record<string, string | true> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) continue;
-    const next = argv[i + 1];
-    if (next !== undefined && !next.startsWith('--')) {
-      out[a.slice(2)] = next;
-      i++;
-    } else out[a.slice(2)] = true;
-  }
-  return out;
-}
-
 /**
  * Runs a script against the configured database through the same procedures as the API, as the
  * server's own system caller. Workers are not started. When a running server holds the embedded data

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { fail, parseArgs } from './_cli';
+import { fail } from './_cli';
 import { dashboardMarkdown, measureDashboard } from './bench/dashboard';
+import { parseCli } from './lib/command-line';
 
 /**
  * Dashboard read speed on one large data set (see scripts/generate-data.ts): each scenario runs the
@@ -12,16 +13,14 @@ import { dashboardMarkdown, measureDashboard } from './bench/dashboard';
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/wcb_bench npx tsx scripts/bench-dashboard.ts \
  *     [--rounds 7] [--iterations 40] [--warmup 10]
  */
-const args = parseArgs(process.argv.slice(2));
-const intArg = (name: string, dflt: number, min: number) => {
-  const v = args[name];
-  const n = v === undefined ? dflt : Number(v);
-  if (!Number.isInteger(n) || n < min) fail(`--${name} must be a whole number of at least ${min}`);
-  return n;
-};
-const rounds = intArg('rounds', 7, 5);
-const iterations = intArg('iterations', 40, 5);
-const warmup = intArg('warmup', 10, 0);
+const cli = parseCli({
+  usage:
+    'Usage: DATABASE_URL=postgres://… npx tsx scripts/bench-dashboard.ts [--rounds 7] [--iterations 40] [--warmup 10]',
+  options: { rounds: { type: 'string' }, iterations: { type: 'string' }, warmup: { type: 'string' } },
+});
+const rounds = cli.int('rounds', 7, 5);
+const iterations = cli.int('iterations', 40, 5);
+const warmup = cli.int('warmup', 10, 0);
 
 const url = process.env.DATABASE_URL;
 if (!url) fail('Set DATABASE_URL to a Postgres database filled by scripts/generate-data.ts.');

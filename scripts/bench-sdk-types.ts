@@ -9,18 +9,22 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { repoRoot, run } from '../tests/sdk/support';
-import { parseArgs } from './_cli';
 import { measureSdkTypes, sdkTypesMarkdown } from './bench/sdk-types';
+import { parseCli } from './lib/command-line';
 
-const args = parseArgs(process.argv.slice(2));
-const rounds = Math.max(1, Number(args.rounds ?? (args.quick ? 3 : 5)));
+const cli = parseCli({
+  usage: 'Usage: npx tsx scripts/bench-sdk-types.ts [--rounds 5] [--quick] [--skip-build]',
+  options: { rounds: { type: 'string' }, quick: { type: 'boolean' }, 'skip-build': { type: 'boolean' } },
+});
+const args = cli.values;
+const rounds = cli.int('rounds', args.quick ? 3 : 5, 1);
 const outDir = path.join(repoRoot, 'bench');
 
 async function main() {
   const { samples: _, ...report } = await measureSdkTypes({
     rounds,
     files: ['baseline', 'calls', 'every-procedure'],
-    skipBuild: Boolean(args['skip-build']),
+    skipBuild: args['skip-build'] === true,
     log: (line) => console.log(line),
   });
   const md = sdkTypesMarkdown({ ...report, samples: {} });

@@ -1,5 +1,4 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from './_cli';
 import { benchCampaigns } from './bench/campaigns';
 import { benchDashboard } from './bench/dashboard';
 import { machine, postgresVersion, type ScenarioResult } from './bench/lib';
@@ -9,6 +8,7 @@ import { benchSdkSize } from './bench/sdk-size';
 import { benchSdkTypes } from './bench/sdk-types';
 import { benchThroughput } from './bench/throughput';
 import { benchTrpcRead } from './bench/trpc-read';
+import { parseCli } from './lib/command-line';
 
 /**
  * The benchmark suite: each scenario measures a baseline and the subject alternately in one run and
@@ -20,9 +20,13 @@ import { benchTrpcRead } from './bench/trpc-read';
  * --quick shrinks every scenario (smaller data, shorter runs) so the whole suite is a CI smoke test of
  * under two minutes; its figures are noisier than a full run's.
  */
-const args = parseArgs(process.argv.slice(2));
-const quick = Boolean(args.quick);
-const only = typeof args.only === 'string' ? new Set(args.only.split(',')) : null;
+const cli = parseCli({
+  usage:
+    'Usage: npm run bench -- [--quick] [--only webhook,pipeline,throughput,campaigns,trpc-read,memory,dashboard,sdk-types,sdk-size]',
+  options: { quick: { type: 'boolean' }, only: { type: 'string' } },
+});
+const quick = cli.values.quick === true;
+const only = cli.values.only !== undefined ? new Set(cli.values.only.split(',')) : null;
 const pgUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 type Run = () => Promise<ScenarioResult | ScenarioResult[]>;
@@ -39,10 +43,7 @@ const scenarios: Array<[string, Run]> = [
 ];
 if (only) {
   const unknown = [...only].filter((k) => !scenarios.some(([key]) => key === k));
-  if (unknown.length) {
-    process.stderr.write(`unknown scenario(s): ${unknown.join(', ')}\n`);
-    process.exit(2);
-  }
+  if (unknown.length) cli.usageError(`unknown scenario(s): ${unknown.join(', ')}`);
 }
 
 const started = Date.now();

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { TCampaignCreateInput, TCampaignProgress, TLeadStatus } from '../server/contracts';
 import { describeHolder } from '../server/db/client';
-import { describeError, fail, parseArgs, withCaller } from './_cli';
+import { describeError, fail, withCaller } from './_cli';
+import { parseCli } from './lib/command-line';
 
 /**
  * Creates, previews and starts a campaign through the API's procedures, then shows its progress until
@@ -16,33 +17,41 @@ import { describeError, fail, parseArgs, withCaller } from './_cli';
  * server's workers carry on. On an embedded data folder a running server holds, the script acts through
  * that server and only its workers send.
  */
-const args = parseArgs(process.argv.slice(2));
-const str = (k: string) => (typeof args[k] === 'string' ? (args[k] as string) : undefined);
-const list = (k: string) =>
-  str(k)
+const cli = parseCli({
+  usage:
+    'Usage: npm run campaign -- --name NAME (--message TEXT | --message-file FILE) (--numbers FILE | --tag T[,T] | --status S[,S]) [--rate N] [--jitter P] [--dry-run] [--detach]',
+  options: {
+    name: { type: 'string' },
+    message: { type: 'string' },
+    'message-file': { type: 'string' },
+    numbers: { type: 'string' },
+    tag: { type: 'string' },
+    status: { type: 'string' },
+    rate: { type: 'string' },
+    jitter: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    detach: { type: 'boolean' },
+  },
+});
+const args = cli.values;
+const list = (value: string | undefined) =>
+  value
     ?.split(',')
     .map((s) => s.trim())
     .filter(Boolean) ?? [];
-const int = (k: string) => {
-  const v = str(k);
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) fail(`--${k} must be a whole number`);
-  return Number(v);
-};
+const rate = cli.int('rate');
+const jitter = cli.int('jitter');
 
-const name = str('name');
+const name = args.name || cli.usageError('--name is required.');
+const messageFile = args['message-file'];
 const message =
-  str('message') ?? (str('message-file') ? readFileSync(str('message-file')!, 'utf8') : undefined);
-if (!name || !message) {
-  fail(
-    'usage: npm run campaign -- --name NAME --message TEXT (--numbers FILE | --tag T[,T] | --status S[,S]) [--rate N] [--jitter P] [--dry-run] [--detach]',
-  );
-}
-const numbersFile = str('numbers');
+  (args.message ?? (messageFile ? readFileSync(messageFile, 'utf8') : undefined)) ||
+  cli.usageError('--message (or --message-file) is required.');
+const numbersFile = args.numbers;
 const audience: TCampaignCreateInput['audience'] = {
   contactIds: [],
-  tags: list('tag'),
-  leadStatuses: list('status') as TLeadStatus[],
+  tags: list(args.tag),
+  leadStatuses: list(args.status) as TLeadStatus[],
   ...(numbersFile ? { numbers: readFileSync(numbersFile, 'utf8') } : {}),
 };
 
@@ -67,12 +76,12 @@ function bar(p: TCampaignProgress): string {
 await withCaller(async (api, runtime) => {
   try {
     const draft = await api.campaigns.create({
-      name: name!,
-      template: message!,
+      name,
+      template: message,
       audience,
       variableDefaults: {},
-      ...(int('rate') !== undefined ? { ratePerMinute: int('rate') } : {}),
-      ...(int('jitter') !== undefined ? { jitterPercent: int('jitter') } : {}),
+      ...(rate !== undefined ? { ratePerMinute: rate } : {}),
+      ...(jitter !== undefined ? { jitterPercent: jitter } : {}),
     });
     const preview = await api.campaigns.preview({ id: draft.id, sample: 3 });
     const t = preview.totals;

@@ -1,11 +1,14 @@
 import { spawn } from 'node:child_process';
 import { startFakeOpenAI } from '../tests/fakes/openai-server';
 import { startFakeWasender } from '../tests/fakes/wasender-server';
+import { parseCli } from './lib/command-line';
 
 /**
  * The whole loop on one machine: a fake OpenAI and a fake WaSender on loopback, and the server wired
  * to them. Post webhooks with `npm run simulate` and watch the replies arrive at the fake gateway.
  */
+parseCli({ usage: 'Usage: [PORT=3000] npm run dev:fakes', options: {} });
+
 const secret = 'dev-webhook-secret';
 const openai = await startFakeOpenAI({
   responder: (body) => {

@@ -1,7 +1,8 @@
 import postgres from 'postgres';
 import { openDatabase } from '../server/db/client';
 import { runMigrations } from '../server/db/migrate';
-import { fail, parseArgs } from './_cli';
+import { fail } from './_cli';
+import { parseCli } from './lib/command-line';
 
 /**
  * Fills a Postgres database with a realistic data set for benchmarks: contacts, one conversation each
@@ -15,24 +16,28 @@ import { fail, parseArgs } from './_cli';
  * The database is created when it does not exist and migrated. It must be empty unless --reset is
  * given, which deletes every contact (and with them conversations, messages and CRM rows) first.
  */
-const args = parseArgs(process.argv.slice(2));
+const cli = parseCli({
+  usage:
+    'Usage: DATABASE_URL=postgres://… npx tsx scripts/generate-data.ts [--contacts 50000] [--conversations 20000] [--messages 1000000] [--days 90] [--reset]',
+  options: {
+    contacts: { type: 'string' },
+    conversations: { type: 'string' },
+    messages: { type: 'string' },
+    days: { type: 'string' },
+    reset: { type: 'boolean' },
+  },
+});
+const args = cli.values;
 const url = process.env.DATABASE_URL;
 if (!url) fail('Set DATABASE_URL to the Postgres database to fill (it is created if missing).');
 
-const num = (name: string, dflt: number) => {
-  const v = args[name];
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) fail(`--${name} must be a whole number`);
-  return n;
-};
 const sizes = {
-  contacts: num('contacts', 50_000),
-  conversations: num('conversations', 20_000),
-  messages: num('messages', 1_000_000),
-  days: Math.max(1, num('days', 90)),
+  contacts: cli.int('contacts', 50_000),
+  conversations: cli.int('conversations', 20_000),
+  messages: cli.int('messages', 1_000_000),
+  days: Math.max(1, cli.int('days', 90)),
 };
-if (sizes.conversations > sizes.contacts) fail('--conversations cannot exceed --contacts');
+if (sizes.conversations > sizes.contacts) cli.usageError('--conversations cannot exceed --contacts');
 if (sizes.messages > 0 && sizes.conversations === 0) fail('messages need at least one conversation');
 
 async function ensureDatabase(target: string) {

@@ -1,20 +1,39 @@
 import { TRPCError } from '@trpc/server';
-import { describeError, fail, parseArgs, withCaller } from './_cli';
+import { describeError, fail, withCaller } from './_cli';
+import { parseCli } from './lib/command-line';
 
 const usage = `Usage:
   npm run key:create -- --name NAME --role admin|agent
   npm run key:list
   npm run key:revoke -- --id KEY_ID`;
 
-const [command, ...rest] = process.argv.slice(2);
-const args = parseArgs(rest);
+const cli = parseCli({
+  usage,
+  options: { name: { type: 'string' }, role: { type: 'string' }, id: { type: 'string' } },
+  allowPositionals: true,
+});
+const args = cli.values;
+const [command = cli.usageError('A command is required.'), ...extra] = cli.positionals;
+if (extra.length) cli.usageError(`Unexpected argument "${extra[0]}".`);
+const expected: Record<string, string[]> = { create: ['name', 'role'], list: [], revoke: ['id'] };
+const required = Object.hasOwn(expected, command)
+  ? expected[command]!
+  : cli.usageError(`Unknown command "${command}".`);
+for (const option of Object.keys(args)) {
+  if (!required.includes(option)) cli.usageError(`--${option} does not apply to ${command}.`);
+}
+for (const option of required) {
+  if (args[option as keyof typeof args] === undefined) cli.usageError(`--${option} is required.`);
+}
+if (args.role !== undefined && args.role !== 'admin' && args.role !== 'agent') {
+  cli.usageError(`--role must be admin or agent (got "${args.role}").`);
+}
 
 try {
   await withCaller(async (caller) => {
     switch (command) {
       case 'create': {
-        if (typeof args.name !== 'string' || typeof args.role !== 'string') fail(usage);
-        const key = await caller.keys.create({ name: args.name, role: args.role as 'admin' | 'agent' });
+        const key = await caller.keys.create({ name: args.name!, role: args.role as 'admin' | 'agent' });
         process.stdout.write(
           `Created ${key.role} key "${key.name}" (id ${key.id}). It is shown only now:\n\n  ${key.key}\n\n`,
         );
@@ -32,8 +51,7 @@ try {
         return;
       }
       case 'revoke': {
-        if (typeof args.id !== 'string') fail(usage);
-        const key = await caller.keys.revoke({ id: args.id });
+        const key = await caller.keys.revoke({ id: args.id! });
         process.stdout.write(`Revoked key "${key.name}" (${key.prefix}…).\n`);
         return;
       }

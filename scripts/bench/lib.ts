@@ -10,6 +10,7 @@ import { loadConfig } from '../../server/config';
 import { createLogger } from '../../server/log';
 import { loadPersona } from '../../server/persona';
 import { createRuntime } from '../../server/runtime';
+import { textWebhookJson } from '../lib/wasender-payloads';
 
 /** One scenario's result: the subject against a baseline measured alternately in the same run. */
 export interface ScenarioResult {
@@ -233,20 +234,9 @@ export async function scratchDatabase(baseUrl: string) {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A WaSender `messages.upsert` webhook body with one customer's text message. */
+/** A WaSender `messages.upsert` webhook body (as a string) with one customer's text message. */
 export function webhookBody(phone: string, providerId: string, text: string, pushName = 'Bench') {
-  return JSON.stringify({
-    event: 'messages.upsert',
-    timestamp: Date.now(),
-    data: {
-      messages: {
-        key: { id: providerId, fromMe: false, remoteJid: `${phone}@s.whatsapp.net` },
-        pushName,
-        messageTimestamp: Math.floor(Date.now() / 1000),
-        message: { conversation: text },
-      },
-    },
-  });
+  return textWebhookJson({ phone, id: providerId, text, pushName });
 }
 
 /**

@@ -6,6 +6,7 @@ import { createAuthService } from '../../server/services/auth';
 import { startFakeOpenAI } from '../../tests/fakes/openai-server';
 import { startFakeWasender } from '../../tests/fakes/wasender-server';
 import { startServerProcess } from '../../tests/helpers/server-process';
+import { webhookHeaders } from '../lib/wasender-payloads';
 import { httpLoad, rssMiB, type ScenarioResult, scratchDatabase, sleep, summarize, webhookBody } from './lib';
 
 const SECRET = 'bench-memory-secret-0000000';
@@ -83,7 +84,7 @@ export async function benchMemory(pgUrl: string, quick: boolean): Promise<Scenar
             const phone = `1415557${String(1000 + (n % customers)).padStart(4, '0')}`;
             const res = await fetch(`${server.url}/webhook`, {
               method: 'POST',
-              headers: { 'content-type': 'application/json', 'x-webhook-signature': SECRET },
+              headers: webhookHeaders(SECRET),
               body: webhookBody(phone, `M${randomBytes(10).toString('hex')}`, `question ${n}`, 'Memory'),
               signal: AbortSignal.timeout(10_000),
             }).catch(() => null);

@@ -3,6 +3,7 @@ import Fastify from 'fastify';
 import postgres from 'postgres';
 import { startFakeOpenAI } from '../../tests/fakes/openai-server';
 import { startFakeWasender } from '../../tests/fakes/wasender-server';
+import { SIGNATURE_HEADER, webhookHeaders } from '../lib/wasender-payloads';
 import {
   httpLoad,
   percentile,
@@ -83,11 +84,11 @@ export async function benchWebhook(pgUrl: string, quick: boolean): Promise<Scena
   try {
     // Warm up both paths.
     await runLoad(baselineUrl, 200, 10, {}, 'warm');
-    await runLoad(subjectUrl, 200, 10, { 'x-webhook-signature': SECRET }, 'warm');
+    await runLoad(subjectUrl, 200, 10, { [SIGNATURE_HEADER]: SECRET }, 'warm');
     for (let i = 0; i < roundsN; i++) {
       const tag = `R${i + 1}`;
       const base = await runLoad(baselineUrl, perRound, 50, {}, tag);
-      const subj = await runLoad(subjectUrl, perRound, 50, { 'x-webhook-signature': SECRET }, tag);
+      const subj = await runLoad(subjectUrl, perRound, 50, { [SIGNATURE_HEADER]: SECRET }, tag);
       errors += base.failed + subj.failed;
       // Every acknowledged webhook carried a new message: each must be stored once, with one reply job.
       const [stored] =
@@ -170,7 +171,7 @@ export async function benchPipeline(pgUrl: string, quick: boolean): Promise<Scen
             const t0 = Date.now();
             await fetch(url, {
               method: 'POST',
-              headers: { 'content-type': 'application/json', 'x-webhook-signature': SECRET },
+              headers: webhookHeaders(SECRET),
               body: webhookBody(phone, `P${randomBytes(8).toString('hex')}${k}`, `hello ${n}`),
             });
             for (;;) {

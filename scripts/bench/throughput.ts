@@ -12,6 +12,7 @@ import { startFakeWasender } from '../../tests/fakes/wasender-server';
 import { WEBHOOK_SECRET } from '../../tests/helpers/pipeline';
 import { deliverAll, inboundBurst, processFixture } from '../../tests/helpers/reliability';
 import { type ServerProcess, startServerProcess } from '../../tests/helpers/server-process';
+import { webhookHeaders } from '../lib/wasender-payloads';
 import { httpLoad, type ScenarioResult, sleep, startBenchServer, summarize, webhookBody } from './lib';
 
 const MODEL_MS = 20;
@@ -191,7 +192,7 @@ async function benchAckRate(pgUrl: string, quick: boolean): Promise<ScenarioResu
               url: `${server.url}/webhook`,
               connections: 50,
               amount: perRound,
-              headers: { 'content-type': 'application/json', 'x-webhook-signature': WEBHOOK_SECRET },
+              headers: webhookHeaders(WEBHOOK_SECRET),
               requests: Array.from({ length: 300 }, (_, i) => ({
                 method: 'POST' as const,
                 body: webhookBody(`1416555${String(1000 + i).padStart(4, '0')}`, `${tag}-[<id>]`, `hi ${i}`),

@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignRecipients, contacts, messages } from '../../drizzle';
-import { type PipelineHarness, startPipeline, textWebhook } from '../helpers/pipeline';
+import { type PipelineHarness, startPipeline, statusWebhook, textWebhook } from '../helpers/pipeline';
 import { FAST_CAMPAIGNS, phones, seedContacts, sendsPerPhone, statusCounts, waitFor } from './support';
 
 /**
@@ -223,15 +223,8 @@ describe('dispatch', () => {
     await api().campaigns.start({ id: c.id });
     await finished(c.id);
     const sends = sentTo(list);
-    const status = (s: (typeof sends)[number], value: string) => ({
-      event: 'messages.update',
-      timestamp: Date.now(),
-      data: {
-        key: { id: `WA${s.msgId}`, fromMe: true, remoteJid: `${s.to.slice(1)}@s.whatsapp.net` },
-        update: { status: value },
-        msgId: s.msgId,
-      },
-    });
+    const status = (s: (typeof sends)[number], value: string) =>
+      statusWebhook(`WA${s.msgId}`, value, { phone: s.to.slice(1), msgId: s.msgId });
     expect((await h.post(status(sends[0]!, 'delivered'))).status).toBe(200);
     expect((await h.post(status(sends[1]!, 'read'))).status).toBe(200);
     // Late or repeated statuses never move a recipient back.

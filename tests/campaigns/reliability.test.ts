@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { contacts } from '../../drizzle';
+import { webhookHeaders } from '../../scripts/lib/wasender-payloads';
 import { loadConfig } from '../../server/config';
 import { loadPersona } from '../../server/persona';
 import { createRuntime, type Runtime } from '../../server/runtime';
@@ -130,7 +131,7 @@ describe.skipIf(!baseUrl)('a campaign across a crash and a second worker (real P
     for (const r of unknown.items) {
       const res = await fetch(`${servers[0]!.url}/webhook`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-webhook-signature': WEBHOOK_SECRET },
+        headers: webhookHeaders(WEBHOOK_SECRET),
         body: JSON.stringify(textWebhook({ phone: r.phone.slice(1), text: r.text!, fromMe: true })),
       });
       expect(res.status).toBe(200);

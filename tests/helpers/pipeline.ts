@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import type pino from 'pino';
 import { contacts, conversations } from '../../drizzle';
+import { webhookHeaders } from '../../scripts/lib/wasender-payloads';
 import { type FakeOpenAI, type FakeOpenAIOptions, startFakeOpenAI } from '../fakes/openai-server';
 import { type FakeWasender, startFakeWasender } from '../fakes/wasender-server';
 import { createTestRuntime, type TestRuntime } from './runtime';
@@ -62,10 +62,7 @@ export async function startPipeline(
     post(body, signature = WEBHOOK_SECRET) {
       return fetch(`${baseUrl}/webhook`, {
         method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(signature === null ? {} : { 'x-webhook-signature': signature }),
-        },
+        headers: webhookHeaders(signature),
         body: typeof body === 'string' ? body : JSON.stringify(body),
       });
     },
@@ -77,47 +74,8 @@ export async function startPipeline(
   };
 }
 
-export const newId = () => `3EB0${randomBytes(8).toString('hex').toUpperCase()}`;
-
-/** A WaSender `messages.upsert` for one direct text message. */
-export function textWebhook(p: {
-  phone: string;
-  text: string;
-  id?: string;
-  fromMe?: boolean;
-  pushName?: string;
-  lid?: string;
-}) {
-  const key: Record<string, unknown> = {
-    id: p.id ?? newId(),
-    fromMe: p.fromMe ?? false,
-    remoteJid: p.lid ?? `${p.phone}@s.whatsapp.net`,
-  };
-  if (p.lid) {
-    key.senderPn = `${p.phone}@s.whatsapp.net`;
-    key.cleanedSenderPn = p.phone;
-  }
-  return {
-    event: 'messages.upsert',
-    timestamp: Date.now(),
-    data: {
-      messages: {
-        key,
-        pushName: p.pushName ?? 'Customer',
-        messageTimestamp: Math.floor(Date.now() / 1000),
-        message: { conversation: p.text },
-      },
-    },
-  };
-}
-
-export function statusWebhook(id: string, status: number | string) {
-  return {
-    event: 'messages.update',
-    timestamp: Date.now(),
-    data: { key: { id, fromMe: true, remoteJid: '0@s.whatsapp.net' }, update: { status } },
-  };
-}
+/** Webhook bodies come from the shared WaSender payload builders (also used by simulate and the bench). */
+export { newMessageId as newId, statusWebhook, textWebhook } from '../../scripts/lib/wasender-payloads';
 
 /** Waits until the fake gateway has received `n` messages for this phone; returns them. */
 export async function sendsTo(h: PipelineHarness, phone: string, n = 1, timeoutMs = 15_000) {

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { schema } from '../../drizzle';
+import { webhookHeaders } from '../../scripts/lib/wasender-payloads';
 import { createAuthService } from '../../server/services/auth';
 import { type FakeOpenAIOptions, startFakeOpenAI } from '../fakes/openai-server';
 import { type FakeWasenderSend, startFakeWasender } from '../fakes/wasender-server';
@@ -96,7 +97,7 @@ export async function deliver(item: Inbound, baseUrl: string, timeoutMs = 10_000
   try {
     const res = await fetch(`${baseUrl}/webhook`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-webhook-signature': WEBHOOK_SECRET },
+      headers: webhookHeaders(WEBHOOK_SECRET),
       body: JSON.stringify(item.body),
       signal: AbortSignal.timeout(timeoutMs),
     });

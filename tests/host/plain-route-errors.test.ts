@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { webhookHeaders } from '../../scripts/lib/wasender-payloads';
 import { buildApp } from '../../server/app';
 import { createLogger } from '../../server/log';
 import { textWebhook, WEBHOOK_SECRET } from '../helpers/pipeline';
@@ -24,7 +25,7 @@ function capture() {
 const signed = (body: unknown) => ({
   method: 'POST' as const,
   url: '/webhook',
-  headers: { 'content-type': 'application/json', 'x-webhook-signature': WEBHOOK_SECRET },
+  headers: webhookHeaders(WEBHOOK_SECRET),
   payload: JSON.stringify(body),
 });
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { webhookHeaders } from '../../scripts/lib/wasender-payloads';
 import { textWebhook, WEBHOOK_SECRET } from '../helpers/pipeline';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
 
@@ -136,10 +137,7 @@ describe('/webhook: unsigned floods', () => {
       method: 'POST',
       url: '/webhook',
       remoteAddress: ip,
-      headers: {
-        'content-type': 'application/json',
-        ...(signature ? { 'x-webhook-signature': signature } : {}),
-      },
+      headers: webhookHeaders(signature || null),
       payload: JSON.stringify(textWebhook({ phone, text: 'hello' })),
     });
 

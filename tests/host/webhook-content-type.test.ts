@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SIGNATURE_HEADER } from '../../scripts/lib/wasender-payloads';
 import { textWebhook, WEBHOOK_SECRET } from '../helpers/pipeline';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
 
@@ -19,7 +20,7 @@ let phone = 14155550700;
 const nextPhone = () => String(phone++);
 
 async function post(payload: string | Buffer, contentType: string | undefined, signature = WEBHOOK_SECRET) {
-  const headers: Record<string, string> = { 'x-webhook-signature': signature };
+  const headers: Record<string, string> = { [SIGNATURE_HEADER]: signature };
   if (contentType !== undefined) headers['content-type'] = contentType;
   const app = await t.app();
   return app.inject({ method: 'POST', url: '/webhook', headers, payload });

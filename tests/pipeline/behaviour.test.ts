@@ -1,6 +1,7 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { activities, botEvents, contacts, conversations, messages, tasks } from '../../drizzle';
+import { content, messagesUpsert, upsertEntry } from '../../scripts/lib/wasender-payloads';
 import { lastUserText } from '../fakes/openai-server';
 import { type PipelineHarness, sendsTo, startPipeline, textWebhook } from '../helpers/pipeline';
 
@@ -163,15 +164,18 @@ describe('opt-out', () => {
 describe('message types and splitting', () => {
   it('an image without a caption gets the persona answer for non-text messages', async () => {
     const phone = '14155550308';
-    await h.post({
-      event: 'messages.upsert',
-      data: {
-        messages: {
-          key: { id: `IMG${Date.now()}`, fromMe: false, remoteJid: `${phone}@s.whatsapp.net` },
-          message: { imageMessage: { url: 'https://mmg.whatsapp.net/x.enc', mimetype: 'image/jpeg' } },
-        },
-      },
-    });
+    await h.post(
+      messagesUpsert(
+        upsertEntry({
+          phone,
+          id: `IMG${Date.now()}`,
+          pushName: null,
+          timestamp: null,
+          message: content.image({ url: 'https://mmg.whatsapp.net/x.enc' }),
+        }),
+        { timestamp: null },
+      ),
+    );
     const [reply] = await sendsTo(h, phone);
     expect(reply!.text).toBe(h.runtime.persona.nonText.reply);
     const [stored] = await db().select().from(messages).where(eq(messages.type, 'image'));

@@ -1,6 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contactIdentities, contacts, conversations, messages } from '../../drizzle';
+import { messagesUpsert, upsertEntry } from '../../scripts/lib/wasender-payloads';
 import {
   newId,
   type PipelineHarness,
@@ -99,29 +100,15 @@ describe('POST /webhook', () => {
   });
 
   it('group chats, broadcasts and newsletters are ignored and stored nowhere', async () => {
-    const group = {
-      event: 'messages.upsert',
-      data: {
-        messages: {
-          key: {
-            id: newId(),
-            fromMe: false,
-            remoteJid: '120363000000000000@g.us',
-            participant: '14155550204@s.whatsapp.net',
-          },
-          message: { conversation: 'hi group' },
-        },
-      },
-    };
-    const broadcast = {
-      event: 'messages.upsert',
-      data: {
-        messages: {
-          key: { id: newId(), fromMe: false, remoteJid: 'status@broadcast' },
-          message: { conversation: 's' },
-        },
-      },
-    };
+    // Bare entries: no profile name, no timestamps.
+    const bare = (p: { jid: string; text: string; key?: Record<string, unknown> }) =>
+      messagesUpsert(upsertEntry({ ...p, pushName: null, timestamp: null }), { timestamp: null });
+    const group = bare({
+      jid: '120363000000000000@g.us',
+      key: { participant: '14155550204@s.whatsapp.net' },
+      text: 'hi group',
+    });
+    const broadcast = bare({ jid: 'status@broadcast', text: 's' });
     expect((await h.post(group)).status).toBe(200);
     expect((await h.post(broadcast)).status).toBe(200);
     expect(await db().select().from(contacts).where(eq(contacts.phone, '+14155550204'))).toHaveLength(0);
@@ -131,15 +118,12 @@ describe('POST /webhook', () => {
   it('the same person under a LID and under a phone is one contact and one conversation', async () => {
     await h.post(textWebhook({ phone: '14155550205', text: 'first from lid', lid: '99887766554433@lid' }));
     // Later the LID arrives without any phone: it resolves to the same contact.
-    await h.post({
-      event: 'messages.upsert',
-      data: {
-        messages: {
-          key: { id: newId(), fromMe: false, remoteJid: '99887766554433@lid' },
-          message: { conversation: 'second, lid only' },
-        },
-      },
-    });
+    await h.post(
+      messagesUpsert(
+        upsertEntry({ lid: '99887766554433@lid', text: 'second, lid only', pushName: null, timestamp: null }),
+        { timestamp: null },
+      ),
+    );
     await h.post(textWebhook({ phone: '14155550205', text: 'third, by phone' }));
     const cs = await db().select().from(contacts).where(eq(contacts.phone, '+14155550205'));
     expect(cs).toHaveLength(1);

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { webhookHeaders } from '../../scripts/lib/wasender-payloads';
 import { startFakeOpenAI } from '../fakes/openai-server';
 import { startFakeWasender } from '../fakes/wasender-server';
 import { textWebhook, WEBHOOK_SECRET } from '../helpers/pipeline';
@@ -40,7 +41,7 @@ describe.skipIf(!baseUrl)('a server killed between enqueue and send (real Postgr
       on conflict (name) do update set next_slot_at = excluded.next_slot_at`;
     const res = await fetch(`${server.url}/webhook`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-webhook-signature': WEBHOOK_SECRET },
+      headers: webhookHeaders(WEBHOOK_SECRET),
       body: JSON.stringify(textWebhook({ phone: '14155550601', text: 'will you survive?' })),
     });
     expect(res.status).toBe(200);

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { webhookHeaders } from '../../scripts/lib/wasender-payloads';
 import { textWebhook, WEBHOOK_SECRET } from '../helpers/pipeline';
 import { createApiKeyOn, processFixture, waitUntil } from '../helpers/reliability';
 import { type ServerProcess, startServerProcess } from '../helpers/server-process';
@@ -30,7 +31,7 @@ async function trpc(server: ServerProcess, key: string, path: string, input: unk
 async function post(server: ServerProcess, i: number) {
   const res = await fetch(`${server.url}/webhook`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-webhook-signature': WEBHOOK_SECRET },
+    headers: webhookHeaders(WEBHOOK_SECRET),
     body: JSON.stringify(
       textWebhook({ phone: `1415555${String(700 + i).padStart(4, '0')}`, text: `hello ${i}` }),
     ),
