@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 /**
  * WaSender webhook bodies as the gateway posts them to `/webhook`, for the tests, `npm run simulate`
- * and the bench. One builder per shape the server's parser accepts (server/webhook/payload.ts):
+ * and the bench. One builder per shape the server's parser accepts (server/pipeline/payload.ts):
  * `messages.upsert` with a text (`conversation`), an `extendedTextMessage`, media or any other content,
  * a customer writing under a LID, the business's own messages (`fromMe`) echoed back, several messages
  * in one body, `messages.update` status changes, `message-receipt.update` receipts, `message.sent` and

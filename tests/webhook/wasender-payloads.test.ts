@@ -10,7 +10,7 @@ import {
   upsertEntry,
   webhookHeaders,
 } from '../../scripts/lib/wasender-payloads';
-import { parseWebhook } from '../../server/webhook/payload';
+import { parseWebhook } from '../../server/pipeline/payload';
 
 /** Each shared builder gives a body the server's parser reads as the intended item. */
 const items = (body: unknown) => {
