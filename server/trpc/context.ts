@@ -28,6 +28,8 @@ export function createRequestContext(opts: {
   authorization: string | undefined;
   /** The caller the host already resolved from the same header (its rate limit needs it first). */
   resolved?: Caller | null;
+  /** A subscription's single-use stream ticket (`staff.streamTicket`), used instead of a header. */
+  streamTicket?: string;
 }): Context {
   let pending: Promise<Caller | null> | undefined =
     opts.resolved === undefined ? undefined : Promise.resolve(opts.resolved);
@@ -36,7 +38,10 @@ export function createRequestContext(opts: {
     services: opts.services,
     log: opts.log,
     authenticate: () => {
-      pending ??= opts.services.auth.authenticate(token);
+      pending ??=
+        opts.streamTicket !== undefined && !token
+          ? opts.services.auth.redeemStreamTicket(opts.streamTicket)
+          : opts.services.auth.authenticate(token);
       return pending;
     },
   };
