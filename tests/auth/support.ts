@@ -11,11 +11,11 @@ import { listenOnLoopback, sendJson } from '../fakes/http';
 export interface SigningKey {
   kid: string;
   alg: 'ES256' | 'RS256';
-  privateKey: CryptoKey;
+  privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
   publicJwk: JWK;
 }
 
-export async function newSigningKey(alg: 'ES256' | 'RS256', kid = randomUUID()): Promise<SigningKey> {
+export async function newSigningKey(alg: 'ES256' | 'RS256', kid: string = randomUUID()): Promise<SigningKey> {
   const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' };
   return { kid, alg, privateKey, publicJwk };
