@@ -9,6 +9,7 @@ import Fastify, {
 } from 'fastify';
 import type { Logger as PinoLogger } from 'pino';
 import { API_VERSION, API_VERSION_HEADER } from './contracts/version';
+import { AppError } from './errors';
 import { closeStreamsOnShutdown } from './events/shutdown';
 import { openApiRoutes, REST_PREFIX, requestToken } from './http/openapi';
 import { createRateLimiter, type RateLimiter } from './http/rate-limit';
@@ -80,13 +81,25 @@ export async function buildApp({ runtime, logger, rateLimiter }: AppOptions): Pr
       if (caller === undefined) {
         if (limiter.exhausted(anonymous, apiMax))
           return trpcTooMany(req, reply, limiter.take(anonymous, apiMax));
-        // A failed lookup is left to the tRPC call, which answers it in its own (masked) shape.
-        caller = await services.auth.authenticate(token).catch(() => undefined);
+        // A refused sign-in token counts as an unauthenticated attempt; the call itself answers why
+        // (it is not resolved here). Any other failed lookup is left to the tRPC call, which answers
+        // it in its own (masked) shape.
+        let refused = false;
+        caller = await services.auth.authenticate(token).catch((err) => {
+          refused = err instanceof AppError;
+          return refused ? null : undefined;
+        });
+        if (refused) {
+          const taken = limiter.take(anonymous, apiMax);
+          if (!taken.ok) return trpcTooMany(req, reply, taken);
+          return;
+        }
       }
       if (caller === undefined) return;
       req.apiCaller = caller;
       const cost = url.startsWith('/trpc/') ? procedureCount(url, config.http.maxBatchSize) : 1;
-      const taken = limiter.take(caller ? `key:${caller.id}` : anonymous, apiMax, cost);
+      const bucket = caller ? `${caller.kind === 'staff' ? 'staff' : 'key'}:${caller.id}` : anonymous;
+      const taken = limiter.take(bucket, apiMax, cost);
       if (!taken.ok) return trpcTooMany(req, reply, taken);
     });
   }
@@ -137,6 +150,9 @@ export async function buildApp({ runtime, logger, rateLimiter }: AppOptions): Pr
           log: req.log as unknown as Logger,
           authorization: req.headers.authorization ?? info.connectionParams?.authorization,
           resolved: req.headers.authorization === undefined ? undefined : req.apiCaller,
+          // Browsers open streams with a single-use ticket (never a lasting credential in the URL).
+          streamTicket:
+            info.type === 'subscription' ? (info.connectionParams?.ticket ?? undefined) : undefined,
         }),
       onError({ error, path, ctx }) {
         if (error.code === 'INTERNAL_SERVER_ERROR') {

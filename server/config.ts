@@ -128,6 +128,12 @@ const envSchema = z.object({
   TRUST_PROXY: trustProxy,
   /** Requests per minute per IP on /webhook (the gateway posts from few addresses). */
   WEBHOOK_RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).default(6000),
+  /** The Supabase project URL: staff sign-in tokens are checked against its JWKS and issuer. */
+  SUPABASE_URL: urlString.optional(),
+  /** Supabase's legacy JWT secret: staff sign-in tokens signed with HS256 (and `npm run staff:token`). */
+  SUPABASE_JWT_SECRET: optionalSecret,
+  /** Least time between two JWKS fetches caused by a token signed with an unknown key. */
+  SUPABASE_JWKS_COOLDOWN_SECONDS: int(0, 3600).default(30),
   /** Print a new admin key on a first start with no key in the database. */
   BOOTSTRAP_ADMIN_KEY: bool.default(true),
 
@@ -253,6 +259,12 @@ export interface Config {
     trustProxy: boolean | number | string[];
   };
   bootstrapAdminKey: boolean;
+  /** Staff sign-in with Supabase Auth; both unset: sign-in tokens are refused (API keys only). */
+  signIn: {
+    supabaseUrl: string | undefined;
+    jwtSecret: string | undefined;
+    jwksCooldownMs: number;
+  };
   personaPath: string;
   defaultRegion: string;
   openai: {
@@ -363,6 +375,11 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
       trustProxy: e.TRUST_PROXY,
     },
     bootstrapAdminKey: e.BOOTSTRAP_ADMIN_KEY,
+    signIn: {
+      supabaseUrl: e.SUPABASE_URL?.replace(/\/+$/, ''),
+      jwtSecret: e.SUPABASE_JWT_SECRET,
+      jwksCooldownMs: e.SUPABASE_JWKS_COOLDOWN_SECONDS * 1000,
+    },
     personaPath: path.resolve(e.PERSONA_PATH),
     defaultRegion: e.DEFAULT_REGION,
     openai: {
@@ -426,7 +443,10 @@ function readProcessEnv(): Record<string, string | undefined> {
 
 /** Secrets the logger and error paths must never print. */
 export function secretsOf(config: Config): string[] {
-  return [config.openai.apiKey, config.wasender.apiToken, config.wasender.webhookSecret].filter(
-    (s): s is string => typeof s === 'string' && s.length > 0,
-  );
+  return [
+    config.openai.apiKey,
+    config.wasender.apiToken,
+    config.wasender.webhookSecret,
+    config.signIn.jwtSecret,
+  ].filter((s): s is string => typeof s === 'string' && s.length > 0);
 }

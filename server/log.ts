@@ -26,6 +26,9 @@ export function createLogger(
 const CREDENTIAL_PATTERNS: Array<[RegExp, string]> = [
   [/(connectionParams=)[^&"\s]*/g, '$1[redacted]'],
   [/wcb_[A-Za-z0-9_-]{8,}/g, '[redacted]'],
+  [/wst_[A-Za-z0-9_-]{8,}/g, '[redacted]'],
+  // Sign-in tokens (JWTs: a base64url JSON header, always starting with `eyJ`).
+  [/eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, '[redacted]'],
 ];
 
 function scrub(line: string, secrets: string[]): string {

@@ -186,6 +186,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       }),
       settings,
       events,
+      signIn: config.signIn,
       campaigns: {
         ...config.campaigns,
         kicker: campaigns,

@@ -5,6 +5,7 @@ export * from './conversations';
 export * from './crm';
 export * from './events';
 export * from './settings';
+export * from './staff';
 export * from './stats';
 export * from './system';
 export * from './throttle';

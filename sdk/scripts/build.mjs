@@ -21,6 +21,7 @@ export const CONTRACT_ENTRIES = [
   'campaigns',
   'stats',
   'keys',
+  'staff',
   'system',
   'webhooks',
 ];

@@ -11,6 +11,7 @@ import {
 import { observable } from '@trpc/server/observable';
 import superjson from 'superjson';
 import { retryAfterMs } from './errors';
+import { ticketEventSource } from './stream-ticket';
 import type { AppRouter } from './types';
 import { API_VERSION, API_VERSION_HEADER, isCompatibleApiVersion } from './version';
 
@@ -179,13 +180,12 @@ export function createDefaultLinks(options: ClientOptions): TRPCLink<AppRouter>[
     : httpSubscriptionLink<AppRouter, TrpcEventSource>({
         url,
         transformer: superjson,
-        EventSource: nativeEventSource(),
-        // The browser's EventSource cannot send headers: the key travels as tRPC connection parameters
-        // in the stream's URL, where the server reads it as the authorization header.
-        connectionParams: async () => {
-          const value = await token();
-          return value ? { authorization: `Bearer ${value}` } : {};
-        },
+        // The browser's EventSource cannot send headers, and its URL is no place for a credential: each
+        // connection carries a fresh single-use stream ticket instead (see `stream-ticket.ts`).
+        EventSource: ticketEventSource(nativeEventSource() as never, async () => {
+          if (!(await token())) return null;
+          return (await ticketClient().staff.streamTicket.mutate()).ticket;
+        }) as unknown as TrpcEventSource,
       });
 
   const http = {
@@ -193,6 +193,12 @@ export function createDefaultLinks(options: ClientOptions): TRPCLink<AppRouter>[
     transformer: superjson,
     headers: requestHeaders,
     fetch: baseFetch as unknown as TrpcFetch,
+  };
+  // Stream tickets are asked for with the credentials in a header, one plain request each.
+  let tickets: Client | undefined;
+  const ticketClient = () => {
+    tickets ??= createTRPCClient<AppRouter>({ links: [httpLink<AppRouter>(http)] });
+    return tickets;
   };
   const batch = {
     ...http,

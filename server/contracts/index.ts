@@ -10,6 +10,7 @@ export * from './keys';
 export * from './leads';
 export * from './messaging';
 export * from './settings';
+export * from './staff';
 export * from './stats';
 export * from './system';
 export * from './tasks';

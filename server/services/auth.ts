@@ -1,21 +1,39 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { TApiKey, TCreatedKey, TCreateKeyInput, TRole } from '../contracts';
+import type { TApiKey, TCreatedKey, TCreateKeyInput, TRole, TStreamTicket } from '../contracts';
 import * as q from '../db/queries/api-keys';
+import * as staffQueries from '../db/queries/staff';
 import type { Db } from '../db/types';
-import { notFound } from '../errors';
+import { AppError, badRequest, notFound } from '../errors';
+import { looksLikeJwt, type StaffAuthenticator } from './staff-auth';
 
 /** Who is calling: an API key's holder, or the server itself (scripts, jobs). */
-export interface Caller {
+export interface KeyCaller {
   kind: 'apiKey' | 'system';
+  /** The key's id ('system' for the server itself). */
   id: string;
+  /** The key's name. */
   name: string;
   role: TRole;
 }
 
-export const systemCaller: Caller = { kind: 'system', id: 'system', name: 'system', role: 'admin' };
+/** A signed-in person: `id` is the staff id, `name` the display name, `role` from the staff table. */
+export interface StaffCaller {
+  kind: 'staff';
+  id: string;
+  name: string;
+  role: TRole;
+  email: string;
+}
+
+export type Caller = KeyCaller | StaffCaller;
+
+export const systemCaller: KeyCaller = { kind: 'system', id: 'system', name: 'system', role: 'admin' };
 
 export interface AuthService {
-  /** Resolves a bearer token to its caller, or null when it is unknown or revoked. */
+  /**
+   * Resolves a bearer token to its caller, or null when it is no known key. A sign-in token (a JWT)
+   * that is refused throws an UNAUTHORIZED or FORBIDDEN AppError saying why.
+   */
   authenticate(token: string | null | undefined): Promise<Caller | null>;
   /**
    * What is known about a token without asking the database: its caller (recently seen valid), null
@@ -27,6 +45,15 @@ export interface AuthService {
   revokeKey(id: string): Promise<TApiKey>;
   /** Creates the first admin key when the database has none; returns it, or null when keys exist. */
   bootstrapAdminKey(): Promise<TCreatedKey | null>;
+  /** A single-use ticket that opens one subscription stream as `caller` within a minute. */
+  issueStreamTicket(caller: Caller): Promise<TStreamTicket>;
+  /**
+   * Uses a stream ticket: its caller, with their key or staff account checked again, or null when the
+   * ticket is unknown, used already, expired, or its caller lost access meanwhile.
+   */
+  redeemStreamTicket(ticket: string | null | undefined): Promise<Caller | null>;
+  /** Forgets cached callers, so a change to keys or staff applies at once in this process. */
+  forgetCallers(): void;
 }
 
 const KEY_PREFIX = 'wcb_';
@@ -46,8 +73,16 @@ const TOUCH_INTERVAL_MS = 60_000;
 
 export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
 
-export function createAuthService(deps: { db: Db }): AuthService {
-  const { db } = deps;
+const TICKET_PREFIX = 'wst_';
+const TICKET_SHAPE = /^wst_[A-Za-z0-9_-]{43}$/;
+const TICKET_TTL_MS = 60_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const SIGN_IN_NOT_CONFIGURED =
+  'Sign-in tokens are not accepted: the server has neither SUPABASE_URL nor SUPABASE_JWT_SECRET';
+
+export function createAuthService(deps: { db: Db; staff?: StaffAuthenticator }): AuthService {
+  const { db, staff } = deps;
   // Short caches keep the key lookup off most requests; revoking through this process clears them.
   // Valid and unknown keys are cached apart, so a flood of guessed keys cannot push valid ones out.
   const valid = new Map<string, { caller: Caller; until: number }>();
@@ -90,6 +125,11 @@ export function createAuthService(deps: { db: Db }): AuthService {
 
   return {
     async authenticate(token) {
+      // A JWT is a staff sign-in: it never reaches the key lookup (or its negative cache).
+      if (token && looksLikeJwt(token)) {
+        if (!staff) throw new AppError('UNAUTHORIZED', SIGN_IN_NOT_CONFIGURED);
+        return staff.authenticate(token);
+      }
       const now = Date.now();
       const [hash, known] = peekHash(token, now);
       if (known !== undefined || hash === null) return known ?? null;
@@ -107,7 +147,10 @@ export function createAuthService(deps: { db: Db }): AuthService {
       }
       return caller;
     },
-    peek: (token) => peekHash(token, Date.now())[1],
+    peek: (token) => {
+      if (token && looksLikeJwt(token)) return staff?.peek(token);
+      return peekHash(token, Date.now())[1];
+    },
     createKey,
     listKeys: () => q.listApiKeys(db),
     async revokeKey(id) {
@@ -121,6 +164,42 @@ export function createAuthService(deps: { db: Db }): AuthService {
     async bootstrapAdminKey() {
       if ((await q.countApiKeys(db)) > 0) return null;
       return createKey({ name: 'bootstrap admin', role: 'admin' });
+    },
+    async issueStreamTicket(caller) {
+      if (caller.kind === 'system') throw badRequest('The server itself needs no stream ticket');
+      const ticket = TICKET_PREFIX + randomBytes(32).toString('base64url');
+      const now = new Date();
+      const expiresAt = new Date(now.getTime() + TICKET_TTL_MS);
+      await staffQueries.deleteExpiredStreamTickets(db, now);
+      await staffQueries.insertStreamTicket(db, {
+        hash: hashKey(ticket),
+        callerKind: caller.kind,
+        callerId: caller.id,
+        expiresAt,
+      });
+      return { ticket, expiresAt };
+    },
+    async redeemStreamTicket(ticket) {
+      if (!ticket || !TICKET_SHAPE.test(ticket)) return null;
+      const row = await staffQueries.takeStreamTicket(db, hashKey(ticket), new Date());
+      if (!row || !UUID.test(row.callerId)) return null;
+      if (row.callerKind === 'apiKey') {
+        const key = await q.findApiKey(db, row.callerId);
+        return key && !key.revokedAt ? { kind: 'apiKey', id: key.id, name: key.name, role: key.role } : null;
+      }
+      const person = await staffQueries.findStaffById(db, row.callerId);
+      if (!person?.active || !person.sub) return null;
+      return {
+        kind: 'staff',
+        id: person.id,
+        name: person.displayName,
+        role: person.role,
+        email: person.email,
+      };
+    },
+    forgetCallers() {
+      valid.clear();
+      staff?.forget();
     },
   };
 }

@@ -10,6 +10,8 @@ import type { LeadScoringConfig } from './lead-scoring';
 import { createLeadsService, type LeadsService } from './leads';
 import type { MessagingService } from './messaging';
 import type { SettingsService } from './settings';
+import { createStaffService, type StaffService } from './staff';
+import { createStaffAuthenticator, type StaffAuthOptions } from './staff-auth';
 import { createStatsService, type StatsService } from './stats';
 import type { SystemService } from './system';
 import type { WebhooksService } from './webhooks';
@@ -35,6 +37,8 @@ export interface Services {
   deadLetters: DeadLettersService;
   /** Outbound webhook subscriptions, their delivery log and replays (admins). */
   webhooks: WebhooksService;
+  /** The team's people: invitations, roles, availability. */
+  staff: StaffService;
 }
 
 export function createServices(deps: {
@@ -49,10 +53,16 @@ export function createServices(deps: {
   leadScoring?: Partial<LeadScoringConfig>;
   /** Campaign settings and the dispatcher's kick (the runtime passes them). */
   campaigns?: CampaignServiceOptions;
+  /** Supabase sign-in (absent or empty: sign-in tokens are refused, API keys only). */
+  signIn?: StaffAuthOptions;
 }): Services {
   const { db, defaultRegion } = deps;
+  const signIn = deps.signIn;
+  const staffAuth =
+    signIn?.supabaseUrl || signIn?.jwtSecret ? createStaffAuthenticator({ db, ...signIn }) : undefined;
+  const auth = createAuthService({ db, staff: staffAuth });
   return {
-    auth: createAuthService({ db }),
+    auth,
     system: deps.system,
     crm: createCrmService({ db, defaultRegion }),
     conversations: createConversationsService({ db }),
@@ -65,5 +75,6 @@ export function createServices(deps: {
     settings: deps.settings,
     deadLetters: deps.deadLetters,
     webhooks: deps.webhooks,
+    staff: createStaffService({ db, onChange: () => auth.forgetCallers() }),
   };
 }

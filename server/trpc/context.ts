@@ -29,14 +29,20 @@ export function createRequestContext(opts: {
   authorization: string | undefined;
   /** The caller the host already resolved from the same header (its rate limit needs it first). */
   resolved?: Caller | null;
+  /** A subscription's single-use stream ticket (`staff.streamTicket`), used instead of a header. */
+  streamTicket?: string;
 }): Context {
   const token = bearerToken(opts.authorization);
   return {
     services: opts.services,
     log: opts.log,
-    authenticate: once(() =>
-      opts.resolved === undefined ? opts.services.auth.authenticate(token) : Promise.resolve(opts.resolved),
-    ),
+    authenticate: once(() => {
+      if (opts.streamTicket !== undefined && !token)
+        return opts.services.auth.redeemStreamTicket(opts.streamTicket);
+      return opts.resolved === undefined
+        ? opts.services.auth.authenticate(token)
+        : Promise.resolve(opts.resolved);
+    }),
   };
 }
 

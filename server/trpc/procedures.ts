@@ -1,4 +1,5 @@
 import { TRPCError } from '@trpc/server';
+import { AppError } from '../errors';
 import { baseProcedure, mapDomainError, middleware } from './init';
 import { findInputProblems, inputError } from './input-check';
 
@@ -15,10 +16,16 @@ const checkInput = middleware(async ({ getRawInput, next }) => {
 /** Checks the caller's key and role, then maps domain errors of the call to their tRPC codes. */
 const requireCaller = (role: 'agent' | 'admin') =>
   middleware(async ({ ctx, next }) => {
-    const caller = await ctx.authenticate();
+    // A refused sign-in token says why (expired, no staff account, deactivated).
+    const caller = await ctx.authenticate().catch((err: unknown) => {
+      if (err instanceof AppError && (err.code === 'UNAUTHORIZED' || err.code === 'FORBIDDEN')) {
+        throw new TRPCError({ code: err.code, message: err.message });
+      }
+      throw err;
+    });
     if (!caller) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'A valid API key is required' });
     if (role === 'admin' && caller.role !== 'admin') {
-      throw new TRPCError({ code: 'FORBIDDEN', message: 'This needs an admin key' });
+      throw new TRPCError({ code: 'FORBIDDEN', message: 'This needs an admin key or an admin sign-in' });
     }
     return mapDomainError(await next({ ctx: { caller, log: ctx.log.child({ caller: caller.id }) } }));
   });

@@ -6,6 +6,7 @@ import { conversationsRouter } from './routers/conversations';
 import { crmRouter } from './routers/crm';
 import { keysRouter } from './routers/keys';
 import { leadsRouter } from './routers/leads';
+import { staffRouter } from './routers/staff';
 import { statsRouter } from './routers/stats';
 import { systemRouter } from './routers/system';
 import { webhooksRouter } from './routers/webhooks';
@@ -20,6 +21,7 @@ export const appRouter = router({
   keys: keysRouter,
   system: systemRouter,
   webhooks: webhooksRouter,
+  staff: staffRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -23,6 +23,7 @@ const NOT_OVER_REST: Record<string, string> = {
   'bot.status': 'input is a union of conversation id or phone; use GET /conversations/{id}',
   'bot.setEnabled': 'input is a union; use POST /conversations/{conversationId}/owner or /hand-back',
   'webhooks.replay': 'input is a union of a delivery id or a time range',
+  'staff.streamTicket': 'a ticket opens a /trpc subscription only (SSE), which REST does not offer',
 };
 
 let t: TestRuntime;

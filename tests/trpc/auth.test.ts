@@ -1,15 +1,55 @@
 import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiKeys } from '../../drizzle';
+import { createRequestContext } from '../../server/trpc/context';
 import type { Meta } from '../../server/trpc/init';
-import { appRouter } from '../../server/trpc/router';
+import { appRouter, createCaller } from '../../server/trpc/router';
+import { signWithSecret } from '../auth/support';
+import { silentLogger } from '../helpers/log';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
 
+const SECRET = 'auth-matrix-secret-at-least-32-characters-long';
+
 let t: TestRuntime;
+/** Real credentials, resolved through the request path: keys, and staff sign-in tokens (HS256). */
+const tokens: Record<'agentKey' | 'adminKey' | 'agentStaff' | 'adminStaff' | 'deactivatedStaff', string> = {
+  agentKey: '',
+  adminKey: '',
+  agentStaff: '',
+  adminStaff: '',
+  deactivatedStaff: '',
+};
+
+async function staffToken(role: 'admin' | 'agent', name: string): Promise<{ id: string; token: string }> {
+  const email = `${name}@matrix.example`;
+  const { id } = await t.caller('admin').staff.invite({ email, displayName: name, role });
+  const token = await signWithSecret(SECRET, 'http://127.0.0.1:54321/auth/v1', { email, verified: true });
+  return { id, token };
+}
+
 beforeAll(async () => {
-  t = await createTestRuntime();
+  t = await createTestRuntime({ SUPABASE_JWT_SECRET: SECRET });
+  tokens.agentKey = await t.key('agent');
+  tokens.adminKey = await t.key('admin');
+  tokens.agentStaff = (await staffToken('agent', 'agent')).token;
+  tokens.adminStaff = (await staffToken('admin', 'admin')).token;
+  const gone = await staffToken('agent', 'gone');
+  tokens.deactivatedStaff = gone.token;
+  // Linked by a first call, then deactivated.
+  await t.runtime.services.auth.authenticate(gone.token);
+  await t.caller('admin').staff.deactivate({ id: gone.id });
 });
 afterAll(() => t?.close());
+
+/** The router as the bearer of `token`, through the same context as an HTTP request. */
+const asBearer = (token: string) =>
+  createCaller(
+    createRequestContext({
+      services: t.runtime.services,
+      log: silentLogger,
+      authorization: `Bearer ${token}`,
+    }),
+  );
 
 /** Every procedure of the router with its declared auth rule. */
 function procedures() {
@@ -70,6 +110,47 @@ describe('auth rules of every procedure', () => {
       expect(['OK', 'BAD_REQUEST', 'NOT_FOUND']).toContain(code);
     },
   );
+});
+
+describe('auth rules of every procedure, with real keys and staff sign-ins', () => {
+  const all = procedures().filter((p) => p.auth !== 'public');
+  const passed = ['OK', 'BAD_REQUEST', 'NOT_FOUND', 'CONFLICT', 'PRECONDITION_FAILED'];
+
+  it.each(all.filter((p) => p.auth === 'admin'))(
+    '$path: agent key and agent sign-in FORBIDDEN, admin key and admin sign-in pass',
+    async ({ path }) => {
+      expect(await codeOf(call(asBearer(tokens.agentKey), path))).toBe('FORBIDDEN');
+      expect(await codeOf(call(asBearer(tokens.agentStaff), path))).toBe('FORBIDDEN');
+      expect(passed).toContain(await codeOf(call(asBearer(tokens.adminKey), path)));
+      expect(passed).toContain(await codeOf(call(asBearer(tokens.adminStaff), path)));
+    },
+  );
+
+  it.each(all.filter((p) => p.auth === 'agent'))(
+    '$path: agent key and agent sign-in pass the auth check',
+    async ({ path }) => {
+      expect(passed).toContain(await codeOf(call(asBearer(tokens.agentKey), path)));
+      expect(passed).toContain(await codeOf(call(asBearer(tokens.agentStaff), path)));
+    },
+  );
+
+  it.each(all)('$path: a deactivated person is FORBIDDEN', async ({ path }) => {
+    expect(await codeOf(call(asBearer(tokens.deactivatedStaff), path))).toBe('FORBIDDEN');
+  });
+
+  it('staff management, keys and settings are admin-only (except a person’s own availability)', () => {
+    const admin = new Set(all.filter((p) => p.auth === 'admin').map((p) => p.path));
+    for (const path of [
+      'staff.invite',
+      'staff.deactivate',
+      'keys.create',
+      'keys.list',
+      'keys.revoke',
+      'bot.settings',
+      'bot.updateSettings',
+    ])
+      expect(admin).toContain(path);
+  });
 });
 
 describe('api keys', () => {
