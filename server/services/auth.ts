@@ -1,33 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { TApiKey, TCreatedKey, TCreateKeyInput, TRole, TStreamTicket } from '../contracts';
+import type { TApiKey, TCreatedKey, TCreateKeyInput, TStreamTicket } from '../contracts';
 import * as q from '../db/queries/api-keys';
 import * as staffQueries from '../db/queries/staff';
 import type { Db } from '../db/types';
 import { AppError, badRequest, notFound } from '../errors';
+import type { Caller } from './caller';
 import { looksLikeJwt, type StaffAuthenticator } from './staff-auth';
 
-/** Who is calling: an API key's holder, or the server itself (scripts, jobs). */
-export interface KeyCaller {
-  kind: 'apiKey' | 'system';
-  /** The key's id ('system' for the server itself). */
-  id: string;
-  /** The key's name. */
-  name: string;
-  role: TRole;
-}
-
-/** A signed-in person: `id` is the staff id, `name` the display name, `role` from the staff table. */
-export interface StaffCaller {
-  kind: 'staff';
-  id: string;
-  name: string;
-  role: TRole;
-  email: string;
-}
-
-export type Caller = KeyCaller | StaffCaller;
-
-export const systemCaller: KeyCaller = { kind: 'system', id: 'system', name: 'system', role: 'admin' };
+export { type Caller, type KeyCaller, type StaffCaller, systemCaller } from './caller';
 
 export interface AuthService {
   /**

@@ -10,7 +10,7 @@ import {
 import * as q from '../db/queries/staff';
 import type { Db } from '../db/types';
 import { AppError } from '../errors';
-import type { StaffCaller } from './auth';
+import type { StaffCaller } from './caller';
 
 /**
  * Supabase Auth access tokens, verified locally: asymmetric keys from the project's JWKS
