@@ -99,7 +99,9 @@ export async function runSendJob(
     return 'rescheduled';
   }
   if (wait > 0) await sleep(wait);
-  if (!(await mq.claimForSend(db, msg.id))) return 'skipped';
+  const claim = await mq.claimForSend(db, msg.id);
+  if (claim === 'withdrawn') return 'withdrawn';
+  if (!claim) return 'skipped';
 
   let res: Awaited<ReturnType<typeof gateway.sendText>>;
   try {

@@ -298,14 +298,31 @@ export async function findOutboundForSend(db: DbOrTx, id: string) {
   return row ?? null;
 }
 
-/** Claims a queued message for sending; null when another worker has it or it is no longer queued. */
-export async function claimForSend(db: DbOrTx, id: string) {
+/**
+ * Claims a queued message for sending (queued → pending): 'claimed', or null when another worker has
+ * it or it is no longer queued. A bot message written before a person took its conversation over is
+ * withdrawn here instead ('withdrawn': failed with that reason), whatever path left it queued: the
+ * owner is read under the same statement as the claim, so no bot part written before a takeover
+ * reaches the gateway after it. Messages written after the owner change (the handoff notice, an
+ * opt-out confirmation) go out. Both times are the database's (`owner_since` and `created_at` are
+ * transaction times), so clocks of other hosts do not matter.
+ */
+export async function claimForSend(db: DbOrTx, id: string): Promise<'claimed' | 'withdrawn' | null> {
+  const stale = sql`(${messages.author} = 'bot' and exists (
+    select 1 from ${conversations} c
+    where c.id = ${messages.conversationId} and c.owner = 'human'
+      and date_trunc('milliseconds', c.owner_since) > ${messages.createdAt}))`;
   const [row] = await db
     .update(messages)
-    .set({ status: 'pending', updatedAt: sql`now()` })
+    .set({
+      status: sql`case when ${stale} then 'failed' else 'pending' end`,
+      error: sql`case when ${stale} then ${WITHDRAWN_AFTER_TAKEOVER} else ${messages.error} end`,
+      updatedAt: sql`now()`,
+    })
     .where(and(eq(messages.id, id), eq(messages.status, 'queued')))
-    .returning({ id: messages.id });
-  return row ?? null;
+    .returning({ status: messages.status });
+  if (!row) return null;
+  return row.status === 'pending' ? 'claimed' : 'withdrawn';
 }
 
 /**

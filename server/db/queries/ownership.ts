@@ -1,4 +1,4 @@
-import { and, eq, ne } from 'drizzle-orm';
+import { and, eq, ne, sql } from 'drizzle-orm';
 import { type ActorType, botEvents, conversations, type Owner } from '../../../drizzle';
 import type { DbOrTx } from '../types';
 
@@ -22,7 +22,7 @@ export async function changeOwner(
     .update(conversations)
     .set({
       owner: p.to,
-      ownerSince: p.at,
+      ownerSince: sql`now()`,
       ownerReason: p.reason,
       botResumesAt: p.to === 'human' ? p.botResumesAt : null,
     })
