@@ -9,7 +9,7 @@ import {
 } from 'jose';
 import * as q from '../db/queries/staff';
 import type { Db } from '../db/types';
-import { AppError } from '../errors';
+import { AppError, isUniqueViolation } from '../errors';
 import type { StaffCaller } from './caller';
 
 /**
@@ -170,7 +170,10 @@ export function createStaffAuthenticator(deps: { db: Db } & StaffAuthOptions): S
     if (!invited) throw unauthorized(NO_STAFF_ACCOUNT);
     if (!emailVerified(claims)) throw forbidden(EMAIL_NOT_VERIFIED);
     if (!invited.active) throw forbidden(DEACTIVATED);
-    const linked = await q.linkStaff(db, invited.id, sub, new Date(now)).catch(() => null);
+    const linked = await q.linkStaff(db, invited.id, sub, new Date(now)).catch((err: unknown) => {
+      if (isUniqueViolation(err)) return null;
+      throw err;
+    });
     // Two first calls at once: one links, the other finds the link.
     const row = linked ?? (await q.findStaffBySub(db, sub));
     if (!row) throw unauthorized(NO_STAFF_ACCOUNT);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../server/log';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
 import {
   type JwksServer,
@@ -238,6 +239,23 @@ describe('a project with the legacy secret only', () => {
     expect(refused.statusCode).toBe(401);
   });
 
+  it('limits a signed-in person per staff id, whatever the address', async () => {
+    const email = 'busy@team.example';
+    await s.caller('admin').staff.invite({ email, displayName: 'Busy', role: 'agent' });
+    const sApp = await s.app();
+    const token = await signWithSecret(SECRET, 'http://127.0.0.1:54321/auth/v1', { email, verified: true });
+    const codes: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await sApp.inject({
+        url: '/trpc/staff.me',
+        headers: { authorization: `Bearer ${token}` },
+        remoteAddress: `10.1.1.${i + 1}`,
+      });
+      codes.push(res.statusCode);
+    }
+    expect(codes).toEqual([200, 200, 200, 429]);
+  });
+
   it('counts refused sign-in tokens against the per-IP budget of unauthenticated calls', async () => {
     const sApp = await s.app();
     const bad = await signWithSecret('wrong-secret-wrong-secret-wrong-secret', 'x', { email: 'a@b.c' });
@@ -251,5 +269,20 @@ describe('a project with the legacy secret only', () => {
       codes.push(res.statusCode);
     }
     expect(codes).toEqual([401, 401, 401, 429]);
+  });
+});
+
+describe('logs', () => {
+  it('never carry a sign-in token, a stream ticket or the JWT secret', async () => {
+    const secret = 'a-jwt-secret-that-must-not-be-logged-0123';
+    const token = await signWithSecret(secret, 'http://127.0.0.1:54321/auth/v1', { email: 'l@team.example' });
+    const ticket = `wst_${'A'.repeat(43)}`;
+    const lines: string[] = [];
+    const log = createLogger({ logLevel: 'info' }, [secret], { write: (l: string) => void lines.push(l) });
+    log.info({ url: `/trpc/x?connectionParams={"ticket":"${ticket}"}` }, `token ${token} secret ${secret}`);
+    log.info(`ticket ${ticket}`);
+    const out = lines.join('');
+    expect(out).toContain('[redacted]');
+    for (const s of [token, ticket, secret, token.split('.')[1]!]) expect(out).not.toContain(s);
   });
 });
