@@ -1,6 +1,7 @@
 import { buildApp } from './app';
 import { ConfigError, loadConfig, secretsOf } from './config';
 import { DataDirInUseError } from './db/client';
+import { DriverCheckError } from './db/driver-check';
 import { createLogger } from './log';
 import { loadPersona, PersonaError } from './persona';
 import { createRuntime } from './runtime';
@@ -25,7 +26,8 @@ async function main() {
     runtime = await createRuntime({ config, persona, log: logger, workers: config.role !== 'web' });
   } catch (err) {
     // Another process runs this embedded data folder's engine: opening it too would corrupt it.
-    if (err instanceof DataDirInUseError) {
+    // A driver that would crash on the first database outage is refused before it serves.
+    if (err instanceof DataDirInUseError || err instanceof DriverCheckError) {
       process.stderr.write(`${err.message}\n`);
       process.exit(1);
     }
