@@ -2,7 +2,7 @@ import { buildApp } from './app';
 import { ConfigError, loadConfig, secretsOf } from './config';
 import { DataDirInUseError } from './db/client';
 import { DriverCheckError } from './db/driver-check';
-import { createLogger } from './log';
+import { createLogger, wantsPrettyLogs } from './log';
 import { loadPersona, PersonaError } from './persona';
 import { createRuntime } from './runtime';
 
@@ -20,7 +20,12 @@ async function main() {
     throw err;
   }
 
-  const logger = createLogger(config, secretsOf(config));
+  const pretty = wantsPrettyLogs({
+    env: config.env,
+    logPretty: process.env.LOG_PRETTY,
+    isTTY: process.stdout.isTTY,
+  });
+  const logger = createLogger(config, secretsOf(config), undefined, { pretty });
   let runtime: Awaited<ReturnType<typeof createRuntime>>;
   try {
     runtime = await createRuntime({ config, persona, log: logger, workers: config.role !== 'web' });
