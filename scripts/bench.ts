@@ -6,6 +6,7 @@ import { benchMemory } from './bench/memory';
 import { benchPipeline, benchWebhook } from './bench/pipeline';
 import { benchSdkSize } from './bench/sdk-size';
 import { benchSdkTypes } from './bench/sdk-types';
+import { benchStartup } from './bench/startup';
 import { benchThroughput } from './bench/throughput';
 import { benchTrpcRead } from './bench/trpc-read';
 import { parseCli } from './lib/command-line';
@@ -15,7 +16,7 @@ import { parseCli } from './lib/command-line';
  * reports the ratio. Writes bench/report.json and bench/report.md. Needs a Postgres server
  * (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres); load stays on loopback.
  *
- *   npm run bench [-- --quick] [-- --only webhook,pipeline,throughput,campaigns,trpc-read,memory,dashboard,sdk-types,sdk-size]
+ *   npm run bench [-- --quick] [-- --only webhook,pipeline,throughput,campaigns,trpc-read,memory,startup,dashboard,sdk-types,sdk-size]
  *
  * --quick shrinks every scenario (smaller data, shorter runs) so the whole suite is a CI smoke test of
  * under two minutes; its figures are noisier than a full run's.
@@ -37,6 +38,7 @@ const scenarios: Array<[string, Run]> = [
   ['campaigns', () => benchCampaigns(pgUrl, quick)],
   ['trpc-read', () => benchTrpcRead(pgUrl, quick)],
   ['memory', () => benchMemory(pgUrl, quick)],
+  ['startup', () => benchStartup(pgUrl, quick)],
   ['dashboard', () => benchDashboard(pgUrl, quick)],
   ['sdk-types', () => benchSdkTypes(quick)],
   ['sdk-size', () => benchSdkSize()],

@@ -1,16 +1,30 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
 /**
- * Starts `npm start` on a fresh data folder with no other settings, as a new user would, then checks
- * /health, reads the admin key printed on first start and makes one authenticated tRPC call with it.
+ * Builds (`npm run build`), then starts the built server with `npm start` (node on dist/, no tsx) and
+ * NODE_ENV=production on a fresh data folder with no other settings, as a new deployment would; checks
+ * /health and /ready, reads the admin key printed on first start and makes one authenticated tRPC call
+ * with it.
  */
+const build = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
+if (build.status !== 0) {
+  console.error('npm run build failed');
+  process.exit(1);
+}
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'wcb-smoke-'));
 const port = String(20000 + Math.floor(Math.random() * 20000));
 const child = spawn('npm', ['start', '--silent'], {
-  env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: port, LOG_LEVEL: 'warn' },
+  env: {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: 'production',
+    DATA_DIR: dataDir,
+    PORT: port,
+    LOG_LEVEL: 'warn',
+  },
   stdio: ['ignore', 'pipe', 'pipe'],
   detached: true,
 });
@@ -36,6 +50,9 @@ async function main() {
   }
   if (!health?.ok) throw new Error(`/health did not answer:\n${output}`);
   console.log('health:', JSON.stringify(await health.json()));
+  const ready = await fetch(`${base}/ready`);
+  if (ready.status !== 200) throw new Error(`/ready answered ${ready.status}: ${await ready.text()}`);
+  console.log('ready:', JSON.stringify(await ready.json()));
 
   const key = /wcb_[A-Za-z0-9_-]+/.exec(output)?.[0];
   if (!key) throw new Error(`no admin key was printed on first start:\n${output}`);

@@ -2,24 +2,50 @@ import pino from 'pino';
 import type { Config } from './config';
 import { REDACT_PATHS } from './logger';
 
-/** The process logger: JSON lines, with credentials and configured secrets scrubbed. */
+/**
+ * Whether the process logs for a person reading a terminal: never in production (JSON lines for a log
+ * collector; pino-pretty is a development dependency), otherwise LOG_PRETTY=1 or 0 when set, else when
+ * stdout is a terminal.
+ */
+export function wantsPrettyLogs(opts: {
+  env: Config['env'];
+  logPretty: string | undefined;
+  isTTY: boolean | undefined;
+}): boolean {
+  if (opts.env === 'production') return false;
+  if (opts.logPretty === '1' || opts.logPretty === 'true') return true;
+  if (opts.logPretty === '0' || opts.logPretty === 'false') return false;
+  return opts.isTTY === true;
+}
+
+/**
+ * The process logger: JSON lines, with credentials and configured secrets scrubbed. With `pretty`,
+ * lines go through pino-pretty (a worker thread) to stdout as text, coloured on a terminal; secrets
+ * are scrubbed before.
+ */
 export function createLogger(
   config: Pick<Config, 'logLevel'>,
   secrets: string[] = [],
   destination?: pino.DestinationStream,
+  options: { pretty?: boolean } = {},
 ) {
-  return pino(
-    {
-      level: config.logLevel,
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      hooks: {
-        // Secrets can still travel inside free text: an error message quoting a URL, or a browser's
-        // subscription URL, which carries its credentials in `connectionParams`.
-        streamWrite: (line) => scrub(line, secrets),
-      },
+  const pretty = options.pretty && !destination;
+  const settings: pino.LoggerOptions = {
+    level: config.logLevel,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    hooks: {
+      // Secrets can still travel inside free text: an error message quoting a URL, or a browser's
+      // subscription URL, which carries its credentials in `connectionParams`.
+      streamWrite: (line) => scrub(line, secrets),
     },
-    destination,
-  );
+  };
+  if (pretty) {
+    settings.transport = {
+      target: 'pino-pretty',
+      options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' },
+    };
+  }
+  return destination ? pino(settings, destination) : pino(settings);
 }
 
 /** API keys in any form, and the query parameter browsers use to send them with subscriptions. */

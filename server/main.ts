@@ -1,7 +1,8 @@
 import { buildApp } from './app';
 import { ConfigError, loadConfig, secretsOf } from './config';
 import { DataDirInUseError } from './db/client';
-import { createLogger } from './log';
+import { DriverCheckError } from './db/driver-check';
+import { createLogger, wantsPrettyLogs } from './log';
 import { loadPersona, PersonaError } from './persona';
 import { createRuntime } from './runtime';
 
@@ -19,13 +20,19 @@ async function main() {
     throw err;
   }
 
-  const logger = createLogger(config, secretsOf(config));
+  const pretty = wantsPrettyLogs({
+    env: config.env,
+    logPretty: process.env.LOG_PRETTY,
+    isTTY: process.stdout.isTTY,
+  });
+  const logger = createLogger(config, secretsOf(config), undefined, { pretty });
   let runtime: Awaited<ReturnType<typeof createRuntime>>;
   try {
     runtime = await createRuntime({ config, persona, log: logger, workers: config.role !== 'web' });
   } catch (err) {
     // Another process runs this embedded data folder's engine: opening it too would corrupt it.
-    if (err instanceof DataDirInUseError) {
+    // A driver that would crash on the first database outage is refused before it serves.
+    if (err instanceof DataDirInUseError || err instanceof DriverCheckError) {
       process.stderr.write(`${err.message}\n`);
       process.exit(1);
     }

@@ -15,6 +15,7 @@ import {
   type HeldDataDirLock,
   readLiveHolder,
 } from './data-dir-lock';
+import { ensurePostgresDriverSafe } from './driver-check';
 import { useExchangeQueue } from './pglite-queue';
 import type { Db } from './types';
 
@@ -72,6 +73,7 @@ export interface Database {
  * process's engine through the loopback socket its lock names.
  */
 export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
+  ensurePostgresDriverSafe();
   if (opts.url) {
     const sql = createClient(opts.url, { max: opts.poolMax, prepare: opts.prepare });
     return {
