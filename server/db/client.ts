@@ -77,7 +77,7 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   if (opts.url) {
     const sql = createClient(opts.url, { max: opts.poolMax, prepare: opts.prepare });
     return {
-      db: drizzle({ client: sql, schema, casing: 'snake_case' }),
+      db: drizzleOver(sql, opts.prepare),
       sql,
       mode: 'postgres',
       url: opts.url,
@@ -151,7 +151,7 @@ async function openEngine(
   lock?.publish(url);
   const sql = createClient(url, { max: 1, prepare: true });
   return {
-    db: drizzle({ client: sql, schema, casing: 'snake_case' }),
+    db: drizzleOver(sql, true),
     sql,
     mode: 'embedded',
     url,
@@ -193,7 +193,7 @@ async function attach(dataDir: string, holder: DataDirHolder): Promise<Database>
     );
   }
   return {
-    db: drizzle({ client: sql, schema, casing: 'snake_case' }),
+    db: drizzleOver(sql, true),
     sql,
     mode: 'embedded',
     url: holder.url,
@@ -210,5 +210,42 @@ function createClient(url: string, opts: { max: number; prepare: boolean }) {
     connect_timeout: 10,
     idle_timeout: 60,
     connection: { application_name: 'whatsapp-crm-bot' },
+  });
+}
+
+/**
+ * Drizzle over a postgres.js client. Drizzle sends its statements through `sql.unsafe(text, params)`,
+ * which postgres.js runs as unnamed statements: for every statement with parameters it first asks the
+ * server for their types and only then binds them, two round trips per query. With `prepare` on (the
+ * default; off on a transaction pooler, see DATABASE_PREPARE) this gives Drizzle's statements names,
+ * so each connection describes a statement once and every later run is one round trip. Transactions
+ * and savepoints hand Drizzle the same view of their connection.
+ */
+function drizzleOver(sql: postgres.Sql, prepare: boolean): Db {
+  const client = prepare ? namedStatements(sql) : sql;
+  return drizzle({ client, schema, casing: 'snake_case' });
+}
+
+function namedStatements<T extends postgres.Sql | postgres.TransactionSql>(sql: T): T {
+  return new Proxy(sql, {
+    get(target, prop) {
+      if (prop === 'unsafe')
+        return (
+          text: string,
+          params?: postgres.ParameterOrJSON<never>[],
+          options?: postgres.UnsafeQueryOptions,
+        ) => target.unsafe(text, params, { ...options, prepare: true });
+      if (prop === 'begin' || prop === 'savepoint')
+        return (...args: unknown[]) => {
+          const fn = args.pop() as (tx: postgres.TransactionSql) => unknown;
+          return (Reflect.get(target, prop) as (...a: unknown[]) => unknown).call(
+            target,
+            ...args,
+            (tx: postgres.TransactionSql) => fn(namedStatements(tx)),
+          );
+        };
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
   });
 }
