@@ -120,6 +120,9 @@ export function createOutboundWebhooks(deps: {
   }
 
   async function fanOutBatch(): Promise<{ created: number; more: boolean }> {
+    // No subscription, no work: one read instead of a locked transaction per wake-up. The cursor
+    // stays put; the first subscription made active moves it to the latest event.
+    if (!(await q.hasActiveSubscription(db))) return { created: 0, more: false };
     const result = await db.transaction(async (tx) => {
       const cursor = await q.lockCursor(tx, CURSOR);
       if (cursor === null) {
@@ -128,11 +131,7 @@ export function createOutboundWebhooks(deps: {
         return { created: 0, more: false };
       }
       const subs = await q.activeSubscriptions(tx);
-      if (!subs.length) {
-        const latest = await q.maxEventId(tx);
-        if (latest > cursor) await q.moveCursor(tx, CURSOR, latest);
-        return { created: 0, more: false };
-      }
+      if (!subs.length) return { created: 0, more: false };
       const rows = await q.eventsForFanOut(tx, cursor, BATCH);
       if (!rows.length) return { created: 0, more: false };
       let next = cursor;

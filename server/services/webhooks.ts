@@ -98,6 +98,10 @@ export function createWebhooksService(deps: {
         // The fan-out starts here if it never ran (workers may start later, in another process):
         // the events recorded from now on reach this subscription even before a worker runs.
         await q.createCursor(tx, FAN_OUT_CURSOR, await q.maxEventId(tx));
+        // While no subscription is active the fan-out does no work and its cursor stays where it is:
+        // the first active subscription starts it at the latest event.
+        if ((input.active ?? true) && !(await q.hasActiveSubscription(tx)))
+          await q.catchUpCursor(tx, FAN_OUT_CURSOR);
         return q.insertSubscription(tx, {
           url: input.url,
           events: [...new Set(input.events)],
@@ -134,7 +138,11 @@ export function createWebhooksService(deps: {
         const { secret: _s, ...rest } = current;
         return rest;
       }
-      const row = await q.updateSubscription(db, input.id, patch);
+      const row = await db.transaction(async (tx) => {
+        if (input.active && !current.active && !(await q.hasActiveSubscription(tx)))
+          await q.catchUpCursor(tx, FAN_OUT_CURSOR);
+        return q.updateSubscription(tx, input.id, patch);
+      });
       if (!row) throw notFound('Webhook subscription', input.id);
       return row;
     },

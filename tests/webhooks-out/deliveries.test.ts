@@ -187,6 +187,40 @@ describe('outbound webhooks', () => {
       expect(new Set(list.map((r) => r.webhookId)).size).toBe(1);
   });
 
+  it('does no fan-out work without a subscription, and the first one starts at the latest event', async () => {
+    const cursor = async () =>
+      Number(
+        (
+          await t.runtime.database.sql<[{ id: string }?]>`
+            select last_event_id::text as id from webhook_cursor`
+        )[0]?.id ?? -1,
+      );
+    const deliveryCount = async () =>
+      Number(
+        (
+          await t.runtime.database.sql<[{ n: string }]>`
+            select count(*)::text as n from webhook_deliveries`
+        )[0].n,
+      );
+    const before = await cursor();
+    const deliveriesBefore = await deliveryCount();
+    await record([messageEvent(), messageEvent(), messageEvent()]);
+    expect(await t.runtime.webhooks.fanOut()).toBe(0);
+    // The cursor did not move and nothing was written for events nobody subscribed to.
+    expect(await cursor()).toBe(before);
+    expect(await deliveryCount()).toBe(deliveriesBefore);
+
+    // A new subscription gets only what is recorded after it, however far behind the cursor was.
+    await subscribe(['message.created']);
+    const [{ latest }] = await t.runtime.database.sql<[{ latest: string }]>`
+      select coalesce(max(id), 0)::text as latest from events`;
+    expect(await cursor()).toBeGreaterThanOrEqual(Number(latest));
+    await record([messageEvent()]);
+    await waitUntil('the new event', () => receiver.received.length === 1, { timeoutMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receiver.received).toHaveLength(1);
+  });
+
   it('sends a signed test ping and logs it', async () => {
     const sub = await subscribe(['message.created']);
     const result = await t.caller('admin').webhooks.test({ id: sub.id });

@@ -74,6 +74,16 @@ export async function deleteSubscription(db: DbOrTx, id: string): Promise<boolea
   return rows.length > 0;
 }
 
+/** Whether any subscription is active (the fan-out has nothing to do without one). */
+export async function hasActiveSubscription(db: DbOrTx): Promise<boolean> {
+  const rows = await db
+    .select({ id: webhookSubscriptions.id })
+    .from(webhookSubscriptions)
+    .where(eq(webhookSubscriptions.active, true))
+    .limit(1);
+  return rows.length > 0;
+}
+
 export function activeSubscriptions(db: DbOrTx) {
   return db
     .select({
@@ -117,6 +127,17 @@ export async function moveCursor(tx: DbOrTx, name: string, lastEventId: number) 
   await tx
     .update(webhookCursor)
     .set({ lastEventId, updatedAt: new Date() })
+    .where(eq(webhookCursor.name, name));
+}
+
+/** Moves the cursor to the latest event (never back): nothing recorded so far is fanned out. */
+export async function catchUpCursor(tx: DbOrTx, name: string) {
+  await tx
+    .update(webhookCursor)
+    .set({
+      lastEventId: sql`greatest(${webhookCursor.lastEventId}, (select coalesce(max(${events.id}), 0) from ${events}))`,
+      updatedAt: new Date(),
+    })
     .where(eq(webhookCursor.name, name));
 }
 
