@@ -1,27 +1,18 @@
 import { type CampaignDispatcher, createCampaignDispatcher } from './campaigns';
 import type { Config } from './config';
+import { createLiveSettings, withLiveSettings } from './conversation/live-settings';
 import { type Database, openDatabase } from './db/client';
 import { runMigrations } from './db/migrate';
-import { countOpenDeadLetters } from './db/queries/dead-letters';
-import * as systemQueries from './db/queries/system';
-import { subscriptionHealth } from './db/queries/webhooks';
 import { createEventHub, type EventHub } from './events/hub';
 import { createAiClient } from './integrations/ai';
-import { createOpenAICheck } from './integrations/openai-check';
 import { createWasenderGateway } from './integrations/wasender';
 import { createOutboundWebhooks, type OutboundWebhooks } from './jobs/outbound-webhooks';
 import { type JobQueue, startJobQueue } from './jobs/queue';
 import type { Logger } from './logger';
 import type { Persona } from './persona';
 import { createPipeline, definePipelineQueues, type Pipeline } from './pipeline';
-import { sendQueueStatus } from './pipeline/send';
 import { createServices, type Services } from './services';
-import { createDeadLettersService } from './services/dead-letters';
 import { defineLeadsQueues, startLeadsWorkers } from './services/leads';
-import { createMessagingService } from './services/messaging';
-import { createSettingsService } from './services/settings';
-import { createSystemService } from './services/system';
-import { createWebhooksService } from './services/webhooks';
 
 /** The parts of a running server, built in one place for main.ts, scripts and tests. */
 export interface Runtime {
@@ -66,43 +57,11 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       supervise: opts.workers,
       maintenanceSeconds: config.jobMaintenanceSeconds,
     });
-    const system = createSystemService({
-      probe: {
-        databaseMode: database.mode,
-        pingDatabase: async () => {
-          try {
-            await database.sql`select 1`;
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        pingQueue: () => queue.ping(),
-        queueBacklog: () => systemQueries.queueBacklog(database.db),
-        sendQueue: () => sendQueueStatus(database.db, config.pipeline),
-        openDeadLetters: () => countOpenDeadLetters(database.db),
-        outboundWebhooks: () => subscriptionHealth(database.db),
-        sessionStatus: async () => {
-          const row = await systemQueries.getSystemState(database.db, systemQueries.SESSION_STATE_KEY);
-          const status = row?.value.status;
-          return row && typeof status === 'string' ? { status, at: row.updatedAt } : null;
-        },
-        checkOpenAI: config.openai.apiKey
-          ? createOpenAICheck({
-              apiKey: config.openai.apiKey,
-              baseUrl: config.openai.baseUrl,
-              model: config.openai.model ?? persona.model.name,
-            })
-          : null,
-      },
-      flags: {
-        openaiKey: Boolean(config.openai.apiKey),
-        wasenderToken: Boolean(config.wasender.apiToken),
-        webhookSecret: Boolean(config.wasender.webhookSecret),
-        allowUnsigned: config.wasender.allowUnsigned,
-      },
-      persona,
-      model: config.openai.model ?? persona.model.name,
+    const model = config.openai.model ?? persona.model.name;
+    // The bot settings an admin may change at run time: the settings service writes them, the pipeline reads them.
+    const live = createLiveSettings({
+      replyQuietMs: config.pipeline.replyQuietMs,
+      humanQuietMinutes: config.pipeline.humanQuietMinutes,
     });
     const pipeline = createPipeline({
       db: database.db,
@@ -118,29 +77,10 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
         timeoutMs: config.openai.timeoutMs,
       }),
       persona,
-      settings: {
-        ...config.pipeline,
-        model: config.openai.model ?? persona.model.name,
-        defaultRegion: config.defaultRegion,
-      },
+      settings: withLiveSettings({ ...config.pipeline, model, defaultRegion: config.defaultRegion }, live),
       log: log.child({ component: 'pipeline' }),
     });
-    // The pipeline reads its quiet times from `live`, kept current from the settings table.
-    const settings = createSettingsService({
-      db: database.db,
-      defaults: {
-        replyQuietMs: config.pipeline.replyQuietMs,
-        humanQuietMinutes: config.pipeline.humanQuietMinutes,
-      },
-      live: pipeline.deps.settings,
-    });
-    await settings.refresh();
-    const settingsTimer = setInterval(() => {
-      settings.refresh().catch((err) => log.warn({ err }, 'could not refresh settings'));
-    }, 10_000);
-    settingsTimer.unref();
     await definePipelineQueues(pipeline.deps);
-    if (opts.workers) await pipeline.startWorkers();
     const campaigns = createCampaignDispatcher({
       db: database.db,
       queue,
@@ -155,12 +95,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       },
     });
     await campaigns.defineQueues();
-    if (opts.workers) await campaigns.startWorkers();
     // Lead rescore runs (leads.rescore): a durable job per run.
     await defineLeadsQueues(queue);
-    const leadsWorkers = opts.workers
-      ? await startLeadsWorkers({ db: database.db, queue, log: log.child({ component: 'leads' }) })
-      : null;
     const webhooks = createOutboundWebhooks({
       db: database.db,
       sql: database.sql,
@@ -170,30 +106,34 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       settings: config.outboundWebhooks,
     });
     await webhooks.defineQueues();
-    if (opts.workers) await webhooks.startWorkers();
     const events = createEventHub({ database, log: log.child({ component: 'events' }) });
     await events.start();
     const services = createServices({
-      db: database.db,
-      defaultRegion: config.defaultRegion,
-      system,
-      messaging: createMessagingService(pipeline.deps),
-      deadLetters: createDeadLettersService(pipeline.deps),
-      webhooks: createWebhooksService({
-        db: database.db,
-        engine: webhooks,
-        allowPrivate: config.outboundWebhooks.allowPrivate,
-      }),
-      settings,
+      config,
+      database,
+      pipeline: pipeline.deps,
+      live,
       events,
-      signIn: config.signIn,
-      campaigns: {
-        ...config.campaigns,
-        kicker: campaigns,
-        gatewayConfigured: pipeline.deps.gateway.configured,
-        sendRatePerMinute: config.pipeline.sendRatePerMinute,
-      },
+      webhookEngine: webhooks,
+      campaignKicker: campaigns,
     });
+    // Workers start once the stored settings are loaded, so the first reply job already uses them.
+    await services.settings.refresh();
+    let leadsWorkers: { stop(): void } | null = null;
+    if (opts.workers) {
+      await pipeline.startWorkers();
+      await campaigns.startWorkers();
+      leadsWorkers = await startLeadsWorkers({
+        db: database.db,
+        queue,
+        log: log.child({ component: 'leads' }),
+      });
+      await webhooks.startWorkers();
+    }
+    const settingsTimer = setInterval(() => {
+      services.settings.refresh().catch((err) => log.warn({ err }, 'could not refresh settings'));
+    }, 10_000);
+    settingsTimer.unref();
     let closed = false;
     return {
       config,

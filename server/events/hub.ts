@@ -20,15 +20,16 @@ export interface EventHub extends EventStream {
 export interface EventHubOptions {
   database: { db: Db; sql: postgres.Sql; mode: 'embedded' | 'postgres' };
   log: Logger;
-  /** Embedded database: how often the log is read while someone listens. */
-  pollMs?: number;
-  /** Postgres: a slow read as a safety net for missed notifications and late commits. */
-  safetyPollMs?: number;
   /** How long an id skipped in the log is waited for (a transaction that took it may still commit). */
   gapGraceMs?: number;
-  /** A subscriber that falls this many events behind is disconnected (it resumes from its last id). */
-  maxQueue?: number;
 }
+
+/** Embedded database: how often the log is read while someone listens. */
+const POLL_MS = 250;
+/** Postgres: a slow read as a safety net for missed notifications and late commits. */
+const SAFETY_POLL_MS = 2000;
+/** A subscriber that falls this many events behind is disconnected (it resumes from its last id). */
+const MAX_QUEUE = 10_000;
 
 interface Subscriber {
   conversationId: string | undefined;
@@ -61,10 +62,7 @@ const MAX_GAPS = 10_000;
 export function createEventHub(opts: EventHubOptions): EventHub {
   const { database, log } = opts;
   const { db } = database;
-  const pollMs = opts.pollMs ?? 250;
-  const safetyPollMs = opts.safetyPollMs ?? 2000;
   const gapGraceMs = opts.gapGraceMs ?? 30_000;
-  const maxQueue = opts.maxQueue ?? 10_000;
 
   const subscribers = new Set<Subscriber>();
   /** Highest id fanned out; valid only while `ready`. */
@@ -158,7 +156,7 @@ export function createEventHub(opts: EventHubOptions): EventHub {
 
   function startTimer() {
     if (timer || closed) return;
-    timer = setInterval(poke, database.mode === 'embedded' ? pollMs : safetyPollMs);
+    timer = setInterval(poke, database.mode === 'embedded' ? POLL_MS : SAFETY_POLL_MS);
     timer.unref();
   }
 
@@ -192,8 +190,8 @@ export function createEventHub(opts: EventHubOptions): EventHub {
       conversationId: s.conversationId,
       push(e) {
         if (ended) return;
-        if (queue.length >= maxQueue) {
-          log.warn({ maxQueue }, 'a subscriber fell behind and was disconnected');
+        if (queue.length >= MAX_QUEUE) {
+          log.warn({ maxQueue: MAX_QUEUE }, 'a subscriber fell behind and was disconnected');
           sub.end();
           return;
         }

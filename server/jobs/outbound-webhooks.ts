@@ -41,9 +41,10 @@ export interface OutboundWebhookSettings {
   disableAfterSeconds: number;
   pollMs: number;
   concurrency: number;
-  /** How long a skipped event id is waited for before the cursor passes it. */
-  gapGraceMs?: number;
 }
+
+/** How long a skipped event id is waited for before the cursor passes it. */
+const GAP_GRACE_MS = 30_000;
 
 export interface DeliverJob {
   deliveryId: string;
@@ -97,7 +98,7 @@ export function createOutboundWebhooks(deps: {
   settings: OutboundWebhookSettings;
 }): OutboundWebhooks {
   const { db, queue, log, settings } = deps;
-  const gapGraceMs = settings.gapGraceMs ?? 30_000;
+  const gapGraceMs = GAP_GRACE_MS;
   const holdMs = settings.timeoutMs + 5_000;
   let timer: NodeJS.Timeout | null = null;
   let listener: { unlisten(): Promise<void> } | null = null;

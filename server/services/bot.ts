@@ -16,15 +16,16 @@ import * as q from '../db/queries/conversations';
 import type { Db } from '../db/types';
 import { badRequest, notFound } from '../errors';
 import { toE164 } from '../phone';
-import type { Actor } from './actor';
+import { type Actor, actorOf } from './actor';
+import type { Caller } from './caller';
 import { decodeCursor, toPage } from './pagination';
 
 export interface BotService {
   status(input: TBotStatusInput): Promise<TBotStatus>;
   /** Turns the bot on (owner bot) or off (owner human) for one conversation, by id or phone. */
-  setEnabled(input: TBotSetEnabledInput, actor: Actor): Promise<TBotSetEnabledResult>;
+  setEnabled(input: TBotSetEnabledInput, caller: Caller): Promise<TBotSetEnabledResult>;
   /** The same for many conversations at once, reporting each one; nothing is logged for a missing id. */
-  setEnabledBulk(input: TBotSetEnabledBulkInput, actor: Actor): Promise<TBotSetEnabledBulkResult>;
+  setEnabledBulk(input: TBotSetEnabledBulkInput, caller: Caller): Promise<TBotSetEnabledBulkResult>;
   /** Every owner change of a conversation, newest first. */
   history(input: TBotHistoryInput): Promise<{ items: TOwnerChange[]; nextCursor: string | null }>;
   /** Conversations by owner, and the open handoffs with their waiting time, oldest first. */
@@ -82,7 +83,8 @@ export function createBotService(deps: { db: Db; defaultRegion: string }): BotSe
   return {
     status,
 
-    async setEnabled(input, actor) {
+    async setEnabled(input, caller) {
+      const actor = actorOf(caller);
       const found = await status(
         'conversationId' in input ? { conversationId: input.conversationId } : { phone: input.phone },
       );
@@ -90,7 +92,8 @@ export function createBotService(deps: { db: Db; defaultRegion: string }): BotSe
       return { changed, status: changed ? await status({ conversationId: found.conversationId }) : found };
     },
 
-    async setEnabledBulk(input, actor) {
+    async setEnabledBulk(input, caller) {
+      const actor = actorOf(caller);
       const ids = [...new Set(input.conversationIds)];
       const results = await db.transaction(async (tx) => {
         const existing = await q.conversationIdsExisting(tx, ids);

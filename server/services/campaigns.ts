@@ -28,21 +28,21 @@ import * as q from '../db/queries/campaigns';
 import { recordEvents } from '../db/queries/events';
 import type { Db, DbOrTx } from '../db/types';
 import { AppError, badRequest, conflict, notFound } from '../errors';
-import type { Caller } from './auth';
+import type { Caller } from './caller';
 import { decodeCursor, toPage } from './pagination';
 
 /** Campaigns: drafts, their audience and preview, the lifecycle, and progress figures. */
 export interface CampaignsService {
   /** Resolves the audience into recipients and stores a draft. */
-  create(caller: Caller, input: TCampaignCreateInput): Promise<TCampaignDetail>;
+  create(input: TCampaignCreateInput, caller: Caller): Promise<TCampaignDetail>;
   preview(input: TCampaignPreviewInput): Promise<TCampaignPreview>;
-  schedule(caller: Caller, input: TCampaignScheduleInput): Promise<TCampaignDetail>;
-  start(caller: Caller, id: string): Promise<TCampaignDetail>;
-  pause(caller: Caller, input: TCampaignPauseInput): Promise<TCampaignDetail>;
-  resume(caller: Caller, id: string): Promise<TCampaignDetail>;
+  schedule(input: TCampaignScheduleInput): Promise<TCampaignDetail>;
+  start(id: string): Promise<TCampaignDetail>;
+  pause(input: TCampaignPauseInput, caller: Caller): Promise<TCampaignDetail>;
+  resume(id: string): Promise<TCampaignDetail>;
   /** Stops for good: recipients not yet sent are skipped. */
-  cancel(caller: Caller, id: string): Promise<TCampaignDetail>;
-  retryFailed(caller: Caller, input: TCampaignRetryInput): Promise<TCampaignRetryResult>;
+  cancel(id: string): Promise<TCampaignDetail>;
+  retryFailed(input: TCampaignRetryInput): Promise<TCampaignRetryResult>;
   get(id: string): Promise<TCampaignDetail>;
   list(filter: TCampaignListInput): Promise<TCampaignSummary[]>;
   recipients(input: TCampaignRecipientsInput): Promise<TCampaignRecipientPage>;
@@ -65,25 +65,15 @@ export interface CampaignServiceOptions {
   sendRatePerMinute: number;
 }
 
-const DEFAULT_OPTIONS: Omit<CampaignServiceOptions, 'kicker'> = {
-  gatewayConfigured: false,
-  defaultRatePerMinute: 20,
-  jitterPercent: 20,
-  failureWindow: 20,
-  failureThresholdPercent: 50,
-  maxRecipients: 50_000,
-  sendRatePerMinute: 60,
-};
-
 const FINAL: CampaignStatus[] = ['completed', 'cancelled'];
 
 export function createCampaignsService(deps: {
   db: Db;
   defaultRegion: string;
-  campaigns?: CampaignServiceOptions;
+  campaigns: CampaignServiceOptions;
 }): CampaignsService {
   const { db, defaultRegion } = deps;
-  const opts = deps.campaigns ?? { ...DEFAULT_OPTIONS, kicker: { kick: async () => {} } };
+  const opts = deps.campaigns;
 
   async function requireCampaign(id: string) {
     const c = await q.findCampaign(db, id);
@@ -200,7 +190,7 @@ export function createCampaignsService(deps: {
   }
 
   return {
-    async create(caller, input) {
+    async create(input, caller) {
       const numbers = input.audience.numbers?.trim()
         ? parseNumbers(input.audience.numbers, defaultRegion, opts.maxRecipients)
         : null;
@@ -294,7 +284,7 @@ export function createCampaignsService(deps: {
       };
     },
 
-    async schedule(_caller, input) {
+    async schedule(input) {
       requireGateway();
       if (input.at.getTime() <= Date.now()) {
         throw badRequest('at: must be in the future (use start to send now)', {
@@ -307,7 +297,7 @@ export function createCampaignsService(deps: {
       return detail(input.id);
     },
 
-    async start(_caller, id) {
+    async start(id) {
       requireGateway();
       await requireRecipients(id);
       await change(id, ['draft', 'scheduled'], { status: 'running', startedAt: new Date() });
@@ -315,7 +305,7 @@ export function createCampaignsService(deps: {
       return detail(id);
     },
 
-    async pause(caller, input) {
+    async pause(input, caller) {
       await change(input.id, ['running', 'scheduled'], {
         status: 'paused',
         pausedAt: new Date(),
@@ -324,7 +314,7 @@ export function createCampaignsService(deps: {
       return detail(input.id);
     },
 
-    async resume(_caller, id) {
+    async resume(id) {
       requireGateway();
       const c = await requireCampaign(id);
       await change(id, ['paused'], {
@@ -336,7 +326,7 @@ export function createCampaignsService(deps: {
       return detail(id);
     },
 
-    async cancel(_caller, id) {
+    async cancel(id) {
       await change(
         id,
         ['draft', 'scheduled', 'running', 'paused'],
@@ -346,7 +336,7 @@ export function createCampaignsService(deps: {
       return detail(id);
     },
 
-    async retryFailed(_caller, input) {
+    async retryFailed(input) {
       const c = await requireCampaign(input.id);
       if (!['running', 'paused', 'completed'].includes(c.status)) {
         throw conflict(

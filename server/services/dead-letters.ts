@@ -4,7 +4,7 @@ import * as dq from '../db/queries/dead-letters';
 import { conflict, notFound } from '../errors';
 import { type IngestOutcome, ingestItems } from '../pipeline/ingest';
 import { parseWebhook } from '../pipeline/payload';
-import type { Caller } from './auth';
+import type { Caller } from './caller';
 import { decodeCursor, toPage } from './pagination';
 
 /**
@@ -18,9 +18,9 @@ export interface DeadLettersService {
    * Parses the raw item again and stores it as a fresh webhook would. On success the dead letter is
    * resolved; on failure its attempts go up and the error is kept. Resolved ones cannot be retried.
    */
-  retry(caller: Caller, id: string): Promise<TRetriedDeadLetter>;
+  retry(id: string, caller: Caller): Promise<TRetriedDeadLetter>;
   /** Resolves an open dead letter without retrying it (noted with who did it). */
-  dismiss(caller: Caller, id: string): Promise<TDeadLetter>;
+  dismiss(id: string, caller: Caller): Promise<TDeadLetter>;
   countOpen(): Promise<number>;
 }
 
@@ -66,7 +66,7 @@ export function createDeadLettersService(pipeline: PipelineDeps): DeadLettersSer
       return toPage(`${SCOPE}:${input.filter}`, rows, input.limit, ({ sortKey: _, ...row }) => row);
     },
 
-    async retry(caller, id) {
+    async retry(id, caller) {
       const row = await requireOpen(id);
       const parsed = parseWebhook(row.raw);
       let result: { ok: boolean; detail: string };
@@ -89,7 +89,7 @@ export function createDeadLettersService(pipeline: PipelineDeps): DeadLettersSer
       return { resolved: result.ok, detail: result.detail, deadLetter };
     },
 
-    async dismiss(caller, id) {
+    async dismiss(id, caller) {
       await requireOpen(id);
       const row = await dq.dismissDeadLetter(db, id, `dismissed by ${caller.name} (${caller.id})`);
       if (!row) throw conflict(`Dead letter ${id} is resolved already`);

@@ -1,20 +1,23 @@
-import type { Db } from '../db/types';
+import type { CampaignKicker } from '../campaigns/index';
+import type { Config } from '../config';
+import type { PipelineDeps } from '../conversation/deps';
+import type { LiveSettings } from '../conversation/live-settings';
+import type { Database } from '../db/client';
 import type { EventStream } from '../events/types';
 import { type AuthService, createAuthService } from './auth';
 import { type BotService, createBotService } from './bot';
-import { type CampaignServiceOptions, type CampaignsService, createCampaignsService } from './campaigns';
+import { type CampaignsService, createCampaignsService } from './campaigns';
 import { type ConversationsService, createConversationsService } from './conversations';
 import { type CrmService, createCrmService } from './crm';
-import type { DeadLettersService } from './dead-letters';
-import type { LeadScoringConfig } from './lead-scoring';
+import { createDeadLettersService, type DeadLettersService } from './dead-letters';
 import { createLeadsService, type LeadsService } from './leads';
-import type { MessagingService } from './messaging';
-import type { SettingsService } from './settings';
+import { createMessagingService, type MessagingService } from './messaging';
+import { createSettingsService, type SettingsService } from './settings';
 import { createStaffService, type StaffService } from './staff';
-import { createStaffAuthenticator, type StaffAuthOptions } from './staff-auth';
+import { createStaffAuthenticator } from './staff-auth';
 import { createStatsService, type StatsService } from './stats';
-import type { SystemService } from './system';
-import type { WebhooksService } from './webhooks';
+import { createSystemService, integrationFlags, type SystemService, systemProbe } from './system';
+import { createWebhooksService, type WebhookDeliveryEngine, type WebhooksService } from './webhooks';
 
 /**
  * Everything the routers may call. Only interfaces appear here (no database types), because this type
@@ -41,40 +44,74 @@ export interface Services {
   staff: StaffService;
 }
 
-export function createServices(deps: {
-  db: Db;
-  defaultRegion: string;
-  system: SystemService;
-  messaging: MessagingService;
-  settings: SettingsService;
+/** The infrastructure the services run on, built by the runtime. */
+export interface ServicesDeps {
+  config: Config;
+  /** The database handle (the system probe pings it and reports its mode). */
+  database: Database;
+  /** What the pipeline runs on (database, job queue, gateway, AI client, persona, settings, logger). */
+  pipeline: PipelineDeps;
+  /** The bot settings the pipeline reads; the settings service keeps them current. */
+  live: LiveSettings;
+  /** The events log as a stream (the events hub). */
   events: EventStream;
-  deadLetters: DeadLettersService;
-  webhooks: WebhooksService;
-  leadScoring?: Partial<LeadScoringConfig>;
-  /** Campaign settings and the dispatcher's kick (the runtime passes them). */
-  campaigns?: CampaignServiceOptions;
-  /** Supabase sign-in (absent or empty: sign-in tokens are refused, API keys only). */
-  signIn?: StaffAuthOptions;
-}): Services {
-  const { db, defaultRegion } = deps;
-  const signIn = deps.signIn;
+  /** Outbound webhook deliveries: enqueue, wake, one attempt now. */
+  webhookEngine: WebhookDeliveryEngine;
+  /** Campaign dispatch: wakes a campaign's job now or at its start time. */
+  campaignKicker: CampaignKicker;
+}
+
+/** Builds every service once. */
+export function createServices(deps: ServicesDeps): Services {
+  const { config, database, pipeline } = deps;
+  const { db } = database;
+  const { defaultRegion } = config;
+  const model = pipeline.settings.model;
+  const { supabaseUrl, jwtSecret, jwksCooldownMs } = config.signIn;
   const staffAuth =
-    signIn?.supabaseUrl || signIn?.jwtSecret ? createStaffAuthenticator({ db, ...signIn }) : undefined;
+    supabaseUrl || jwtSecret
+      ? createStaffAuthenticator({ db, supabaseUrl, jwtSecret, jwksCooldownMs })
+      : undefined;
   const auth = createAuthService({ db, staff: staffAuth });
   return {
     auth,
-    system: deps.system,
+    system: createSystemService({
+      probe: systemProbe({ database, queue: pipeline.queue, config, model }),
+      flags: integrationFlags(config),
+      persona: pipeline.persona,
+      model,
+    }),
     crm: createCrmService({ db, defaultRegion }),
     conversations: createConversationsService({ db }),
     bot: createBotService({ db, defaultRegion }),
-    campaigns: createCampaignsService({ db, defaultRegion, campaigns: deps.campaigns }),
-    leads: createLeadsService({ db, scoring: deps.leadScoring }),
+    campaigns: createCampaignsService({
+      db,
+      defaultRegion,
+      campaigns: {
+        ...config.campaigns,
+        kicker: deps.campaignKicker,
+        gatewayConfigured: pipeline.gateway.configured,
+        sendRatePerMinute: config.pipeline.sendRatePerMinute,
+      },
+    }),
+    leads: createLeadsService({ db }),
     stats: createStatsService({ db }),
     events: deps.events,
-    messaging: deps.messaging,
-    settings: deps.settings,
-    deadLetters: deps.deadLetters,
-    webhooks: deps.webhooks,
+    messaging: createMessagingService(pipeline),
+    settings: createSettingsService({
+      db,
+      defaults: {
+        replyQuietMs: config.pipeline.replyQuietMs,
+        humanQuietMinutes: config.pipeline.humanQuietMinutes,
+      },
+      live: deps.live,
+    }),
+    deadLetters: createDeadLettersService(pipeline),
+    webhooks: createWebhooksService({
+      db,
+      engine: deps.webhookEngine,
+      allowPrivate: config.outboundWebhooks.allowPrivate,
+    }),
     staff: createStaffService({ db, onChange: () => auth.forgetCallers() }),
   };
 }

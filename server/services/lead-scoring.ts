@@ -3,8 +3,8 @@ import type { ScoringFacts } from '../db/queries/leads';
 
 /**
  * The lead-scoring rules, all in this module. Each rule gives points and says why, so a score can be
- * explained line by line. Points are configuration: pass a partial config to createLeadsService (or
- * change the defaults here) to weigh the rules differently.
+ * explained line by line. The points are DEFAULT_LEAD_SCORING below: change them there to weigh the
+ * rules differently.
  */
 export interface LeadScoringConfig {
   /** Engagement: points per inbound message, up to a maximum. */
@@ -37,10 +37,6 @@ export const DEFAULT_LEAD_SCORING: LeadScoringConfig = {
   campaignReplies: { pointsEach: 5, max: 15 },
   maxScore: 100,
 };
-
-export function leadScoringConfig(overrides: Partial<LeadScoringConfig> = {}): LeadScoringConfig {
-  return { ...DEFAULT_LEAD_SCORING, ...overrides };
-}
 
 /** Compares two non-negative decimal strings exactly (money is never turned into a float). */
 export function compareDecimal(a: string, b: string): number {

@@ -24,14 +24,15 @@ import type { Db, DbOrTx } from '../db/types';
 import { notFound } from '../errors';
 import type { JobQueue } from '../jobs/queue';
 import type { Logger } from '../logger';
-import type { Actor } from './actor';
-import { type LeadScoringConfig, leadScoringConfig, scoreLead } from './lead-scoring';
+import { actorOf } from './actor';
+import type { Caller } from './caller';
+import { DEFAULT_LEAD_SCORING, scoreLead } from './lead-scoring';
 import { decodeCursor, toPage } from './pagination';
 
 export interface LeadsService {
   list(input: TLeadListInput): Promise<{ items: TLead[]; nextCursor: string | null }>;
   /** Changes a lead's status and records the change on its timeline. */
-  setStatus(input: TLeadSetStatusInput, actor: Actor): Promise<{ changed: boolean; lead: TLead }>;
+  setStatus(input: TLeadSetStatusInput, caller: Caller): Promise<{ changed: boolean; lead: TLead }>;
   /** The score the rules give one contact now, rule by rule (nothing is stored). */
   score(contactId: string): Promise<TLeadScore>;
   /**
@@ -74,9 +75,8 @@ const toLead = (c: {
 
 const ratio = (n: number, d: number) => (d > 0 ? Math.round((n / d) * 10_000) / 10_000 : null);
 
-export function createLeadsService(deps: { db: Db; scoring?: Partial<LeadScoringConfig> }): LeadsService {
+export function createLeadsService(deps: { db: Db }): LeadsService {
   const { db } = deps;
-  const config = leadScoringConfig(deps.scoring);
 
   return {
     async list(input) {
@@ -86,7 +86,8 @@ export function createLeadsService(deps: { db: Db; scoring?: Partial<LeadScoring
       return toPage(scope, rows, input.limit, toLead);
     },
 
-    setStatus(input, actor) {
+    setStatus(input, caller) {
+      const actor = actorOf(caller);
       return db.transaction(async (tx) => {
         const before = await cq.lockContactStatus(tx, input.contactId);
         if (!before) throw notFound('Contact', input.contactId);
@@ -119,7 +120,7 @@ export function createLeadsService(deps: { db: Db; scoring?: Partial<LeadScoring
       const contact = await cq.findContactDetail(db, contactId);
       if (!contact) throw notFound('Contact', contactId);
       const [facts] = await q.scoringFacts(db, [contactId]);
-      const { score, breakdown } = scoreLead(facts!, config, new Date());
+      const { score, breakdown } = scoreLead(facts!, DEFAULT_LEAD_SCORING, new Date());
       return { contactId, score, breakdown, storedScore: contact.leadScore, scoredAt: contact.scoredAt };
     },
 
@@ -275,12 +276,11 @@ class WorkerStopping extends Error {}
  * (after recording the error, and on the last attempt the failure) so pg-boss retries or fails the job.
  */
 export async function runRescoreJob(
-  deps: { db: Db; scoring?: Partial<LeadScoringConfig> },
+  deps: { db: Db },
   job: { id: string; data: RescoreJob; retryCount: number },
   opts: { signal?: AbortSignal; retryLimit?: number } = {},
 ): Promise<'completed' | 'skipped' | 'lost'> {
   const { db } = deps;
-  const config = leadScoringConfig(deps.scoring);
   const found = await readRun(db);
   if (!found || found.runId !== job.data.runId || !isActive(found.status)) return 'skipped';
 
@@ -306,7 +306,7 @@ export async function runRescoreJob(
         limit: RESCORE_BATCH,
       });
       const facts = ids.length ? await q.scoringFacts(db, ids) : [];
-      const rows = facts.map((f) => ({ id: f.id, ...scoreLead(f, config, now) }));
+      const rows = facts.map((f) => ({ id: f.id, ...scoreLead(f, DEFAULT_LEAD_SCORING, now) }));
       const done = ids.length < RESCORE_BATCH;
       const before = run;
       run = await db.transaction(async (tx) => {
@@ -358,7 +358,6 @@ export async function startLeadsWorkers(deps: {
   db: Db;
   queue: JobQueue;
   log: Logger;
-  scoring?: Partial<LeadScoringConfig>;
 }): Promise<{ stop(): void }> {
   const stopping = new AbortController();
   await deps.queue.work<RescoreJob>(q.QUEUE_LEADS_RESCORE, { concurrency: 1 }, async (job) => {

@@ -1,4 +1,3 @@
-import type { ActorType } from '../../drizzle';
 import type {
   THandBackInput,
   TOwnerChanged,
@@ -16,20 +15,19 @@ import * as contactQ from '../db/queries/contacts';
 import * as convQ from '../db/queries/conversations';
 import { AppError, badRequest, notFound } from '../errors';
 import { toE164 } from '../phone';
-import type { Caller } from './auth';
+import { actorOf } from './actor';
+import type { Caller } from './caller';
 
 /** Staff actions that send messages or move a conversation between the bot and a human. */
 export interface MessagingService {
   /** An agent's reply: stored, sent through the send jobs, and the conversation goes to the human. */
-  sendMessage(caller: Caller, input: TSendMessageInput): Promise<TQueuedMessages>;
+  sendMessage(input: TSendMessageInput, caller: Caller): Promise<TQueuedMessages>;
   /** Opens (or reopens) a conversation with a phone number: the agent's text or an AI introduction. */
-  start(caller: Caller, input: TStartConversationInput): Promise<TQueuedMessages>;
-  setOwner(caller: Caller, input: TSetOwnerInput): Promise<TOwnerChanged>;
+  start(input: TStartConversationInput, caller: Caller): Promise<TQueuedMessages>;
+  setOwner(input: TSetOwnerInput, caller: Caller): Promise<TOwnerChanged>;
   /** Gives the conversation back to the bot, optionally telling the customer. */
-  handBack(caller: Caller, input: THandBackInput): Promise<TOwnerChanged>;
+  handBack(input: THandBackInput, caller: Caller): Promise<TOwnerChanged>;
 }
-
-const actorTypeOf = (c: Caller): ActorType => (c.role === 'admin' ? 'admin' : 'agent');
 
 export function createMessagingService(deps: PipelineDeps): MessagingService {
   const { db, settings } = deps;
@@ -44,14 +42,15 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
   }
 
   return {
-    async sendMessage(caller, input) {
+    async sendMessage(input, caller) {
+      const actor = actorOf(caller);
       await requireConversation(input.conversationId);
       const { messageIds } = await db.transaction(async (tx) => {
         const queued = await queueOutbound(tx, deps, {
           conversationId: input.conversationId,
           text: input.text,
           author: 'agent',
-          actorId: caller.id,
+          actorId: actor.id,
           split: false,
         });
         await setOwner(
@@ -59,8 +58,8 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
           {
             conversationId: input.conversationId,
             to: 'human',
-            actorType: actorTypeOf(caller),
-            actorId: caller.id,
+            actorType: actor.type,
+            actorId: actor.id,
             reason: 'An agent replied',
           },
           quiet(),
@@ -72,7 +71,8 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
       return { conversationId: input.conversationId, messageIds, status: status() };
     },
 
-    async start(caller, input) {
+    async start(input, caller) {
+      const actor = actorOf(caller);
       const phone = toE164(input.phone, settings.defaultRegion);
       if (!phone)
         throw badRequest(`phone: "${input.phone}" is not a valid phone number`, {
@@ -137,7 +137,7 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
           conversationId,
           text: text!,
           author: ai ? 'bot' : 'agent',
-          actorId: caller.id,
+          actorId: actor.id,
           ai,
         }),
       );
@@ -145,7 +145,8 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
       return { conversationId, messageIds, status: status() };
     },
 
-    async setOwner(caller, input) {
+    async setOwner(input, caller) {
+      const actor = actorOf(caller);
       await requireConversation(input.conversationId);
       const changed = await db.transaction(async (tx) => {
         const changed = await setOwner(
@@ -153,8 +154,8 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
           {
             conversationId: input.conversationId,
             to: input.owner,
-            actorType: actorTypeOf(caller),
-            actorId: caller.id,
+            actorType: actor.type,
+            actorId: actor.id,
             reason:
               input.reason ??
               (input.owner === 'human' ? 'Taken over from the dashboard' : 'Handed back from the dashboard'),
@@ -166,7 +167,8 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
       return { conversationId: input.conversationId, owner: input.owner, changed };
     },
 
-    async handBack(caller, input) {
+    async handBack(input, caller) {
+      const actor = actorOf(caller);
       await requireConversation(input.conversationId);
       const changed = await db.transaction(async (tx) => {
         const changed = await setOwner(
@@ -174,8 +176,8 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
           {
             conversationId: input.conversationId,
             to: 'bot',
-            actorType: actorTypeOf(caller),
-            actorId: caller.id,
+            actorType: actor.type,
+            actorId: actor.id,
             reason: input.reason ?? 'Handed back from the dashboard',
           },
           quiet(),

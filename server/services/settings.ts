@@ -1,12 +1,15 @@
 import { inArray, sql } from 'drizzle-orm';
 import { settings } from '../../drizzle';
 import type { TBotSettings, TBotSettingsUpdate } from '../contracts';
+import type { LiveSettings } from '../conversation/live-settings';
 import type { Db } from '../db/types';
-import type { Caller } from './auth';
+import type { Caller } from './caller';
 
 export interface SettingsService {
   bot(): Promise<TBotSettings>;
-  updateBot(caller: Caller, input: TBotSettingsUpdate): Promise<TBotSettings>;
+  updateBot(input: TBotSettingsUpdate, caller: Caller): Promise<TBotSettings>;
+  /** Loads the settings table into the live settings (the runtime calls it at start and periodically). */
+  refresh(): Promise<void>;
 }
 
 const KEYS: Record<keyof TBotSettings, string> = {
@@ -15,15 +18,16 @@ const KEYS: Record<keyof TBotSettings, string> = {
 };
 
 /**
- * Run-time settings: the environment gives the defaults, the settings table overrides them. `live` is
- * the object the pipeline reads on every use; it is refreshed from the database periodically (other
- * processes see a change within the refresh interval) and at once in the process that made it.
+ * Run-time settings: the environment gives the defaults, the settings table overrides them. This
+ * service is the only writer of `live`, the store the pipeline reads on every use; it refreshes it
+ * from the database periodically (other processes see a change within the refresh interval) and at
+ * once in the process that made the change.
  */
 export function createSettingsService(deps: {
   db: Db;
   defaults: TBotSettings;
-  live: TBotSettings;
-}): SettingsService & { refresh(): Promise<void> } {
+  live: LiveSettings;
+}): SettingsService {
   const { db, defaults, live } = deps;
 
   async function refresh() {
@@ -32,19 +36,20 @@ export function createSettingsService(deps: {
       .from(settings)
       .where(inArray(settings.key, Object.values(KEYS)));
     const stored = new Map(rows.map((r) => [r.key, r.value]));
-    for (const [field, key] of Object.entries(KEYS) as Array<[keyof TBotSettings, string]>) {
-      const v = stored.get(key);
-      live[field] = typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : defaults[field];
-    }
+    const value = (field: keyof TBotSettings) => {
+      const v = stored.get(KEYS[field]);
+      return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : defaults[field];
+    };
+    live.update({ replyQuietMs: value('replyQuietMs'), humanQuietMinutes: value('humanQuietMinutes') });
   }
 
   return {
     refresh,
     async bot() {
       await refresh();
-      return { ...live };
+      return { ...live.get() };
     },
-    async updateBot(caller, input) {
+    async updateBot(input, caller) {
       const entries = Object.entries(input) as Array<[keyof TBotSettings, number]>;
       await db
         .insert(settings)
@@ -54,7 +59,7 @@ export function createSettingsService(deps: {
           set: { value: sql`excluded.value`, updatedBy: sql`excluded.updated_by`, updatedAt: sql`now()` },
         });
       await refresh();
-      return { ...live };
+      return { ...live.get() };
     },
   };
 }

@@ -23,13 +23,11 @@ import type { StaffCaller } from './caller';
  */
 export interface StaffAuthOptions {
   /** The Supabase project URL; enables the JWKS and the issuer check. */
-  supabaseUrl?: string;
+  supabaseUrl: string | undefined;
   /** The legacy JWT secret (HS256). */
-  jwtSecret?: string;
+  jwtSecret: string | undefined;
   /** Least time between two JWKS fetches caused by an unknown `kid` (jose's cooldown). */
-  jwksCooldownMs?: number;
-  /** Leeway for `exp` and `nbf`, in seconds. */
-  clockSkewSeconds?: number;
+  jwksCooldownMs: number;
 }
 
 export interface StaffAuthenticator {
@@ -48,6 +46,8 @@ const AUDIENCE = 'authenticated';
 const JWT_SHAPE = /^[A-Za-z0-9_-]{2,4096}\.[A-Za-z0-9_-]{2,8192}\.[A-Za-z0-9_-]{0,1024}$/;
 /** A resolved person is trusted from memory this long; a change through this process clears it. */
 const PERSON_TTL_MS = 3_000;
+/** Leeway for `exp` and `nbf`, in seconds. */
+const CLOCK_SKEW_SECONDS = 30;
 const CACHE_MAX = 10_000;
 const TOUCH_INTERVAL_MS = 60_000;
 
@@ -87,14 +87,14 @@ export function createStaffAuthenticator(deps: { db: Db } & StaffAuthOptions): S
   const secret = deps.jwtSecret ? new TextEncoder().encode(deps.jwtSecret) : undefined;
   const jwks = deps.supabaseUrl
     ? createRemoteJWKSet(new URL(`${issuer}/.well-known/jwks.json`), {
-        cooldownDuration: deps.jwksCooldownMs ?? 30_000,
+        cooldownDuration: deps.jwksCooldownMs,
         timeoutDuration: 5_000,
       })
     : undefined;
   const common: JWTVerifyOptions = {
     audience: AUDIENCE,
     issuer,
-    clockTolerance: deps.clockSkewSeconds ?? 30,
+    clockTolerance: CLOCK_SKEW_SECONDS,
     requiredClaims: ['exp', 'sub'],
   };
 

@@ -9,7 +9,7 @@ import type {
 import * as q from '../db/queries/staff';
 import type { Db } from '../db/types';
 import { AppError, conflict, isUniqueViolation, notFound } from '../errors';
-import type { Caller } from './auth';
+import type { Caller } from './caller';
 
 /**
  * The team's people. Admins invite, change and deactivate; a person may change their own availability;
@@ -18,9 +18,9 @@ import type { Caller } from './auth';
  */
 export interface StaffService {
   me(caller: Caller): Promise<TMe>;
-  list(caller: Caller, input: TStaffListInput): Promise<TStaffList>;
+  list(input: TStaffListInput, caller: Caller): Promise<TStaffList>;
   invite(input: TInviteStaffInput): Promise<TStaff>;
-  update(caller: Caller, input: TUpdateStaffInput): Promise<TStaff>;
+  update(input: TUpdateStaffInput, caller: Caller): Promise<TStaff>;
   deactivate(id: string): Promise<TStaff>;
 }
 
@@ -77,7 +77,7 @@ export function createStaffService(deps: {
       if (!row) throw notFound('Staff member', caller.id);
       return { kind: 'staff', staff: toStaff(row) };
     },
-    async list(caller, input) {
+    async list(input, caller) {
       if (caller.role === 'admin') {
         const rows = await q.listStaff(db, { includeInactive: input.includeInactive });
         return { items: rows.map(toStaff) };
@@ -100,7 +100,7 @@ export function createStaffService(deps: {
         throw err;
       }
     },
-    async update(caller, input) {
+    async update(input, caller) {
       const { id, ...patch } = input;
       if (caller.role !== 'admin') {
         const ownAvailability =

@@ -1,6 +1,14 @@
+import type { Config } from '../config';
 import type { TSystemStatus } from '../contracts';
 import type { SendQueueStatus } from '../conversation/deps';
+import type { Database } from '../db/client';
+import { countOpenDeadLetters } from '../db/queries/dead-letters';
+import * as systemQueries from '../db/queries/system';
+import { subscriptionHealth } from '../db/queries/webhooks';
+import { createOpenAICheck } from '../integrations/openai-check';
+import type { JobQueue } from '../jobs/queue';
 import type { Persona } from '../persona';
+import { sendQueueStatus } from '../pipeline/send';
 
 export interface SystemProbe {
   databaseMode: 'embedded' | 'postgres';
@@ -11,14 +19,57 @@ export interface SystemProbe {
   /** The latest WhatsApp session status the gateway's webhook reported, if any. */
   sessionStatus(): Promise<{ status: string; at: Date } | null>;
   /** Dead letters not yet resolved or dismissed (see server/services/dead-letters.ts). */
-  openDeadLetters?(): Promise<number>;
+  openDeadLetters(): Promise<number>;
   /** Outbound webhook subscriptions disabled after sustained failure, and active ones failing now. */
-  outboundWebhooks?(): Promise<{ disabled: number; failing: number }>;
+  outboundWebhooks(): Promise<{ disabled: number; failing: number }>;
   /** Whether the send queue moves (see server/pipeline/send.ts `sendQueueStatus`); reason null when it does. */
-  sendQueue?(): Promise<SendQueueStatus>;
+  sendQueue(): Promise<SendQueueStatus>;
   /** A cheap live call to OpenAI (listing models); null when no key is configured. */
   checkOpenAI: (() => Promise<{ ok: boolean; detail: string }>) | null;
 }
+
+/** The probe of a running server: its database, job queue, send queue and OpenAI. */
+export function systemProbe(deps: {
+  database: Pick<Database, 'db' | 'sql' | 'mode'>;
+  queue: Pick<JobQueue, 'ping'>;
+  config: Config;
+  model: string;
+}): SystemProbe {
+  const { database, queue, config } = deps;
+  const { db } = database;
+  return {
+    databaseMode: database.mode,
+    pingDatabase: async () => {
+      try {
+        await database.sql`select 1`;
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    pingQueue: () => queue.ping(),
+    queueBacklog: () => systemQueries.queueBacklog(db),
+    sendQueue: () => sendQueueStatus(db, config.pipeline),
+    openDeadLetters: () => countOpenDeadLetters(db),
+    outboundWebhooks: () => subscriptionHealth(db),
+    sessionStatus: async () => {
+      const row = await systemQueries.getSystemState(db, systemQueries.SESSION_STATE_KEY);
+      const status = row?.value.status;
+      return row && typeof status === 'string' ? { status, at: row.updatedAt } : null;
+    },
+    checkOpenAI: config.openai.apiKey
+      ? createOpenAICheck({ apiKey: config.openai.apiKey, baseUrl: config.openai.baseUrl, model: deps.model })
+      : null,
+  };
+}
+
+/** Which integrations the configuration sets up. */
+export const integrationFlags = (config: Config): IntegrationFlags => ({
+  openaiKey: Boolean(config.openai.apiKey),
+  wasenderToken: Boolean(config.wasender.apiToken),
+  webhookSecret: Boolean(config.wasender.webhookSecret),
+  allowUnsigned: config.wasender.allowUnsigned,
+});
 
 export interface IntegrationFlags {
   openaiKey: boolean;
@@ -147,8 +198,7 @@ export function createSystemService(deps: {
       )
     : null;
 
-  const sendQueue = () =>
-    probe.sendQueue ? within<SendQueueStatus | null>(probe.sendQueue(), PROBE_TIMEOUT_MS, null) : null;
+  const sendQueue = () => within<SendQueueStatus | null>(probe.sendQueue(), PROBE_TIMEOUT_MS, null);
 
   async function ready() {
     const [database, queue, sends] = await Promise.all([pingDatabase(), pingQueue(), sendQueue()]);
@@ -164,18 +214,14 @@ export function createSystemService(deps: {
         within(probe.queueBacklog(), PROBE_TIMEOUT_MS, null),
         within(probe.sessionStatus(), PROBE_TIMEOUT_MS, null),
         openaiCheck ? openaiCheck() : Promise.resolve(null),
-        probe.openDeadLetters
-          ? within<number | null>(probe.openDeadLetters(), PROBE_TIMEOUT_MS, null)
-          : Promise.resolve(null),
+        within<number | null>(probe.openDeadLetters(), PROBE_TIMEOUT_MS, null),
       ]);
       const sends = await sendQueue();
-      const hooks = probe.outboundWebhooks
-        ? await within<{ disabled: number; failing: number } | null>(
-            probe.outboundWebhooks(),
-            PROBE_TIMEOUT_MS,
-            null,
-          )
-        : null;
+      const hooks = await within<{ disabled: number; failing: number } | null>(
+        probe.outboundWebhooks(),
+        PROBE_TIMEOUT_MS,
+        null,
+      );
       const i = integrations();
       const ok =
         !sends?.reason &&

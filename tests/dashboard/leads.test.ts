@@ -4,12 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignRecipients, campaigns, contacts, events, systemState } from '../../drizzle';
 import type { ScoringFacts } from '../../server/db/queries/leads';
 import { putSystemState } from '../../server/db/queries/system';
-import {
-  compareDecimal,
-  DEFAULT_LEAD_SCORING,
-  leadScoringConfig,
-  scoreLead,
-} from '../../server/services/lead-scoring';
+import { compareDecimal, DEFAULT_LEAD_SCORING, scoreLead } from '../../server/services/lead-scoring';
 import { runRescoreJob } from '../../server/services/leads';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
 import { codeOf, MISSING_ID, minutesAgo, seedConversation } from '../helpers/seed';
@@ -88,8 +83,8 @@ describe('lead scoring rules', () => {
     expect(big.breakdown.at(-1)).toMatchObject({ rule: 'cap', detail: 'capped at 100' });
   });
 
-  it('takes its points from configuration', () => {
-    const config = leadScoringConfig({ profile: { name: 50, email: 0, company: 0, position: 0 } });
+  it('takes its points from the configuration it is given', () => {
+    const config = { ...DEFAULT_LEAD_SCORING, profile: { name: 50, email: 0, company: 0, position: 0 } };
     expect(scoreLead(facts({ name: 'Ada' }), config, now).score).toBe(50);
   });
 

@@ -5,12 +5,13 @@ import * as dq from '../../db/queries/deals';
 import { recordEvents } from '../../db/queries/events';
 import type { Db } from '../../db/types';
 import { badRequest, notFound } from '../../errors';
-import type { Actor } from '../actor';
+import { actorOf } from '../actor';
+import type { Caller } from '../caller';
 import { decodeCursor, encodeCursor } from '../pagination';
 
 export interface ActivitiesService {
   list(input: TActivityListInput): Promise<{ items: TActivity[]; nextCursor: string | null }>;
-  create(input: TActivityCreateInput, actor: Actor): Promise<TActivity>;
+  create(input: TActivityCreateInput, caller: Caller): Promise<TActivity>;
   /** Activities, deal changes and messages of a contact, newest first. */
   timeline(input: {
     contactId: string;
@@ -34,7 +35,8 @@ export function createActivitiesService(deps: { db: Db }): ActivitiesService {
       };
     },
 
-    async create(input, actor) {
+    async create(input, caller) {
+      const actor = actorOf(caller);
       if (!(await cq.findContact(db, input.contactId))) throw notFound('Contact', input.contactId);
       if (input.dealId) {
         const deal = await dq.findDeal(db, input.dealId);

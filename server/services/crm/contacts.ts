@@ -16,14 +16,15 @@ import * as tq from '../../db/queries/tasks';
 import type { Db, DbOrTx } from '../../db/types';
 import { badRequest, conflict, isUniqueViolation, notFound } from '../../errors';
 import { toE164 } from '../../phone';
-import type { Actor } from '../actor';
+import { actorOf } from '../actor';
+import type { Caller } from '../caller';
 import { decodeCursor, toPage } from '../pagination';
 
 export interface ContactsService {
   list(input: TContactListInput): Promise<{ items: TContact[]; nextCursor: string | null }>;
   get(id: string): Promise<TContactDetail>;
   create(input: TContactCreateInput): Promise<TContact>;
-  update(input: TContactUpdateInput, actor: Actor): Promise<TContact>;
+  update(input: TContactUpdateInput, caller: Caller): Promise<TContact>;
   /** Soft delete: the contact disappears from lists; its phone stays taken. */
   delete(id: string): Promise<void>;
   addTags(input: TContactTagsInput): Promise<TContactTagsResult>;
@@ -139,7 +140,8 @@ export function createContactsService(deps: { db: Db; defaultRegion: string }): 
       throw conflict(`A contact with phone ${phone} already exists`);
     },
 
-    async update(input, actor) {
+    async update(input, caller) {
+      const actor = actorOf(caller);
       // Only the fields named here can change; a field left out (undefined) is kept.
       const patch: q.ContactPatch = {};
       if (input.phone !== undefined) patch.phone = normalisePhone(input.phone, defaultRegion);

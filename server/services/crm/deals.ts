@@ -14,16 +14,17 @@ import * as q from '../../db/queries/deals';
 import { recordEvents } from '../../db/queries/events';
 import type { Db, DbOrTx } from '../../db/types';
 import { notFound } from '../../errors';
-import type { Actor } from '../actor';
+import { type Actor, actorOf } from '../actor';
+import type { Caller } from '../caller';
 import { decodeCursor, toPage } from '../pagination';
 
 export interface DealsService {
   list(input: TDealListInput): Promise<{ items: TDeal[]; nextCursor: string | null }>;
-  create(input: TDealCreateInput, actor: Actor): Promise<TDeal>;
-  update(input: TDealUpdateInput, actor: Actor): Promise<TDeal>;
+  create(input: TDealCreateInput, caller: Caller): Promise<TDeal>;
+  update(input: TDealUpdateInput, caller: Caller): Promise<TDeal>;
   /** Moves a deal to another stage and records it on the contact's timeline. */
-  moveStage(input: TDealMoveStageInput, actor: Actor): Promise<{ changed: boolean; deal: TDeal }>;
-  delete(id: string, actor: Actor): Promise<void>;
+  moveStage(input: TDealMoveStageInput, caller: Caller): Promise<{ changed: boolean; deal: TDeal }>;
+  delete(id: string, caller: Caller): Promise<void>;
   pipeline(): Promise<TPipelineSummary>;
 }
 
@@ -60,7 +61,8 @@ export function createDealsService(deps: { db: Db }): DealsService {
       return toPage('deals', rows, input.limit, ({ sortKey: _, ...d }) => d);
     },
 
-    create(input, actor) {
+    create(input, caller) {
+      const actor = actorOf(caller);
       return db.transaction(async (tx) => {
         if (!(await cq.findContact(tx, input.contactId))) throw notFound('Contact', input.contactId);
         const deal = await q.insertDeal(tx, {
@@ -90,7 +92,8 @@ export function createDealsService(deps: { db: Db }): DealsService {
       });
     },
 
-    update(input, actor) {
+    update(input, caller) {
+      const actor = actorOf(caller);
       const patch: Pick<q.DealPatch, TDealEventField> = {};
       if (input.title !== undefined) patch.title = input.title;
       if (input.value !== undefined) patch.value = input.value;
@@ -127,7 +130,8 @@ export function createDealsService(deps: { db: Db }): DealsService {
       });
     },
 
-    moveStage(input, actor) {
+    moveStage(input, caller) {
+      const actor = actorOf(caller);
       return db.transaction(async (tx) => {
         const before = await q.findDeal(tx, input.id, { lock: true });
         if (!before) throw notFound('Deal', input.id);
@@ -158,7 +162,8 @@ export function createDealsService(deps: { db: Db }): DealsService {
       });
     },
 
-    async delete(id, actor) {
+    async delete(id, caller) {
+      const actor = actorOf(caller);
       await db.transaction(async (tx) => {
         const deal = await q.softDeleteDeal(tx, id, new Date());
         if (!deal) throw notFound('Deal', id);

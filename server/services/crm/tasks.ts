@@ -7,14 +7,15 @@ import { recordEvents } from '../../db/queries/events';
 import * as q from '../../db/queries/tasks';
 import type { Db, DbOrTx } from '../../db/types';
 import { badRequest, notFound } from '../../errors';
-import type { Actor } from '../actor';
+import { type Actor, actorOf } from '../actor';
+import type { Caller } from '../caller';
 import { decodeCursor, toPage } from '../pagination';
 
 export interface TasksService {
   list(input: TTaskListInput): Promise<{ items: TTask[]; nextCursor: string | null }>;
-  create(input: TTaskCreateInput, actor: Actor): Promise<TTask>;
+  create(input: TTaskCreateInput, caller: Caller): Promise<TTask>;
   update(input: TTaskUpdateInput): Promise<TTask>;
-  complete(id: string, actor: Actor): Promise<TTask>;
+  complete(id: string, caller: Caller): Promise<TTask>;
   reopen(id: string): Promise<TTask>;
   delete(id: string): Promise<void>;
 }
@@ -98,7 +99,8 @@ export function createTasksService(deps: { db: Db }): TasksService {
       return toPage('tasks', rows, input.limit, ({ sortKey: _, ...t }) => t);
     },
 
-    create(input, actor) {
+    create(input, caller) {
+      const actor = actorOf(caller);
       return db.transaction(async (tx) => {
         const contactId = await resolveLinks(tx, input);
         const task = await q.insertTask(tx, {
@@ -147,7 +149,7 @@ export function createTasksService(deps: { db: Db }): TasksService {
       });
     },
 
-    complete: (id, actor) => setStatus(id, true, actor),
+    complete: (id, caller) => setStatus(id, true, actorOf(caller)),
     reopen: (id) => setStatus(id, false),
 
     async delete(id) {

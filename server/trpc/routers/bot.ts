@@ -15,7 +15,6 @@ import {
   ZOwnerChanged,
   ZSetOwnerInput,
 } from '../../contracts';
-import { actorOf } from '../../services/actor';
 import { router } from '../init';
 import { adminProcedure, authedProcedure } from '../procedures';
 
@@ -29,13 +28,13 @@ export const botRouter = router({
   setEnabled: authedProcedure
     .input(ZBotSetEnabledInput)
     .output(ZBotSetEnabledResult)
-    .mutation(({ ctx, input }) => ctx.services.bot.setEnabled(input, actorOf(ctx.caller))),
+    .mutation(({ ctx, input }) => ctx.services.bot.setEnabled(input, ctx.caller)),
   /** The same for many conversations, reporting changed, unchanged or not found for each id. */
   setEnabledBulk: authedProcedure
     .meta({ openapi: { method: 'POST', path: '/bot/enabled' } })
     .input(ZBotSetEnabledBulkInput)
     .output(ZBotSetEnabledBulkResult)
-    .mutation(({ ctx, input }) => ctx.services.bot.setEnabledBulk(input, actorOf(ctx.caller))),
+    .mutation(({ ctx, input }) => ctx.services.bot.setEnabledBulk(input, ctx.caller)),
   /** Every owner change of a conversation with actor, reason and time, newest first. */
   history: authedProcedure
     .meta({ openapi: { method: 'GET', path: '/conversations/{conversationId}/owner-history' } })
@@ -53,12 +52,12 @@ export const botRouter = router({
     .meta({ openapi: { method: 'POST', path: '/conversations/{conversationId}/owner' } })
     .input(ZSetOwnerInput)
     .output(ZOwnerChanged)
-    .mutation(({ ctx, input }) => ctx.services.messaging.setOwner(ctx.caller, input)),
+    .mutation(({ ctx, input }) => ctx.services.messaging.setOwner(input, ctx.caller)),
   handBack: authedProcedure
     .meta({ openapi: { method: 'POST', path: '/conversations/{conversationId}/hand-back' } })
     .input(ZHandBackInput)
     .output(ZOwnerChanged)
-    .mutation(({ ctx, input }) => ctx.services.messaging.handBack(ctx.caller, input)),
+    .mutation(({ ctx, input }) => ctx.services.messaging.handBack(input, ctx.caller)),
   /** The bot's run-time timing (admin): read and change the quiet times. */
   settings: adminProcedure
     .meta({ openapi: { method: 'GET', path: '/bot/settings' } })
@@ -68,5 +67,5 @@ export const botRouter = router({
     .meta({ openapi: { method: 'PATCH', path: '/bot/settings' } })
     .input(ZBotSettingsUpdate)
     .output(ZBotSettings)
-    .mutation(({ ctx, input }) => ctx.services.settings.updateBot(ctx.caller, input)),
+    .mutation(({ ctx, input }) => ctx.services.settings.updateBot(input, ctx.caller)),
 });

@@ -25,7 +25,7 @@ export const campaignsRouter = router({
     .meta({ openapi: { method: 'POST', path: '/campaigns' } })
     .input(ZCampaignCreateInput)
     .output(ZCampaignDetail)
-    .mutation(({ ctx, input }) => ctx.services.campaigns.create(ctx.caller, input)),
+    .mutation(({ ctx, input }) => ctx.services.campaigns.create(input, ctx.caller)),
   /** Valid, invalid, duplicate and opted-out counts, and the message rendered for a few recipients. */
   preview: authedProcedure
     .meta({ openapi: { method: 'GET', path: '/campaigns/{id}/preview' } })
@@ -36,35 +36,35 @@ export const campaignsRouter = router({
     .meta({ openapi: { method: 'POST', path: '/campaigns/{id}/schedule' } })
     .input(ZCampaignScheduleInput)
     .output(ZCampaignDetail)
-    .mutation(({ ctx, input }) => ctx.services.campaigns.schedule(ctx.caller, input)),
+    .mutation(({ ctx, input }) => ctx.services.campaigns.schedule(input)),
   start: authedProcedure
     .meta({ openapi: { method: 'POST', path: '/campaigns/{id}/start' } })
     .input(ZCampaignIdInput)
     .output(ZCampaignDetail)
-    .mutation(({ ctx, input }) => ctx.services.campaigns.start(ctx.caller, input.id)),
+    .mutation(({ ctx, input }) => ctx.services.campaigns.start(input.id)),
   /** Stops before the next send; a send already under way finishes. */
   pause: authedProcedure
     .meta({ openapi: { method: 'POST', path: '/campaigns/{id}/pause' } })
     .input(ZCampaignPauseInput)
     .output(ZCampaignDetail)
-    .mutation(({ ctx, input }) => ctx.services.campaigns.pause(ctx.caller, input)),
+    .mutation(({ ctx, input }) => ctx.services.campaigns.pause(input, ctx.caller)),
   resume: authedProcedure
     .meta({ openapi: { method: 'POST', path: '/campaigns/{id}/resume' } })
     .input(ZCampaignIdInput)
     .output(ZCampaignDetail)
-    .mutation(({ ctx, input }) => ctx.services.campaigns.resume(ctx.caller, input.id)),
+    .mutation(({ ctx, input }) => ctx.services.campaigns.resume(input.id)),
   /** Ends the campaign: recipients not yet sent are skipped. */
   cancel: authedProcedure
     .meta({ openapi: { method: 'POST', path: '/campaigns/{id}/cancel' } })
     .input(ZCampaignIdInput)
     .output(ZCampaignDetail)
-    .mutation(({ ctx, input }) => ctx.services.campaigns.cancel(ctx.caller, input.id)),
+    .mutation(({ ctx, input }) => ctx.services.campaigns.cancel(input.id)),
   /** Sends again to failed recipients (those with an unknown outcome only when asked). */
   retryFailed: authedProcedure
     .meta({ openapi: { method: 'POST', path: '/campaigns/{id}/retry' } })
     .input(ZCampaignRetryInput)
     .output(ZCampaignRetryResult)
-    .mutation(({ ctx, input }) => ctx.services.campaigns.retryFailed(ctx.caller, input)),
+    .mutation(({ ctx, input }) => ctx.services.campaigns.retryFailed(input)),
   /** The campaign with its progress figures, rates and replies. */
   get: authedProcedure
     .meta({ openapi: { method: 'GET', path: '/campaigns/{id}' } })

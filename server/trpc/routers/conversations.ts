@@ -70,10 +70,10 @@ export const conversationsRouter = router({
     .meta({ openapi: { method: 'POST', path: '/conversations/{conversationId}/messages' } })
     .input(ZSendMessageInput)
     .output(ZQueuedMessages)
-    .mutation(({ ctx, input }) => ctx.services.messaging.sendMessage(ctx.caller, input)),
+    .mutation(({ ctx, input }) => ctx.services.messaging.sendMessage(input, ctx.caller)),
   start: authedProcedure
     .meta({ openapi: { method: 'POST', path: '/conversations' } })
     .input(ZStartConversationInput)
     .output(ZQueuedMessages)
-    .mutation(({ ctx, input }) => ctx.services.messaging.start(ctx.caller, input)),
+    .mutation(({ ctx, input }) => ctx.services.messaging.start(input, ctx.caller)),
 });

@@ -13,7 +13,6 @@ import {
   ZLeadSetStatusInput,
   ZLeadSetStatusResult,
 } from '../../contracts';
-import { actorOf } from '../../services/actor';
 import { router } from '../init';
 import { authedProcedure } from '../procedures';
 
@@ -29,7 +28,7 @@ export const leadsRouter = router({
     .meta({ openapi: { method: 'POST', path: '/leads/{contactId}/status' } })
     .input(ZLeadSetStatusInput)
     .output(ZLeadSetStatusResult)
-    .mutation(({ ctx, input }) => ctx.services.leads.setStatus(input, actorOf(ctx.caller))),
+    .mutation(({ ctx, input }) => ctx.services.leads.setStatus(input, ctx.caller)),
   /** One contact's score by the rules, with each rule's points (computed now, not stored). */
   score: authedProcedure
     .meta({ openapi: { method: 'GET', path: '/leads/{contactId}/score' } })

@@ -26,7 +26,7 @@ export const staffRouter = router({
     .meta({ openapi: { method: 'GET', path: '/staff' } })
     .input(ZStaffListInput)
     .output(ZStaffList)
-    .query(({ ctx, input }) => ctx.services.staff.list(ctx.caller, input)),
+    .query(({ ctx, input }) => ctx.services.staff.list(input, ctx.caller)),
   invite: adminProcedure
     .meta({ openapi: { method: 'POST', path: '/staff' } })
     .input(ZInviteStaffInput)
@@ -36,7 +36,7 @@ export const staffRouter = router({
     .meta({ openapi: { method: 'PATCH', path: '/staff/{id}' } })
     .input(ZUpdateStaffInput)
     .output(ZStaff)
-    .mutation(({ ctx, input }) => ctx.services.staff.update(ctx.caller, input)),
+    .mutation(({ ctx, input }) => ctx.services.staff.update(input, ctx.caller)),
   deactivate: adminProcedure
     .meta({ openapi: { method: 'POST', path: '/staff/{id}/deactivate' } })
     .input(ZStaffIdInput)

@@ -21,11 +21,11 @@ export const systemRouter = router({
     .meta({ openapi: { method: 'POST', path: '/dead-letters/{id}/retry' } })
     .input(ZDeadLetterIdInput)
     .output(ZRetriedDeadLetter)
-    .mutation(({ ctx, input }) => ctx.services.deadLetters.retry(ctx.caller, input.id)),
+    .mutation(({ ctx, input }) => ctx.services.deadLetters.retry(input.id, ctx.caller)),
   /** Resolves a dead letter without storing its item. */
   dismissDeadLetter: adminProcedure
     .meta({ openapi: { method: 'POST', path: '/dead-letters/{id}/dismiss' } })
     .input(ZDeadLetterIdInput)
     .output(ZDeadLetter)
-    .mutation(({ ctx, input }) => ctx.services.deadLetters.dismiss(ctx.caller, input.id)),
+    .mutation(({ ctx, input }) => ctx.services.deadLetters.dismiss(input.id, ctx.caller)),
 });

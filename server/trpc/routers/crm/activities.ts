@@ -1,5 +1,4 @@
 import { ZActivity, ZActivityCreateInput, ZActivityListInput, ZActivityPage } from '../../../contracts';
-import { actorOf } from '../../../services/actor';
 import { router } from '../../init';
 import { authedProcedure } from '../../procedures';
 
@@ -15,5 +14,5 @@ export const activitiesRouter = router({
     .meta({ openapi: { method: 'POST', path: '/activities' } })
     .input(ZActivityCreateInput)
     .output(ZActivity)
-    .mutation(({ ctx, input }) => ctx.services.crm.activities.create(input, actorOf(ctx.caller))),
+    .mutation(({ ctx, input }) => ctx.services.crm.activities.create(input, ctx.caller)),
 });

@@ -16,7 +16,6 @@ import {
   ZTimelineInput,
   ZTimelinePage,
 } from '../../../contracts';
-import { actorOf } from '../../../services/actor';
 import { router } from '../../init';
 import { adminProcedure, authedProcedure } from '../../procedures';
 
@@ -43,7 +42,7 @@ export const contactsRouter = router({
     .meta({ openapi: { method: 'PATCH', path: '/contacts/{id}' } })
     .input(ZContactUpdateInput)
     .output(ZContact)
-    .mutation(({ ctx, input }) => ctx.services.crm.contacts.update(input, actorOf(ctx.caller))),
+    .mutation(({ ctx, input }) => ctx.services.crm.contacts.update(input, ctx.caller)),
   /** Soft delete: the contact leaves every list; its phone stays taken. */
   delete: adminProcedure
     .meta({ openapi: { method: 'DELETE', path: '/contacts/{id}' } })

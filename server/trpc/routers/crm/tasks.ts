@@ -7,7 +7,6 @@ import {
   ZTaskPage,
   ZTaskUpdateInput,
 } from '../../../contracts';
-import { actorOf } from '../../../services/actor';
 import { router } from '../../init';
 import { adminProcedure, authedProcedure } from '../../procedures';
 
@@ -22,7 +21,7 @@ export const tasksRouter = router({
     .meta({ openapi: { method: 'POST', path: '/tasks' } })
     .input(ZTaskCreateInput)
     .output(ZTask)
-    .mutation(({ ctx, input }) => ctx.services.crm.tasks.create(input, actorOf(ctx.caller))),
+    .mutation(({ ctx, input }) => ctx.services.crm.tasks.create(input, ctx.caller)),
   update: authedProcedure
     .meta({ openapi: { method: 'PATCH', path: '/tasks/{id}' } })
     .input(ZTaskUpdateInput)
@@ -32,7 +31,7 @@ export const tasksRouter = router({
     .meta({ openapi: { method: 'POST', path: '/tasks/{id}/complete' } })
     .input(ZTaskIdInput)
     .output(ZTask)
-    .mutation(({ ctx, input }) => ctx.services.crm.tasks.complete(input.id, actorOf(ctx.caller))),
+    .mutation(({ ctx, input }) => ctx.services.crm.tasks.complete(input.id, ctx.caller)),
   reopen: authedProcedure
     .meta({ openapi: { method: 'POST', path: '/tasks/{id}/reopen' } })
     .input(ZTaskIdInput)
