@@ -7,16 +7,19 @@ import * as systemQueries from './db/queries/system';
 import { subscriptionHealth } from './db/queries/webhooks';
 import { createEventHub, type EventHub } from './events/hub';
 import { createAiClient } from './integrations/ai';
+import { createEmbeddingsClient } from './integrations/embeddings';
 import { createOpenAICheck } from './integrations/openai-check';
 import { createWasenderGateway } from './integrations/wasender';
 import { createOutboundWebhooks, type OutboundWebhooks } from './jobs/outbound-webhooks';
 import { type JobQueue, startJobQueue } from './jobs/queue';
+import { createKnowledge, type Knowledge } from './knowledge';
 import type { Logger } from './logger';
 import type { Persona } from './persona';
 import { createPipeline, definePipelineQueues, type Pipeline } from './pipeline';
 import { sendQueueStatus } from './pipeline/send';
 import { createServices, type Services } from './services';
 import { createDeadLettersService } from './services/dead-letters';
+import { createKnowledgeService } from './services/knowledge';
 import { defineLeadsQueues, startLeadsWorkers } from './services/leads';
 import { createMessagingService } from './services/messaging';
 import { createSettingsService } from './services/settings';
@@ -37,6 +40,8 @@ export interface Runtime {
   events: EventHub;
   /** Outbound webhooks: the events-log fan-out and the delivery jobs. */
   webhooks: OutboundWebhooks;
+  /** The knowledge base: retrieval and its embedding jobs. */
+  knowledge: Knowledge;
   log: Logger;
   close(): Promise<void>;
 }
@@ -66,6 +71,20 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       supervise: opts.workers,
       maintenanceSeconds: config.jobMaintenanceSeconds,
     });
+    const knowledge = createKnowledge({
+      db: database.db,
+      queue,
+      embeddings: createEmbeddingsClient({
+        apiKey: config.openai.apiKey,
+        baseUrl: config.openai.baseUrl,
+        timeoutMs: config.openai.timeoutMs,
+        model: config.openai.embeddingModel,
+        dimensions: config.openai.embeddingDimensions,
+      }),
+      settings: config.knowledge,
+      log: log.child({ component: 'knowledge' }),
+    });
+    await knowledge.init();
     const system = createSystemService({
       probe: {
         databaseMode: database.mode,
@@ -82,6 +101,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
         sendQueue: () => sendQueueStatus(database.db, config.pipeline),
         openDeadLetters: () => countOpenDeadLetters(database.db),
         outboundWebhooks: () => subscriptionHealth(database.db),
+        knowledge: () => knowledge.status(),
         sessionStatus: async () => {
           const row = await systemQueries.getSystemState(database.db, systemQueries.SESSION_STATE_KEY);
           const status = row?.value.status;
@@ -124,6 +144,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
         defaultRegion: config.defaultRegion,
       },
       log: log.child({ component: 'pipeline' }),
+      knowledge,
     });
     // The pipeline reads its quiet times from `live`, kept current from the settings table.
     const settings = createSettingsService({
@@ -171,6 +192,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
     });
     await webhooks.defineQueues();
     if (opts.workers) await webhooks.startWorkers();
+    await knowledge.defineQueues();
+    if (opts.workers) await knowledge.startWorkers();
     const events = createEventHub({ database, log: log.child({ component: 'events' }) });
     await events.start();
     const services = createServices({
@@ -186,6 +209,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       }),
       settings,
       events,
+      knowledge: createKnowledgeService({ db: database.db, knowledge }),
       campaigns: {
         ...config.campaigns,
         kicker: campaigns,
@@ -204,6 +228,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       campaigns,
       events,
       webhooks,
+      knowledge,
       log,
       async close() {
         if (closed) return;

@@ -3,6 +3,7 @@ import type { Db } from '../db/types';
 import type { AiClient } from '../integrations/ai';
 import type { Gateway } from '../integrations/gateway';
 import type { JobQueue } from '../jobs/queue';
+import type { Knowledge } from '../knowledge';
 import type { Logger } from '../logger';
 import type { Persona } from '../persona';
 
@@ -15,6 +16,8 @@ export interface PipelineDeps {
   persona: Persona;
   settings: Config['pipeline'] & { model: string; defaultRegion: string };
   log: Logger;
+  /** The knowledge base the replies are grounded on (absent: replies without business facts). */
+  knowledge?: Pick<Knowledge, 'forPrompt'>;
 }
 
 export const QUEUE_REPLY = 'pipeline.reply';

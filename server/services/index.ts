@@ -6,6 +6,7 @@ import { type CampaignServiceOptions, type CampaignsService, createCampaignsServ
 import { type ConversationsService, createConversationsService } from './conversations';
 import { type CrmService, createCrmService } from './crm';
 import type { DeadLettersService } from './dead-letters';
+import type { KnowledgeService } from './knowledge';
 import type { LeadScoringConfig } from './lead-scoring';
 import { createLeadsService, type LeadsService } from './leads';
 import type { MessagingService } from './messaging';
@@ -35,6 +36,8 @@ export interface Services {
   deadLetters: DeadLettersService;
   /** Outbound webhook subscriptions, their delivery log and replays (admins). */
   webhooks: WebhooksService;
+  /** The bot's knowledge base: documents, passages and searches. */
+  knowledge: KnowledgeService;
 }
 
 export function createServices(deps: {
@@ -46,6 +49,7 @@ export function createServices(deps: {
   events: EventStream;
   deadLetters: DeadLettersService;
   webhooks: WebhooksService;
+  knowledge: KnowledgeService;
   leadScoring?: Partial<LeadScoringConfig>;
   /** Campaign settings and the dispatcher's kick (the runtime passes them). */
   campaigns?: CampaignServiceOptions;
@@ -65,5 +69,6 @@ export function createServices(deps: {
     settings: deps.settings,
     deadLetters: deps.deadLetters,
     webhooks: deps.webhooks,
+    knowledge: deps.knowledge,
   };
 }

@@ -15,6 +15,8 @@ export interface SystemProbe {
   outboundWebhooks?(): Promise<{ disabled: number; failing: number }>;
   /** Whether the send queue moves (see server/pipeline/send.ts `sendQueueStatus`); reason null when it does. */
   sendQueue?(): Promise<SendQueueStatus>;
+  /** The knowledge base's retrieval mode and document counts (see server/knowledge). */
+  knowledge?(): Promise<TSystemStatus['knowledge']>;
   /** A cheap live call to OpenAI (listing models); null when no key is configured. */
   checkOpenAI: (() => Promise<{ ok: boolean; detail: string }>) | null;
 }
@@ -182,6 +184,9 @@ export function createSystemService(deps: {
             null,
           )
         : null;
+      const knowledge = probe.knowledge
+        ? await within<TSystemStatus['knowledge'] | null>(probe.knowledge(), PROBE_TIMEOUT_MS, null)
+        : null;
       const i = integrations();
       const ok =
         !sends?.reason &&
@@ -231,6 +236,13 @@ export function createSystemService(deps: {
           notice: hooks?.disabled
             ? `${hooks.disabled} outbound webhook subscription(s) disabled after sustained delivery failure: see webhooks.list`
             : null,
+        },
+        knowledge: knowledge ?? {
+          retrieval: 'lexical',
+          vectorExtension: false,
+          embeddingModel: null,
+          documents: null,
+          failed: null,
         },
       };
     },

@@ -5,6 +5,7 @@ import { campaignsRouter } from './routers/campaigns';
 import { conversationsRouter } from './routers/conversations';
 import { crmRouter } from './routers/crm';
 import { keysRouter } from './routers/keys';
+import { knowledgeRouter } from './routers/knowledge';
 import { leadsRouter } from './routers/leads';
 import { statsRouter } from './routers/stats';
 import { systemRouter } from './routers/system';
@@ -20,6 +21,7 @@ export const appRouter = router({
   keys: keysRouter,
   system: systemRouter,
   webhooks: webhooksRouter,
+  knowledge: knowledgeRouter,
 });
 
 export type AppRouter = typeof appRouter;
