@@ -61,8 +61,19 @@ export interface Knowledge {
   /** Wakes the embed workers after an enqueue committed. */
   wake(): void;
   defineQueues(): Promise<void>;
-  /** Starts the embed worker and schedules the documents not embedded with the configured model. */
+  /** Starts the embed worker, then `reconcile`. */
   startWorkers(): Promise<void>;
+  /**
+   * Drops vectors of other models and of passages gone, and schedules every document not fully
+   * embedded with the configured model (after a model change, or documents added without a key).
+   */
+  reconcile(): Promise<number>;
+  /**
+   * One embedding run of a document (the job's body): embeds, in batches, the passages that have no
+   * vector for the configured model. Safe to run twice. Throws a retryable error while retries are
+   * left; after that (or on a fatal error) the document is marked failed and keeps its passages.
+   */
+  embedDocument(job: { data: EmbedJob; retryCount: number }): Promise<'gone' | 'ready' | 'failed' | 'changed'>;
   status(): Promise<{
     retrieval: 'hybrid' | 'lexical';
     vectorExtension: boolean;
@@ -146,7 +157,9 @@ export function createKnowledge(deps: {
     return { retrieval: mode, hits: hits.slice(0, limit) };
   }
 
-  async function runEmbedJob(job: { data: EmbedJob; retryCount: number }) {
+  async function runEmbedJob(
+    job: { data: EmbedJob; retryCount: number },
+  ): Promise<'gone' | 'ready' | 'failed' | 'changed'> {
     const { documentId } = job.data;
     const model = embeddings.model;
     const doc = await kq.getDocument(db, documentId);
@@ -256,11 +269,16 @@ export function createKnowledge(deps: {
         const outcome = await runEmbedJob(job);
         log.info({ documentId: job.data.documentId, outcome }, 'knowledge embed job done');
       });
-      if (!embeddings.configured) return;
-      // A new model (or documents added while no key was set): embed what is not embedded with it.
+      await this.reconcile();
+    },
+    embedDocument: runEmbedJob,
+    async reconcile() {
+      if (!embeddings.configured) return 0;
       await kq.deleteStaleEmbeddings(db, embeddings.model);
-      for (const id of await kq.documentsToEmbed(db, embeddings.model)) await this.enqueue(id);
-      queue.wake(kq.QUEUE_KNOWLEDGE_EMBED, { local: true });
+      const ids = await kq.documentsToEmbed(db, embeddings.model);
+      for (const id of ids) await this.enqueue(id);
+      if (ids.length) queue.wake(kq.QUEUE_KNOWLEDGE_EMBED, { local: true });
+      return ids.length;
     },
     async status() {
       const counts = await kq.knowledgeCounts(db);
