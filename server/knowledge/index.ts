@@ -73,7 +73,10 @@ export interface Knowledge {
    * vector for the configured model. Safe to run twice. Throws a retryable error while retries are
    * left; after that (or on a fatal error) the document is marked failed and keeps its passages.
    */
-  embedDocument(job: { data: EmbedJob; retryCount: number }): Promise<'gone' | 'ready' | 'failed' | 'changed'>;
+  embedDocument(job: {
+    data: EmbedJob;
+    retryCount: number;
+  }): Promise<'gone' | 'ready' | 'failed' | 'changed'>;
   status(): Promise<{
     retrieval: 'hybrid' | 'lexical';
     vectorExtension: boolean;
@@ -157,9 +160,10 @@ export function createKnowledge(deps: {
     return { retrieval: mode, hits: hits.slice(0, limit) };
   }
 
-  async function runEmbedJob(
-    job: { data: EmbedJob; retryCount: number },
-  ): Promise<'gone' | 'ready' | 'failed' | 'changed'> {
+  async function runEmbedJob(job: {
+    data: EmbedJob;
+    retryCount: number;
+  }): Promise<'gone' | 'ready' | 'failed' | 'changed'> {
     const { documentId } = job.data;
     const model = embeddings.model;
     const doc = await kq.getDocument(db, documentId);
