@@ -127,7 +127,7 @@ export function listPassages(db: DbOrTx, documentId: string, model: string | nul
       text: knowledgePassages.text,
       contentHash: knowledgePassages.contentHash,
       embedded: model
-        ? sql<boolean>`exists (select 1 from ${knowledgeEmbeddings} e where e.model = ${model} and e.content_hash = ${knowledgePassages.contentHash})`
+        ? sql<boolean>`exists (select 1 from ${knowledgeEmbeddings} e where e.model = ${model} and e.content_hash = knowledge_passages.content_hash)`
         : sql<boolean>`false`,
     })
     .from(knowledgePassages)
@@ -152,7 +152,7 @@ export async function countEmbedded(db: DbOrTx, documentId: string, model: strin
     .where(
       and(
         eq(knowledgePassages.documentId, documentId),
-        sql`exists (select 1 from ${knowledgeEmbeddings} e where e.model = ${model} and e.content_hash = ${knowledgePassages.contentHash})`,
+        sql`exists (select 1 from ${knowledgeEmbeddings} e where e.model = ${model} and e.content_hash = knowledge_passages.content_hash)`,
       ),
     );
   return row?.n ?? 0;
