@@ -23,6 +23,7 @@ export const CONTRACT_ENTRIES = [
   'keys',
   'system',
   'webhooks',
+  'knowledge',
 ];
 
 /**
