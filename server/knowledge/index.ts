@@ -149,7 +149,11 @@ export function createKnowledge(deps: {
         };
       })
       .sort(
-        (a, b) => b.score - a.score || (b.similarity ?? 0) - (a.similarity ?? 0) || b.lexical - a.lexical,
+        (a, b) =>
+          b.score - a.score ||
+          (b.similarity ?? 0) - (a.similarity ?? 0) ||
+          b.lexical - a.lexical ||
+          a.label.localeCompare(b.label),
       );
     const { used } = factsMessage(
       hits.filter((h) => h.relevant).slice(0, settings.topK),

@@ -208,7 +208,7 @@ export async function fullTextCandidates(db: DbOrTx, query: string, limit: numbe
     )
     select p.id from knowledge_passages p, q
     where q.tq is not null and p.search_vector @@ q.tq
-    order by ts_rank_cd(p.search_vector, q.tq) desc, p.id
+    order by ts_rank_cd(p.search_vector, q.tq) desc, p.text, p.id
     limit ${limit}`);
   return rows.map((r, i) => ({ passageId: r.id, rank: i + 1 }));
 }
@@ -218,10 +218,12 @@ export async function trigramCandidates(db: DbOrTx, query: string, limit: number
   const rows = await db.execute<{ id: string }>(sql`
     select p.id from knowledge_passages p
     where ${query} <% p.text
-    order by word_similarity(${query}, p.text) desc, p.id
+    order by word_similarity(${query}, p.text) desc, p.text, p.id
     limit ${limit}`);
   return rows.map((r, i) => ({ passageId: r.id, rank: i + 1 }));
 }
+
+const HNSW_EF_SEARCH = 200;
 
 /** Nearest passages by cosine distance (HNSW where indexed), with their similarity. */
 export async function vectorCandidates(
@@ -231,7 +233,11 @@ export async function vectorCandidates(
   const dims = p.vector.length;
   const expr = embeddingExpr(dims);
   const qv = queryVector(p.vector, dims);
-  const rows = await db.execute<{ id: string; similarity: number }>(sql`
+  // HNSW visits `ef_search` candidates (default 40); a wider search costs little at knowledge-base sizes
+  // and keeps the approximate nearest neighbours close to the exact ones.
+  const rows = await db.transaction(async (tx) => {
+    await tx.execute(sql`set local hnsw.ef_search = ${sql.raw(String(HNSW_EF_SEARCH))}`);
+    return tx.execute<{ id: string; similarity: number }>(sql`
     with nearest as (
       select e.content_hash, ${expr} <=> ${qv} as distance
       from knowledge_embeddings e
@@ -241,7 +247,8 @@ export async function vectorCandidates(
     )
     select p.id, (1 - n.distance)::float8 as similarity
     from nearest n join knowledge_passages p on p.content_hash = n.content_hash
-    order by n.distance, p.id`);
+    order by n.distance, p.text, p.id`);
+  });
   return rows.map((r, i) => ({ passageId: r.id, rank: i + 1, similarity: Number(r.similarity) }));
 }
 
