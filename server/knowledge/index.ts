@@ -245,6 +245,8 @@ export function createKnowledge(deps: {
     async forPrompt(query, opts = {}) {
       const maxTokens = Math.min(settings.promptTokens, opts.maxTokens ?? settings.promptTokens);
       if (settings.topK === 0 || maxTokens <= 0 || !query.trim()) return { message: null, used: [] };
+      // An empty knowledge base costs one cheap query, not an embeddings call per reply.
+      if (!(await kq.hasPassages(db))) return { message: null, used: [] };
       const { hits } = await search(query, { limit: settings.topK, signal: opts.signal });
       return factsMessage(
         hits.filter((h) => h.relevant),

@@ -175,6 +175,11 @@ export async function documentsToEmbed(db: DbOrTx, model: string): Promise<strin
   return rows.map((r) => r.id);
 }
 
+export async function hasPassages(db: DbOrTx): Promise<boolean> {
+  const rows = await db.select({ id: knowledgePassages.id }).from(knowledgePassages).limit(1);
+  return rows.length > 0;
+}
+
 /** The vector lengths stored (one HNSW index each). */
 export async function embeddingLengths(db: DbOrTx): Promise<number[]> {
   const rows = await db.selectDistinct({ dims: knowledgeEmbeddings.dims }).from(knowledgeEmbeddings);
