@@ -60,7 +60,7 @@ export function factsMessage(
       continue;
     }
     entries.pop();
-    const room = maxTokens - cost() - estimateTokens(JSON.stringify({ source, text: '' })) - 2;
+    const room = maxTokens - cost() - estimateTokens(JSON.stringify({ source, text: '' })) - 4;
     if (room >= MIN_CUT_TOKENS) {
       entries.push({ source, text: truncateToTokens(p.text, room) });
       if (cost() <= maxTokens) used.push(p);
