@@ -6,6 +6,7 @@
  *   http adapters    server/trpc/, server/http/, server/webhook/
  *   services         server/services/
  *   background       server/pipeline/, server/campaigns/ (job handlers)
+ *   knowledge        server/knowledge/ (passages, embedding jobs, retrieval)
  *   conversation     server/conversation/ (ownership, outbox, hand-off, statuses, split, prompt, send-queue names)
  *   jobs, events     server/jobs/, server/events/
  *   integrations     server/integrations/ (OpenAI, gateways, outbound webhook posts, send policy)
@@ -19,6 +20,7 @@ const layers = [
   { name: 'http adapters', path: '^server/(trpc|http|webhook)/' },
   { name: 'services', path: '^server/services/' },
   { name: 'background (pipeline, campaigns)', path: '^server/(pipeline|campaigns)/' },
+  { name: 'knowledge', path: '^server/knowledge/' },
   { name: 'conversation', path: '^server/conversation/' },
   { name: 'jobs and events', path: '^server/(jobs|events)/' },
   { name: 'integrations', path: '^server/integrations/' },

@@ -16,7 +16,7 @@ import { parseCli } from './lib/command-line';
  * reports the ratio. Writes bench/report.json and bench/report.md. Needs a Postgres server
  * (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres); load stays on loopback.
  *
- *   npm run bench [-- --quick] [-- --only webhook,pipeline,throughput,campaigns,trpc-read,memory,startup,dashboard,sdk-types,sdk-size]
+ *   npm run bench [-- --quick] [-- --only webhook,pipeline,pipeline-knowledge,throughput,campaigns,trpc-read,memory,startup,dashboard,sdk-types,sdk-size]
  *
  * --quick shrinks every scenario (smaller data, shorter runs) so the whole suite is a CI smoke test of
  * under two minutes; its figures are noisier than a full run's.
@@ -34,6 +34,7 @@ type Run = () => Promise<ScenarioResult | ScenarioResult[]>;
 const scenarios: Array<[string, Run]> = [
   ['webhook', () => benchWebhook(pgUrl, quick)],
   ['pipeline', () => benchPipeline(pgUrl, quick)],
+  ['pipeline-knowledge', () => benchPipeline(pgUrl, quick, { knowledgePassages: 1000 })],
   ['throughput', () => benchThroughput(pgUrl, quick)],
   ['campaigns', () => benchCampaigns(pgUrl, quick)],
   ['trpc-read', () => benchTrpcRead(pgUrl, quick)],

@@ -147,6 +147,20 @@ const envSchema = z.object({
   OPENAI_BASE_URL: urlString.optional(),
   OPENAI_MODEL: z.string().min(1).optional(),
   OPENAI_TIMEOUT_MS: int(1000, 300_000).default(30_000),
+  /** Embeddings of the knowledge base (same endpoint and key as replies). */
+  OPENAI_EMBEDDING_MODEL: z.string().trim().min(1).default('text-embedding-3-small'),
+  /** Ask the embeddings endpoint for vectors of this length (models that support `dimensions`). */
+  OPENAI_EMBEDDING_DIMENSIONS: int(1, 16_000).optional(),
+  /** Longest knowledge passage in characters; longer sections are split. */
+  KNOWLEDGE_PASSAGE_MAX_CHARS: int(200, 8000).default(1200),
+  /** Passages given to the model with each reply, at most. */
+  KNOWLEDGE_TOP_K: int(0, 20).default(4),
+  /** Tokens of the reply prompt the knowledge passages may take, at most. */
+  KNOWLEDGE_PROMPT_TOKENS: int(0, 50_000).default(1200),
+  /** A passage is relevant when its cosine similarity to the question reaches this (vector retrieval). */
+  KNOWLEDGE_MIN_SIMILARITY: z.coerce.number({ error: 'must be a number' }).min(-1).max(1).default(0.3),
+  /** ...or when this share of the question's words (stemmed, stop words left out) occurs in it. */
+  KNOWLEDGE_MIN_LEXICAL: z.coerce.number({ error: 'must be a number' }).min(0).max(1).default(0.5),
 
   WASENDER_API_TOKEN: optionalSecret,
   WASENDER_BASE_URL: urlString.default('https://www.wasenderapi.com'),
@@ -272,6 +286,15 @@ export interface Config {
     baseUrl: string | undefined;
     model: string | undefined;
     timeoutMs: number;
+    embeddingModel: string;
+    embeddingDimensions: number | undefined;
+  };
+  knowledge: {
+    passageMaxChars: number;
+    topK: number;
+    promptTokens: number;
+    minSimilarity: number;
+    minLexical: number;
   };
   wasender: {
     apiToken: string | undefined;
@@ -387,6 +410,15 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
       baseUrl: e.OPENAI_BASE_URL,
       model: e.OPENAI_MODEL,
       timeoutMs: e.OPENAI_TIMEOUT_MS,
+      embeddingModel: e.OPENAI_EMBEDDING_MODEL,
+      embeddingDimensions: e.OPENAI_EMBEDDING_DIMENSIONS,
+    },
+    knowledge: {
+      passageMaxChars: e.KNOWLEDGE_PASSAGE_MAX_CHARS,
+      topK: e.KNOWLEDGE_TOP_K,
+      promptTokens: e.KNOWLEDGE_PROMPT_TOKENS,
+      minSimilarity: e.KNOWLEDGE_MIN_SIMILARITY,
+      minLexical: e.KNOWLEDGE_MIN_LEXICAL,
     },
     wasender: {
       apiToken: e.WASENDER_API_TOKEN,

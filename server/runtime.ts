@@ -5,9 +5,11 @@ import { type Database, openDatabase } from './db/client';
 import { runMigrations } from './db/migrate';
 import { createEventHub, type EventHub } from './events/hub';
 import { createAiClient } from './integrations/ai';
+import { createEmbeddingsClient } from './integrations/embeddings';
 import { createWasenderGateway } from './integrations/wasender';
 import { createOutboundWebhooks, type OutboundWebhooks } from './jobs/outbound-webhooks';
 import { type JobQueue, startJobQueue } from './jobs/queue';
+import { createKnowledge, type Knowledge } from './knowledge';
 import type { Logger } from './logger';
 import type { Persona } from './persona';
 import { createPipeline, definePipelineQueues, type Pipeline } from './pipeline';
@@ -28,6 +30,8 @@ export interface Runtime {
   events: EventHub;
   /** Outbound webhooks: the events-log fan-out and the delivery jobs. */
   webhooks: OutboundWebhooks;
+  /** The knowledge base: retrieval and its embedding jobs. */
+  knowledge: Knowledge;
   log: Logger;
   close(): Promise<void>;
 }
@@ -57,6 +61,20 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       supervise: opts.workers,
       maintenanceSeconds: config.jobMaintenanceSeconds,
     });
+    const knowledge = createKnowledge({
+      db: database.db,
+      queue,
+      embeddings: createEmbeddingsClient({
+        apiKey: config.openai.apiKey,
+        baseUrl: config.openai.baseUrl,
+        timeoutMs: config.openai.timeoutMs,
+        model: config.openai.embeddingModel,
+        dimensions: config.openai.embeddingDimensions,
+      }),
+      settings: config.knowledge,
+      log: log.child({ component: 'knowledge' }),
+    });
+    await knowledge.init();
     const model = config.openai.model ?? persona.model.name;
     // The bot settings an admin may change at run time: the settings service writes them, the pipeline reads them.
     const live = createLiveSettings({
@@ -79,6 +97,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       persona,
       settings: withLiveSettings({ ...config.pipeline, model, defaultRegion: config.defaultRegion }, live),
       log: log.child({ component: 'pipeline' }),
+      knowledge,
     });
     await definePipelineQueues(pipeline.deps);
     const campaigns = createCampaignDispatcher({
@@ -106,6 +125,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       settings: config.outboundWebhooks,
     });
     await webhooks.defineQueues();
+    await knowledge.defineQueues();
     const events = createEventHub({ database, log: log.child({ component: 'events' }) });
     await events.start();
     const services = createServices({
@@ -116,6 +136,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       events,
       webhookEngine: webhooks,
       campaignKicker: campaigns,
+      knowledge,
     });
     // Workers start once the stored settings are loaded, so the first reply job already uses them.
     await services.settings.refresh();
@@ -129,6 +150,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
         log: log.child({ component: 'leads' }),
       });
       await webhooks.startWorkers();
+      await knowledge.startWorkers();
     }
     const settingsTimer = setInterval(() => {
       services.settings.refresh().catch((err) => log.warn({ err }, 'could not refresh settings'));
@@ -145,6 +167,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       campaigns,
       events,
       webhooks,
+      knowledge,
       log,
       async close() {
         if (closed) return;

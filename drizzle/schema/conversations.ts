@@ -107,6 +107,8 @@ export interface AiUsage {
   promptTokens: number;
   completionTokens: number;
   latencyMs: number;
+  /** Knowledge passages the reply was given. */
+  sources?: { passageId: string; documentId: string; label: string; score: number }[];
 }
 
 /** One row per WhatsApp message, inbound or outbound. */

@@ -24,6 +24,7 @@ export const CONTRACT_ENTRIES = [
   'staff',
   'system',
   'webhooks',
+  'knowledge',
 ];
 
 /**

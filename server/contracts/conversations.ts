@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ZId, ZPageInput, ZTag, ZTextQuery, zPage } from './common';
 import { ZContact, ZContactSummary, ZLeadStatus } from './crm';
+import { ZKnowledgeSource } from './knowledge';
 
 export const OWNER_VALUES = ['bot', 'human'] as const;
 export const ZOwner = z.enum(OWNER_VALUES);
@@ -92,6 +93,8 @@ export const ZAiUsage = z.object({
   promptTokens: z.number(),
   completionTokens: z.number(),
   latencyMs: z.number(),
+  /** Knowledge passages the reply was given ("answered from: Delivery policy §2"); absent when none. */
+  sources: z.array(ZKnowledgeSource).optional(),
 });
 
 export const ZMessage = z.object({

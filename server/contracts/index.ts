@@ -7,6 +7,7 @@ export * from './crm';
 export * from './deals';
 export * from './events';
 export * from './keys';
+export * from './knowledge';
 export * from './leads';
 export * from './messaging';
 export * from './settings';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ZLeadStatus } from './crm';
+import { ZKnowledgeSystemStatus } from './knowledge';
 
 export const ZIntegrationStatus = z.object({
   configured: z.boolean(),
@@ -67,6 +68,8 @@ export const ZSystemStatus = z.object({
     failing: z.number().nullable(),
     notice: z.string().nullable(),
   }),
+  /** The knowledge base: which retrieval answers (hybrid or lexical) and its documents. */
+  knowledge: ZKnowledgeSystemStatus,
 });
 export type TSystemStatus = z.infer<typeof ZSystemStatus>;
 

@@ -5,6 +5,7 @@ import type { Gateway } from '../integrations/gateway';
 import type { JobQueue } from '../jobs/queue';
 import type { Logger } from '../logger';
 import type { Persona } from '../persona';
+import type { factsMessage } from './facts';
 
 /** What the message pipeline runs on; built once by the runtime. */
 export interface PipelineDeps {
@@ -15,6 +16,17 @@ export interface PipelineDeps {
   persona: Persona;
   settings: Config['pipeline'] & { model: string; defaultRegion: string };
   log: Logger;
+  /** The knowledge base the replies are grounded on (absent: replies without business facts). */
+  knowledge?: FactsSource;
+}
+
+/** Where a reply's business facts come from (the knowledge base implements it). */
+export interface FactsSource {
+  /** The business-facts message for the reply prompt, and the passages it holds. */
+  forPrompt(
+    query: string,
+    opts?: { maxTokens?: number; signal?: AbortSignal },
+  ): Promise<ReturnType<typeof factsMessage>>;
 }
 
 export const QUEUE_REPLY = 'pipeline.reply';

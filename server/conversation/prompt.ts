@@ -226,7 +226,8 @@ function fitBurst(texts: string[], budget: number): string[] {
 /**
  * The model's input, within `tokenBudget` (by `estimateTokens`, `MESSAGE_OVERHEAD` a message):
  * 1. one system message: the persona's prompt and the data notice, operator text only, never cut;
- * 2. the customer's CRM record as a JSON data block in a user-role message;
+ * 2. the customer's CRM record as a JSON data block in a user-role message, then the business facts
+ *    from the knowledge base when given (their room is taken off the top);
  * 3. the history that fits (newest kept; the oldest kept one may be cut);
  * 4. the new messages of the burst, which come first: they may take all but a quarter of the room,
  *    the CRM record takes what they leave (at least that quarter), the history the rest.
@@ -240,9 +241,16 @@ export function buildPrompt(p: {
   history: PromptMessage[];
   newMessages: PromptMessage[];
   tokenBudget: number;
+  /**
+   * Business facts from the knowledge base (a data message already fitted to its own budget, placed
+   * after the CRM record) and the notice the system prompt gets with them; absent when none is relevant.
+   */
+  knowledge?: { message: ChatMessage; notice: string } | null;
 }): ChatMessage[] {
-  const system: ChatMessage = { role: 'system', content: `${p.persona.systemPrompt}\n\n${DATA_NOTICE}` };
-  const avail = Math.max(p.tokenBudget - messageTokens(system), MIN_CONTENT_TOKENS);
+  const notices = p.knowledge ? `${DATA_NOTICE}\n\n${p.knowledge.notice}` : DATA_NOTICE;
+  const system: ChatMessage = { role: 'system', content: `${p.persona.systemPrompt}\n\n${notices}` };
+  const factsCost = p.knowledge ? messageTokens(p.knowledge.message) : 0;
+  const avail = Math.max(p.tokenBudget - messageTokens(system) - factsCost, MIN_CONTENT_TOKENS);
 
   const fullRecord = fitRecord(p.facts, avail);
   const recordReserve = Math.min(messageTokens(fullRecord), Math.floor(avail / 4));
@@ -269,5 +277,5 @@ export function buildPrompt(p: {
     }
     break;
   }
-  return [system, record, ...kept.reverse(), ...burst];
+  return [system, record, ...(p.knowledge ? [p.knowledge.message] : []), ...kept.reverse(), ...burst];
 }

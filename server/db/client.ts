@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { vector } from '@electric-sql/pglite-pgvector';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
@@ -128,8 +129,9 @@ async function openEngine(
   lock: HeldDataDirLock | null,
 ): Promise<Database> {
   // pg_trgm backs the dashboard's substring search; PGlite ships it as a contrib extension to load.
+  // pgvector (its own package) backs the knowledge base's vector search (server/db/queries/knowledge-vector.ts).
   const engine = await PGlite.create(dir, {
-    extensions: { pg_trgm },
+    extensions: { pg_trgm, vector },
     ...(loadDataDir ? { loadDataDir } : {}),
   });
   let server: PGLiteSocketServer;

@@ -1,4 +1,5 @@
 import type { PipelineDeps, ReplyJob } from '../conversation/deps';
+import { FACTS_NOTICE } from '../conversation/facts';
 import { handOff } from '../conversation/handoff';
 import { queueOutbound } from '../conversation/outbox';
 import { setOwner } from '../conversation/ownership';
@@ -153,12 +154,14 @@ export async function runReplyJob(
     mq.historyBefore(db, conversationId, burst[0]!.createdAt, settings.historyMaxMessages),
     contactQ.crmContext(db, conv.contactId),
   ]);
+  const knowledge = await businessFacts(deps, texts, conversationId);
   const messages = buildPrompt({
     persona,
     facts: { ...conv, ...crm },
     history,
     newMessages: burst.map((m) => ({ author: 'contact', body: m.body, type: m.type })),
     tokenBudget: settings.historyTokenBudget,
+    knowledge: knowledge.message ? { message: knowledge.message, notice: FACTS_NOTICE } : null,
   });
 
   let result: Awaited<ReturnType<typeof deps.ai.complete>>;
@@ -180,11 +183,43 @@ export async function runReplyJob(
   if (result.kind === 'handoff') {
     return outcome(await handOver(result.reason, persona.handoff.message), 'handoff');
   }
-  const { text, usage } = result;
+  const { text } = result;
+  const usage = knowledge.used.length
+    ? {
+        ...result.usage,
+        sources: knowledge.used.map((u) => ({
+          passageId: u.passageId,
+          documentId: u.documentId,
+          label: u.label,
+          score: u.score,
+        })),
+      }
+    : result.usage;
   const ok = await commit(async (tx) => {
     await queueOutbound(tx, deps, { conversationId, text, author: 'bot', ai: usage });
   });
   return outcome(ok, 'replied');
+}
+
+/** Characters of the customer's latest messages used as the knowledge base query. */
+const KNOWLEDGE_QUERY_CHARS = 1000;
+
+/**
+ * The knowledge passages relevant to the burst, fitted to a third of the prompt's budget at most. A
+ * retrieval failure is logged and the reply goes on without business facts.
+ */
+async function businessFacts(deps: PipelineDeps, texts: string[], conversationId: string) {
+  const none = { message: null, used: [] };
+  if (!deps.knowledge) return none;
+  const query = texts.join('\n').slice(-KNOWLEDGE_QUERY_CHARS);
+  try {
+    return await deps.knowledge.forPrompt(query, {
+      maxTokens: Math.floor(deps.settings.historyTokenBudget / 3),
+    });
+  } catch (err) {
+    deps.log.warn({ conversationId, err }, 'knowledge retrieval failed');
+    return none;
+  }
 }
 
 /**

@@ -4,12 +4,14 @@ import type { PipelineDeps } from '../conversation/deps';
 import type { LiveSettings } from '../conversation/live-settings';
 import type { Database } from '../db/client';
 import type { EventStream } from '../events/types';
+import type { Knowledge } from '../knowledge';
 import { type AuthService, createAuthService } from './auth';
 import { type BotService, createBotService } from './bot';
 import { type CampaignsService, createCampaignsService } from './campaigns';
 import { type ConversationsService, createConversationsService } from './conversations';
 import { type CrmService, createCrmService } from './crm';
 import { createDeadLettersService, type DeadLettersService } from './dead-letters';
+import { createKnowledgeService, type KnowledgeService } from './knowledge';
 import { createLeadsService, type LeadsService } from './leads';
 import { createMessagingService, type MessagingService } from './messaging';
 import { createSettingsService, type SettingsService } from './settings';
@@ -42,6 +44,8 @@ export interface Services {
   webhooks: WebhooksService;
   /** The team's people: invitations, roles, availability. */
   staff: StaffService;
+  /** The bot's knowledge base: documents, passages and searches. */
+  knowledge: KnowledgeService;
 }
 
 /** The infrastructure the services run on, built by the runtime. */
@@ -59,6 +63,8 @@ export interface ServicesDeps {
   webhookEngine: WebhookDeliveryEngine;
   /** Campaign dispatch: wakes a campaign's job now or at its start time. */
   campaignKicker: CampaignKicker;
+  /** The knowledge base engine: retrieval and its embedding jobs. */
+  knowledge: Knowledge;
 }
 
 /** Builds every service once. */
@@ -76,7 +82,7 @@ export function createServices(deps: ServicesDeps): Services {
   return {
     auth,
     system: createSystemService({
-      probe: systemProbe({ database, queue: pipeline.queue, config, model }),
+      probe: systemProbe({ database, queue: pipeline.queue, knowledge: deps.knowledge, config, model }),
       flags: integrationFlags(config),
       persona: pipeline.persona,
       model,
@@ -113,5 +119,6 @@ export function createServices(deps: ServicesDeps): Services {
       allowPrivate: config.outboundWebhooks.allowPrivate,
     }),
     staff: createStaffService({ db, onChange: () => auth.forgetCallers() }),
+    knowledge: createKnowledgeService({ db, knowledge: deps.knowledge }),
   };
 }

@@ -7,6 +7,7 @@ import * as systemQueries from '../db/queries/system';
 import { subscriptionHealth } from '../db/queries/webhooks';
 import { createOpenAICheck } from '../integrations/openai-check';
 import type { JobQueue } from '../jobs/queue';
+import type { Knowledge } from '../knowledge';
 import type { Persona } from '../persona';
 import { sendQueueStatus } from '../pipeline/send';
 
@@ -24,6 +25,8 @@ export interface SystemProbe {
   outboundWebhooks(): Promise<{ disabled: number; failing: number }>;
   /** Whether the send queue moves (see server/pipeline/send.ts `sendQueueStatus`); reason null when it does. */
   sendQueue(): Promise<SendQueueStatus>;
+  /** The knowledge base's retrieval mode and document counts (see server/knowledge). */
+  knowledge(): Promise<TSystemStatus['knowledge']>;
   /** A cheap live call to OpenAI (listing models); null when no key is configured. */
   checkOpenAI: (() => Promise<{ ok: boolean; detail: string }>) | null;
 }
@@ -32,6 +35,7 @@ export interface SystemProbe {
 export function systemProbe(deps: {
   database: Pick<Database, 'db' | 'sql' | 'mode'>;
   queue: Pick<JobQueue, 'ping'>;
+  knowledge: Pick<Knowledge, 'status'>;
   config: Config;
   model: string;
 }): SystemProbe {
@@ -52,6 +56,7 @@ export function systemProbe(deps: {
     sendQueue: () => sendQueueStatus(db, config.pipeline),
     openDeadLetters: () => countOpenDeadLetters(db),
     outboundWebhooks: () => subscriptionHealth(db),
+    knowledge: () => deps.knowledge.status(),
     sessionStatus: async () => {
       const row = await systemQueries.getSystemState(db, systemQueries.SESSION_STATE_KEY);
       const status = row?.value.status;
@@ -222,6 +227,11 @@ export function createSystemService(deps: {
         PROBE_TIMEOUT_MS,
         null,
       );
+      const knowledge = await within<TSystemStatus['knowledge'] | null>(
+        probe.knowledge(),
+        PROBE_TIMEOUT_MS,
+        null,
+      );
       const i = integrations();
       const ok =
         !sends?.reason &&
@@ -271,6 +281,13 @@ export function createSystemService(deps: {
           notice: hooks?.disabled
             ? `${hooks.disabled} outbound webhook subscription(s) disabled after sustained delivery failure: see webhooks.list`
             : null,
+        },
+        knowledge: knowledge ?? {
+          retrieval: 'lexical',
+          vectorExtension: false,
+          embeddingModel: null,
+          documents: null,
+          failed: null,
         },
       };
     },

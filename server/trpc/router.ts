@@ -5,6 +5,7 @@ import { campaignsRouter } from './routers/campaigns';
 import { conversationsRouter } from './routers/conversations';
 import { crmRouter } from './routers/crm';
 import { keysRouter } from './routers/keys';
+import { knowledgeRouter } from './routers/knowledge';
 import { leadsRouter } from './routers/leads';
 import { staffRouter } from './routers/staff';
 import { statsRouter } from './routers/stats';
@@ -22,6 +23,7 @@ export const appRouter = router({
   system: systemRouter,
   webhooks: webhooksRouter,
   staff: staffRouter,
+  knowledge: knowledgeRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -8,6 +8,9 @@ import { closeServer, listenOnLoopback, readBody, sendJson } from './http';
  *
  * - `POST /v1/chat/completions` with `Authorization: Bearer <apiKey>`; 401 otherwise.
  * - `GET /v1/models` lists a few model ids (same key check), counted in `modelListings`.
+ * - `POST /v1/embeddings` answers deterministic vectors (`fakeEmbedding`: a hashed bag of words, so texts
+ *   sharing words get similar vectors), 1536 long unless `dimensions` asks otherwise; scriptable failures
+ *   through `scriptEmbeddings`, every request kept in `embeddingRequests`.
  * - The reply comes from the next scripted step, else the responder, else `Echo: <last user text>`.
  * - `usage` is a deterministic estimate (about 4 characters per token).
  * - Scriptable failures: any status (429 carries a `retry-after` header), hang, socket reset.
@@ -66,7 +69,11 @@ export interface FakeOpenAI {
   requests: FakeOpenAIRequest[];
   /** How many times `GET /v1/models` answered. */
   readonly modelListings: number;
+  /** Every authorised embeddings request (scripted failures included): the inputs of each call. */
+  embeddingRequests: { model: string; input: string[]; at: number }[];
   script(...steps: FakeOpenAIStep[]): void;
+  /** Steps for the next embeddings calls (status, delay, hang, reset; `reply` is ignored). */
+  scriptEmbeddings(...steps: FakeOpenAIStep[]): void;
   setDelay(ms: number): void;
   setResponder(responder: FakeOpenAIResponder | null): void;
   close(): Promise<void>;
@@ -98,6 +105,73 @@ export function lastUserText(body: FakeChatRequest): string {
 export const FAKE_MODELS = ['gpt-4o-mini', 'gpt-4o', 'fake-model'];
 
 export const defaultResponder: FakeOpenAIResponder = (body) => `Echo: ${lastUserText(body)}`;
+
+/** Vector length of the fake's embeddings unless the request sets `dimensions` (text-embedding-3-small's). */
+export const FAKE_EMBEDDING_DIMS = 1536;
+
+const STOP_WORDS = new Set(
+  (
+    'a an and are as at be but by can could do does did for from have has had how i if in is it its me my ' +
+    'no not of on or our so than that the their them then there these they this to too us was we were what ' +
+    'when where which who why will with would you your yours'
+  ).split(' '),
+);
+
+/** Lower-cased words without stop words, plurals folded ("sundays" → "sunday", "deliveries" → "delivery"). */
+export function fakeTokens(text: string): string[] {
+  const words =
+    text
+      .toLowerCase()
+      .normalize('NFKD')
+      .replace(/\p{M}/gu, '')
+      .match(/[\p{L}\p{N}]+/gu) ?? [];
+  return words
+    .filter((w) => !STOP_WORDS.has(w))
+    .map((w) => (w.length > 4 && w.endsWith('ies') ? `${w.slice(0, -3)}y` : w))
+    .map((w) => (w.length > 3 && w.endsWith('s') && !w.endsWith('ss') ? w.slice(0, -1) : w));
+}
+
+function fnv1a(text: string, seed: number): number {
+  let h = 0x811c9dc5 ^ seed;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/**
+ * A deterministic embedding: each word (see `fakeTokens`) adds ±1 at two hashed positions, the vector is
+ * normalised. Texts sharing words have a positive cosine similarity, unrelated texts about zero.
+ */
+export function fakeEmbedding(text: string, dims = FAKE_EMBEDDING_DIMS): number[] {
+  const v = new Array<number>(dims).fill(0);
+  for (const word of fakeTokens(text)) {
+    for (const seed of [1, 2]) {
+      const h = fnv1a(word, seed);
+      v[h % dims]! += h & 0x80000000 ? 1 : -1;
+    }
+  }
+  const norm = Math.hypot(...v) || 1;
+  return v.map((x) => x / norm);
+}
+
+/**
+ * A model that answers from the business facts it is given: the first passage of the
+ * `<business_facts>` block, quoted with its source; without facts, the persona's "I'll ask a
+ * colleague" answer to a question about the business.
+ */
+export const knowledgeResponder: FakeOpenAIResponder = (body) => {
+  for (const m of body.messages) {
+    const text = contentText(m.content);
+    const match = /<business_facts>\n([\s\S]*)\n<\/business_facts>/.exec(text);
+    if (!match) continue;
+    const facts = JSON.parse(match[1]!) as { source: string; text: string }[];
+    const first = facts[0];
+    if (first) return `According to ${first.source}: ${first.text}`;
+  }
+  return "I'm not sure about that, sorry. I can ask a colleague and get back to you.";
+};
 
 function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
@@ -141,6 +215,8 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const apiKey = options.apiKey ?? `sk-fake-${randomBytes(12).toString('hex')}`;
   const requests: FakeOpenAIRequest[] = [];
   const steps: FakeOpenAIStep[] = [];
+  const embeddingSteps: FakeOpenAIStep[] = [];
+  const embeddingRequests: FakeOpenAI['embeddingRequests'] = [];
   const timers = new Set<NodeJS.Timeout>();
   let responder: FakeOpenAIResponder = options.responder ?? defaultResponder;
   let delayMs = options.delayMs ?? 0;
@@ -268,8 +344,72 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     sendJson(res, 200, completion(body, reply), { 'x-request-id': `req_fake_${counter}` });
   }
 
+  async function handleEmbeddings(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req);
+    if (req.headers.authorization !== `Bearer ${apiKey}`) {
+      sendError(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
+      return;
+    }
+    let body: { model?: unknown; input?: unknown; dimensions?: unknown; encoding_format?: unknown };
+    try {
+      body = JSON.parse(raw) as typeof body;
+    } catch {
+      sendError(res, 400, 'We could not parse the JSON body of your request.', 'invalid_request_error', null);
+      return;
+    }
+    const input = typeof body.input === 'string' ? [body.input] : body.input;
+    if (
+      typeof body.model !== 'string' ||
+      !Array.isArray(input) ||
+      input.length === 0 ||
+      input.length > 2048 ||
+      !input.every((s) => typeof s === 'string' && s.length > 0)
+    ) {
+      sendError(res, 400, "'model' and a non-empty 'input' are required.", 'invalid_request_error', null);
+      return;
+    }
+    const dims =
+      typeof body.dimensions === 'number' && Number.isInteger(body.dimensions) && body.dimensions > 0
+        ? body.dimensions
+        : FAKE_EMBEDDING_DIMS;
+    embeddingRequests.push({ model: body.model, input: input as string[], at: Date.now() });
+    const step = embeddingSteps.shift();
+    const wait = (step?.delayMs ?? 0) + delayMs;
+    if (wait > 0) await sleep(wait);
+    if (closed || step?.hang) return;
+    if (step?.reset) {
+      req.socket.destroy();
+      return;
+    }
+    if (step?.status !== undefined) {
+      sendError(res, step.status, step.message ?? `Scripted error ${step.status}`, 'server_error', null);
+      return;
+    }
+    const tokens = (input as string[]).reduce((n, s) => n + estimateTokens(s), 0);
+    sendJson(res, 200, {
+      object: 'list',
+      model: body.model,
+      data: (input as string[]).map((text, index) => {
+        const vector = fakeEmbedding(text, dims);
+        const embedding =
+          body.encoding_format === 'base64'
+            ? Buffer.from(new Float32Array(vector).buffer).toString('base64')
+            : vector;
+        return { object: 'embedding', index, embedding };
+      }),
+      usage: { prompt_tokens: tokens, total_tokens: tokens },
+    });
+  }
+
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'POST' && path === '/v1/embeddings') {
+      handleEmbeddings(req, res).catch((error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        sendError(res, 500, `fake embeddings failed: ${message}`, 'server_error', null);
+      });
+      return;
+    }
     if (req.method === 'POST' && path === '/v1/chat/completions') {
       handleCompletion(req, res).catch((error: unknown) => {
         const message = error instanceof Error ? error.message : String(error);
@@ -304,8 +444,12 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     get modelListings() {
       return modelListings;
     },
+    embeddingRequests,
     script(...next) {
       steps.push(...next);
+    },
+    scriptEmbeddings(...next) {
+      embeddingSteps.push(...next);
     },
     setDelay(ms) {
       delayMs = ms;
