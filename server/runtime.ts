@@ -17,10 +17,12 @@ import { createPipeline, definePipelineQueues, type Pipeline } from './pipeline'
 import { sendQueueStatus } from './pipeline/send';
 import { createServices, type Services } from './services';
 import { createDeadLettersService } from './services/dead-letters';
+import { defineInboxQueues, startInboxWorkers } from './services/inbox';
 import { defineLeadsQueues, startLeadsWorkers } from './services/leads';
 import { createMessagingService } from './services/messaging';
 import { createSettingsService } from './services/settings';
 import { createSystemService } from './services/system';
+import { createVisibility } from './services/visibility';
 import { createWebhooksService } from './services/webhooks';
 
 /** The parts of a running server, built in one place for main.ts, scripts and tests. */
@@ -171,13 +173,21 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
     });
     await webhooks.defineQueues();
     if (opts.workers) await webhooks.startWorkers();
+    // Snooze wake-ups (conversations.setStatus): a durable job per snooze.
+    await defineInboxQueues(queue);
+    if (opts.workers)
+      await startInboxWorkers({ db: database.db, queue, log: log.child({ component: 'inbox' }) });
+    const visibility = createVisibility({ db: database.db, agentVisibility: config.inbox.agentVisibility });
     const events = createEventHub({ database, log: log.child({ component: 'events' }) });
     await events.start();
     const services = createServices({
       db: database.db,
       defaultRegion: config.defaultRegion,
       system,
-      messaging: createMessagingService(pipeline.deps),
+      messaging: createMessagingService(pipeline.deps, {
+        visibility,
+        businessName: config.inbox.businessName,
+      }),
       deadLetters: createDeadLettersService(pipeline.deps),
       webhooks: createWebhooksService({
         db: database.db,
@@ -187,6 +197,10 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       settings,
       events,
       signIn: config.signIn,
+      inbox: config.inbox,
+      visibility,
+      queue,
+      humanQuietMinutes: () => pipeline.deps.settings.humanQuietMinutes,
       campaigns: {
         ...config.campaigns,
         kicker: campaigns,

@@ -110,6 +110,7 @@ export function createLeadsService(deps: { db: Db; scoring?: Partial<LeadScoring
           metadata: { from: before.leadStatus, to: input.status, reason: input.reason ?? null },
           actorType: actor.type,
           actorId: actor.id,
+          actorName: actor.name,
         });
         return { changed: true, lead: toLead(updated) };
       });

@@ -51,6 +51,7 @@ export function createDealsService(deps: { db: Db }): DealsService {
       metadata,
       actorType: actor.type,
       actorId: actor.id,
+      actorName: actor.name,
     });
 
   return {

@@ -15,7 +15,6 @@ import {
   ZOwnerChanged,
   ZSetOwnerInput,
 } from '../../contracts';
-import { actorOf } from '../../services/actor';
 import { router } from '../init';
 import { adminProcedure, authedProcedure } from '../procedures';
 
@@ -24,24 +23,24 @@ export const botRouter = router({
   status: authedProcedure
     .input(ZBotStatusInput)
     .output(ZBotStatus)
-    .query(({ ctx, input }) => ctx.services.bot.status(input)),
+    .query(({ ctx, input }) => ctx.services.bot.status(input, ctx.caller)),
   /** Turns the bot on or off for one conversation (by id or phone), with a reason. */
   setEnabled: authedProcedure
     .input(ZBotSetEnabledInput)
     .output(ZBotSetEnabledResult)
-    .mutation(({ ctx, input }) => ctx.services.bot.setEnabled(input, actorOf(ctx.caller))),
+    .mutation(({ ctx, input }) => ctx.services.bot.setEnabled(input, ctx.caller)),
   /** The same for many conversations, reporting changed, unchanged or not found for each id. */
   setEnabledBulk: authedProcedure
     .meta({ openapi: { method: 'POST', path: '/bot/enabled' } })
     .input(ZBotSetEnabledBulkInput)
     .output(ZBotSetEnabledBulkResult)
-    .mutation(({ ctx, input }) => ctx.services.bot.setEnabledBulk(input, actorOf(ctx.caller))),
+    .mutation(({ ctx, input }) => ctx.services.bot.setEnabledBulk(input, ctx.caller)),
   /** Every owner change of a conversation with actor, reason and time, newest first. */
   history: authedProcedure
     .meta({ openapi: { method: 'GET', path: '/conversations/{conversationId}/owner-history' } })
     .input(ZBotHistoryInput)
     .output(ZBotHistoryPage)
-    .query(({ ctx, input }) => ctx.services.bot.history(input)),
+    .query(({ ctx, input }) => ctx.services.bot.history(input, ctx.caller)),
   /** Conversations by owner, and the open handoffs with how long each has waited, oldest first. */
   summary: authedProcedure
     .meta({ openapi: { method: 'GET', path: '/bot/summary' } })
