@@ -18,6 +18,7 @@ import { loadConfig } from '../server/config';
 import { createLogger } from '../server/log';
 import { loadPersona } from '../server/persona';
 import { createRuntime } from '../server/runtime';
+import { systemCaller } from '../server/services/caller';
 
 const ZEvalSet = z.object({
   description: z.string().optional(),
@@ -67,7 +68,7 @@ async function main() {
     const { knowledge, services } = runtime;
     const started = Date.now();
     for (const d of set.documents) {
-      const doc = await services.knowledge.add(d, { type: 'admin', id: 'eval' });
+      const doc = await services.knowledge.add(d, systemCaller);
       if (knowledge.embeddings.configured) {
         const outcome = await knowledge.embedDocument({ data: { documentId: doc.id }, retryCount: 0 });
         if (outcome !== 'ready') throw new Error(`could not embed "${d.title}" (${outcome})`);

@@ -173,6 +173,16 @@ const envSchema = z.object({
   REPLY_QUIET_MS: int(0, 600_000).default(3000),
   /** Minutes of silence from a human owner after which the bot takes the conversation back. */
   HUMAN_QUIET_MINUTES: int(0, 60 * 24 * 30).default(30),
+  /** How handed-off conversations get a person: none (unassigned) or round_robin among available staff. */
+  ROUTING: z.enum(['none', 'round_robin']).default('none'),
+  /** Round-robin skips people with this many open or pending conversations assigned. */
+  ROUTING_MAX_OPEN_PER_AGENT: int(1, 10_000).default(10),
+  /** all: agents see every conversation; assigned: only theirs and unassigned ones. */
+  AGENT_VISIBILITY: z.enum(['all', 'assigned']).default('all'),
+  /** A customer waiting longer than this for a person counts as over the SLA on the dashboard. */
+  HUMAN_SLA_MINUTES: int(1, 60 * 24 * 30).default(15),
+  /** The business's name, for canned responses' {{business_name}}. */
+  BUSINESS_NAME: z.string().trim().min(1).max(200).optional(),
   HISTORY_MAX_MESSAGES: int(1, 500).default(30),
   HISTORY_TOKEN_BUDGET: int(100, 200_000).default(4000),
   /** Global gateway throttle shared by replies and campaigns (600,000 a minute is 10,000 a second). */
@@ -303,9 +313,18 @@ export interface Config {
     timeoutMs: number;
     allowUnsigned: boolean;
   };
+  /** The team inbox: who sees what, SLA, and canned responses' business name. */
+  inbox: {
+    agentVisibility: 'all' | 'assigned';
+    humanSlaMinutes: number;
+    businessName: string | undefined;
+  };
   pipeline: {
     replyQuietMs: number;
     humanQuietMinutes: number;
+    /** Handoff routing (see server/conversation/inbox.ts). */
+    routing: 'none' | 'round_robin';
+    routingMaxOpenPerAgent: number;
     historyMaxMessages: number;
     historyTokenBudget: number;
     sendRatePerMinute: number;
@@ -427,9 +446,16 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
       timeoutMs: e.WASENDER_TIMEOUT_MS,
       allowUnsigned: e.WEBHOOK_ALLOW_UNSIGNED,
     },
+    inbox: {
+      agentVisibility: e.AGENT_VISIBILITY,
+      humanSlaMinutes: e.HUMAN_SLA_MINUTES,
+      businessName: e.BUSINESS_NAME,
+    },
     pipeline: {
       replyQuietMs: e.REPLY_QUIET_MS,
       humanQuietMinutes: e.HUMAN_QUIET_MINUTES,
+      routing: e.ROUTING,
+      routingMaxOpenPerAgent: e.ROUTING_MAX_OPEN_PER_AGENT,
       historyMaxMessages: e.HISTORY_MAX_MESSAGES,
       historyTokenBudget: e.HISTORY_TOKEN_BUDGET,
       sendRatePerMinute: e.SEND_RATE_PER_MINUTE,

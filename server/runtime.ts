@@ -14,6 +14,7 @@ import type { Logger } from './logger';
 import type { Persona } from './persona';
 import { createPipeline, definePipelineQueues, type Pipeline } from './pipeline';
 import { createServices, type Services } from './services';
+import { defineInboxQueues, startInboxWorkers } from './services/inbox';
 import { defineLeadsQueues, startLeadsWorkers } from './services/leads';
 
 /** The parts of a running server, built in one place for main.ts, scripts and tests. */
@@ -126,6 +127,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
     });
     await webhooks.defineQueues();
     await knowledge.defineQueues();
+    // Snooze wake-ups (conversations.setStatus): a durable job per snooze.
+    await defineInboxQueues(queue);
     const events = createEventHub({ database, log: log.child({ component: 'events' }) });
     await events.start();
     const services = createServices({
@@ -151,6 +154,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       });
       await webhooks.startWorkers();
       await knowledge.startWorkers();
+      await startInboxWorkers({ db: database.db, queue, log: log.child({ component: 'inbox' }) });
     }
     const settingsTimer = setInterval(() => {
       services.settings.refresh().catch((err) => log.warn({ err }, 'could not refresh settings'));

@@ -13,15 +13,19 @@ import {
 } from 'drizzle-orm/pg-core';
 import {
   ACTOR_TYPE_VALUES,
+  CONVERSATION_STATUS_VALUES,
   MESSAGE_AUTHOR_VALUES,
   MESSAGE_DIRECTION_VALUES,
   OWNER_VALUES,
 } from '../../server/contracts/conversations';
 import { createdAt, id, updatedAt } from './_columns';
 import { contacts } from './contacts';
+import { staff } from './staff';
 
 export const OWNERS = OWNER_VALUES;
 export type Owner = (typeof OWNERS)[number];
+export const CONVERSATION_STATUSES = CONVERSATION_STATUS_VALUES;
+export type ConversationStatus = (typeof CONVERSATION_STATUSES)[number];
 
 /** The time a conversation list is ordered by: its latest message, else its creation. */
 export const conversationActivityAt = (t: { lastMessageAt: AnyPgColumn; createdAt: AnyPgColumn }) =>
@@ -48,6 +52,21 @@ export const conversations = pgTable(
     lastAgentAt: timestamp({ withTimezone: true }),
     /** The newest inbound message the bot has answered (or chose not to answer): replies start after it. */
     botHandledThrough: timestamp({ withTimezone: true, precision: 3 }),
+    /** open: needs the team; pending: waiting for the customer; resolved; snoozed until `snoozedUntil`. */
+    status: text().$type<ConversationStatus>().notNull().default('open'),
+    snoozedUntil: timestamp({ withTimezone: true, precision: 3 }),
+    /** The staff member the conversation is assigned to (null: unassigned). */
+    assigneeId: uuid().references(() => staff.id, { onDelete: 'set null' }),
+    labels: text().array().notNull().default(sql`'{}'::text[]`),
+    /**
+     * Since when the customer waits for a person: set by a handoff, or by a customer message while a
+     * human owns the conversation; cleared by a person's reply, a hand-back or resolving.
+     */
+    waitingSince: timestamp({ withTimezone: true, precision: 3 }),
+    /** Start of the current human turn (a handoff, or the first customer message to a person). */
+    turnStartedAt: timestamp({ withTimezone: true, precision: 3 }),
+    /** A person's first reply in the current turn (null: not answered yet). */
+    turnAnsweredAt: timestamp({ withTimezone: true, precision: 3 }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -62,7 +81,20 @@ export const conversations = pgTable(
       sql`${conversationActivityAt(t)} desc nulls last`,
       t.id.desc(),
     ),
+    // The inbox's status and assignee filters, newest activity first.
+    index('conversations_status_activity_idx').on(
+      t.status,
+      sql`${conversationActivityAt(t)} desc nulls last`,
+      t.id.desc(),
+    ),
+    index('conversations_assignee_idx').on(t.assigneeId, t.status),
+    index('conversations_labels_idx').using('gin', t.labels),
+    index('conversations_waiting_idx').on(t.waitingSince).where(sql`${t.waitingSince} is not null`),
     check('conversations_owner_check', sql`${t.owner} in ('bot','human')`),
+    check(
+      'conversations_status_check',
+      sql`${t.status} in ('open','pending','resolved','snoozed') and (${t.status} = 'snoozed') = (${t.snoozedUntil} is not null)`,
+    ),
   ],
 ).enableRLS();
 
@@ -136,8 +168,14 @@ export const messages = pgTable(
     replyGroup: uuid(),
     partIndex: integer().notNull().default(0),
     ai: jsonb().$type<AiUsage>(),
-    /** Api key (or other actor) that wrote an agent message. */
+    /**
+     * Who wrote a message sent from the dashboard or the API: the staff id or the API key's id, its kind
+     * (`staff`, `apiKey`, `system`) and name at the time. Null for customers', the bot's and campaigns'
+     * messages (their author says who).
+     */
     actorId: text(),
+    actorType: text().$type<ActorType>(),
+    actorName: text(),
     campaignId: uuid(),
     sentAt: timestamp({ withTimezone: true }),
     deliveredAt: timestamp({ withTimezone: true }),
@@ -173,6 +211,7 @@ export const botEvents = pgTable(
     toOwner: text().$type<Owner>().notNull(),
     actorType: text().$type<ActorType>().notNull(),
     actorId: text(),
+    actorName: text(),
     reason: text(),
     metadata: jsonb().$type<Record<string, unknown>>(),
     createdAt: createdAt(),

@@ -5,6 +5,13 @@ import { createdAt, id, updatedAt } from './_columns';
 import { contacts } from './contacts';
 import { conversations } from './conversations';
 
+/** An actor as kept in a json column: its kind, id and name. */
+export interface StoredActor {
+  type: string;
+  id: string | null;
+  name: string | null;
+}
+
 export const DEAL_STAGES = DEAL_STAGE_VALUES;
 export type DealStage = (typeof DEAL_STAGES)[number];
 
@@ -60,7 +67,10 @@ export const tasks = pgTable(
     status: text().$type<TaskStatus>().notNull().default('open'),
     dueAt: timestamp({ withTimezone: true }),
     completedAt: timestamp({ withTimezone: true }),
+    /** The id of who created the task ('bot' for handoffs), with the whole actor in createdByActor. */
     createdBy: text(),
+    createdByActor: jsonb().$type<StoredActor>(),
+    completedByActor: jsonb().$type<StoredActor>(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -89,6 +99,7 @@ export const activities = pgTable(
     metadata: jsonb().$type<Record<string, unknown>>(),
     actorType: text().notNull().default('system'),
     actorId: text(),
+    actorName: text(),
     occurredAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
     createdAt: createdAt(),
   },

@@ -22,6 +22,8 @@ export const staff = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
     lastSeenAt: timestamp({ withTimezone: true }),
+    /** When routing last gave this person a conversation (round-robin picks the longest-waiting). */
+    lastAssignedAt: timestamp({ withTimezone: true }),
   },
   (t) => [
     uniqueIndex('staff_sub_key').on(t.sub),

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Fastify from 'fastify';
 import postgres from 'postgres';
 import type { Runtime } from '../../server/runtime';
+import { systemCaller } from '../../server/services/caller';
 import { knowledgeResponder, startFakeOpenAI } from '../../tests/fakes/openai-server';
 import { startFakeWasender } from '../../tests/fakes/wasender-server';
 import { SIGNATURE_HEADER, webhookHeaders } from '../lib/wasender-payloads';
@@ -261,7 +262,7 @@ async function loadKnowledge(runtime: Runtime, total: number) {
     });
     await runtime.services.knowledge.add(
       { title: `${topic} handbook ${d + 1}`, content: `# ${topic}\n\n${sections.join('\n\n')}` },
-      { type: 'admin', id: 'bench' },
+      systemCaller,
     );
   }
   const deadline = Date.now() + 120_000;

@@ -10,6 +10,8 @@ export const ZActivity = z.object({
   metadata: z.record(z.string(), z.unknown()).nullable(),
   actorType: z.string(),
   actorId: z.string().nullable(),
+  /** The staff member's or API key's name at the time (null for older rows, the bot and the system). */
+  actorName: z.string().nullable(),
   occurredAt: z.date(),
   createdAt: z.date(),
 });

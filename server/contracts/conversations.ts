@@ -7,10 +7,33 @@ export const OWNER_VALUES = ['bot', 'human'] as const;
 export const ZOwner = z.enum(OWNER_VALUES);
 export type TOwner = z.infer<typeof ZOwner>;
 
+export const CONVERSATION_STATUS_VALUES = ['open', 'pending', 'resolved', 'snoozed'] as const;
+/** open: needs the team; pending: waiting for the customer; resolved: done; snoozed: open again at a time. */
+export const ZConversationStatus = z.enum(CONVERSATION_STATUS_VALUES);
+export type TConversationStatus = z.infer<typeof ZConversationStatus>;
+
+/** A label on a conversation: lower-case letters, digits, `-`, `_`, `:` and `.`. */
+export const ZLabel = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^[\p{Ll}\p{Lo}\p{N}][\p{Ll}\p{Lo}\p{N}_:.-]{0,39}$/u, {
+    error: 'a label is 1-40 letters, digits, -, _, : or . (starting with a letter or digit)',
+  });
+
+/** The staff member a conversation is assigned to (null: unassigned). */
+export const ZAssignee = z.object({ id: ZId, name: z.string() }).nullable();
+
 export const ZConversation = z.object({
   id: ZId,
   contactId: ZId,
   owner: ZOwner,
+  status: ZConversationStatus,
+  snoozedUntil: z.date().nullable(),
+  assignee: ZAssignee,
+  labels: z.array(z.string()),
+  /** Since when the customer waits for a person's reply (null: nobody is waited for). */
+  waitingSince: z.date().nullable(),
   ownerSince: z.date(),
   ownerReason: z.string().nullable(),
   botResumesAt: z.date().nullable(),
@@ -30,6 +53,10 @@ export const ZConversationListInput = ZPageInput.extend({
   /** true: only conversations with an open handoff task. */
   hasOpenHandoff: z.boolean().optional(),
   optedOut: z.boolean().optional(),
+  /** 'me' (the signed-in person), 'unassigned', or a staff id. */
+  assignee: z.union([z.literal('me'), z.literal('unassigned'), ZId]).optional(),
+  status: ZConversationStatus.optional(),
+  label: ZLabel.optional(),
   tag: ZTag.optional(),
   leadStatus: ZLeadStatus.optional(),
   /** Matches the contact's name, WhatsApp name, email, company or phone. */
@@ -41,6 +68,11 @@ export type TConversationListInput = z.infer<typeof ZConversationListInput>;
 export const ZConversationListItem = z.object({
   id: ZId,
   owner: ZOwner,
+  status: ZConversationStatus,
+  snoozedUntil: z.date().nullable(),
+  assignee: ZAssignee,
+  labels: z.array(z.string()),
+  waitingSince: z.date().nullable(),
   ownerSince: z.date(),
   botResumesAt: z.date().nullable(),
   unreadCount: z.number(),
@@ -53,8 +85,27 @@ export const ZConversationListItem = z.object({
 export type TConversationListItem = z.infer<typeof ZConversationListItem>;
 export const ZConversationPage = zPage(ZConversationListItem);
 
-export const ACTOR_TYPE_VALUES = ['bot', 'system', 'agent', 'admin', 'contact'] as const;
+/**
+ * Who did something: a signed-in person (`staff`), an API key (`apiKey`), the server itself (`system`),
+ * the `bot` or the `customer`. Rows written before people signed in carry `agent` or `admin` (the role
+ * of the API key that acted) or `contact`.
+ */
+export const ACTOR_TYPE_VALUES = [
+  'staff',
+  'apiKey',
+  'system',
+  'bot',
+  'customer',
+  'agent',
+  'admin',
+  'contact',
+] as const;
 export const ZActorType = z.enum(ACTOR_TYPE_VALUES);
+export type TActorType = z.infer<typeof ZActorType>;
+
+/** An actor as shown with a record: its kind, id (staff id, key id, contact id) and name when known. */
+export const ZActor = z.object({ type: ZActorType, id: z.string().nullable(), name: z.string().nullable() });
+export type TActor = z.infer<typeof ZActor>;
 
 /** One change of a conversation's owner. */
 export const ZOwnerChange = z.object({
@@ -64,6 +115,7 @@ export const ZOwnerChange = z.object({
   toOwner: ZOwner,
   actorType: ZActorType,
   actorId: z.string().nullable(),
+  actorName: z.string().nullable(),
   reason: z.string().nullable(),
   createdAt: z.date(),
 });
@@ -111,6 +163,8 @@ export const ZMessage = z.object({
   /** Model, tokens and latency of a bot reply; null for other messages. */
   ai: ZAiUsage.nullable(),
   actorId: z.string().nullable(),
+  /** Who wrote it: the customer, the bot, a person (staff), an API key by name, or the system. */
+  sentBy: ZActor,
   campaignId: ZId.nullable(),
   sentAt: z.date().nullable(),
   deliveredAt: z.date().nullable(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ZId } from './common';
-import { ZMessageAuthor, ZMessageDirection, ZOwner } from './conversations';
+import { ZConversationStatus, ZMessageAuthor, ZMessageDirection, ZOwner } from './conversations';
 import { ZDealStage } from './deals';
 
 /** The fields of a contact an update changed (names only, never values). */
@@ -43,6 +43,28 @@ export const ZAppEvent = z.discriminatedUnion('type', [
     reason: z.string().nullable(),
   }),
   z.object({ type: z.literal('conversation.updated'), conversationId: ZId }),
+  /** The conversation was assigned to a person (`assigneeId`) or unassigned (null). */
+  z.object({
+    type: z.literal('conversation.assigned'),
+    conversationId: ZId,
+    assigneeId: ZId.nullable(),
+    assigneeName: z.string().nullable(),
+  }),
+  /** The conversation's status changed (a person, a new customer message, a snooze that ended). */
+  z.object({
+    type: z.literal('conversation.status'),
+    conversationId: ZId,
+    status: ZConversationStatus,
+    snoozedUntil: z.string().nullable(),
+  }),
+  /** A private note was added to or deleted from the conversation (the text is read with notes.list). */
+  z.object({
+    type: z.literal('conversation.note'),
+    conversationId: ZId,
+    noteId: ZId,
+    action: z.enum(['added', 'deleted']),
+  }),
+  z.object({ type: z.literal('conversation.labels'), conversationId: ZId, labels: z.array(z.string()) }),
   z.object({ type: z.literal('campaign.progress'), campaignId: ZId }),
   /** A `leads.rescore` run finished; `leads.rescoreStatus` has its counts. */
   z.object({

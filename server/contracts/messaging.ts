@@ -1,10 +1,21 @@
 import { z } from 'zod';
 import { ZId } from './common';
 
-export const ZSendMessageInput = z.object({
-  conversationId: ZId,
-  text: z.string().trim().min(1, { error: 'text is required' }).max(4096),
-});
+export const ZSendMessageInput = z
+  .object({
+    conversationId: ZId,
+    /**
+     * The text as written. Exactly `/code` (a canned response's code) sends that canned response, its
+     * variables filled in; any other text is sent as written.
+     */
+    text: z.string().trim().min(1, { error: 'text is required' }).max(4096).optional(),
+    /** Or send this canned response, its `{{variables}}` filled from the contact and the sender. */
+    cannedResponseId: ZId.optional(),
+  })
+  .refine((v) => Boolean(v.text) !== Boolean(v.cannedResponseId), {
+    error: 'give either text or cannedResponseId',
+    path: ['text'],
+  });
 export type TSendMessageInput = z.infer<typeof ZSendMessageInput>;
 
 export const ZQueuedMessages = z.object({

@@ -122,6 +122,11 @@ export const ZDashboard = z.object({
     unread: z.number(),
     unreadMessages: z.number(),
     openHandoffs: z.number(),
+    /** Conversations whose customer waits for a person's reply, and those waiting longer than the SLA. */
+    waitingForHuman: z.number(),
+    waitingOverSla: z.number(),
+    /** HUMAN_SLA_MINUTES, the SLA the count above uses. */
+    slaMinutes: z.number(),
   }),
   /** Today counts from midnight in the requested time zone; the last 7 days include today. */
   messages: z.object({ today: ZInOut, last7Days: ZInOut }),
@@ -153,6 +158,15 @@ export const ZDashboard = z.object({
       /** Changes to a human owner in the period, by reason (most frequent first, at most 20). */
       handoffs: z.number(),
       handoffReasons: z.array(z.object({ reason: z.string().nullable(), count: z.number() })),
+    }),
+    /**
+     * How long customers waited for a person in the period: from a handoff (or the first message to a
+     * person) to the first reply of a person, in milliseconds (null when nobody was answered).
+     */
+    humanWaitMs: z.object({
+      answered: z.number(),
+      median: z.number().nullable(),
+      p90: z.number().nullable(),
     }),
     /** Bot replies with AI usage in the period. */
     ai: z.object({

@@ -5,6 +5,8 @@ export const ZTaskType = z.enum(['follow_up', 'call', 'meeting', 'email', 'hando
 export const ZTaskPriority = z.enum(['low', 'medium', 'high', 'urgent']);
 export const ZTaskStatus = z.enum(['open', 'done']);
 
+const ZTaskActor = z.object({ type: z.string(), id: z.string().nullable(), name: z.string().nullable() });
+
 export const ZTask = z.object({
   id: ZId,
   contactId: ZId.nullable(),
@@ -18,6 +20,9 @@ export const ZTask = z.object({
   dueAt: z.date().nullable(),
   completedAt: z.date().nullable(),
   createdBy: z.string().nullable(),
+  /** Who created and who completed the task: kind (staff, apiKey, system, bot), id and name. */
+  createdByActor: ZTaskActor.nullable(),
+  completedByActor: ZTaskActor.nullable(),
   createdAt: z.date(),
   updatedAt: z.date(),
 });

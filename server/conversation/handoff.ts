@@ -5,13 +5,15 @@ import * as mq from '../db/queries/messages';
 import * as taskQ from '../db/queries/tasks';
 import type { DbOrTx } from '../db/types';
 import type { PipelineDeps } from './deps';
+import { openForHandoff } from './inbox';
 import { queueOutbound } from './outbox';
 import { setOwner } from './ownership';
 
 /**
- * Gives a conversation to a human: owner change with its reason, a follow-up task, an activity on
- * the contact's timeline, and (optionally) the persona's handoff message. Does nothing when a human
- * already owns the conversation, so the customer hears the handoff message once.
+ * Gives a conversation to a human: owner change with its reason, the conversation `open` and
+ * unassigned (or assigned by the routing rule), a follow-up task, an activity on the contact's
+ * timeline, and (optionally) the persona's handoff message. Does nothing when a human already owns
+ * the conversation, so the customer hears the handoff message once.
  */
 export async function handOff(
   tx: DbOrTx,
@@ -32,6 +34,7 @@ export async function handOff(
     { humanQuietMinutes: deps.settings.humanQuietMinutes },
   );
   if (!changed) return false;
+  await openForHandoff(tx, deps.settings, p.conversationId, new Date());
   await taskQ.insertTask(tx, {
     contactId: p.contactId,
     conversationId: p.conversationId,
@@ -40,6 +43,7 @@ export async function handOff(
     priority: 'high',
     dueAt: new Date(Date.now() + 60 * 60_000),
     createdBy: 'bot',
+    createdByActor: { type: p.actorType, id: null, name: null },
   });
   await activityQ.insertActivity(tx, {
     contactId: p.contactId,
@@ -102,6 +106,7 @@ export async function handOffFailedMessage(
       priority: 'high',
       dueAt: new Date(Date.now() + 60 * 60_000),
       createdBy: 'bot',
+      createdByActor: { type: 'system', id: null, name: null },
     });
   }
 }

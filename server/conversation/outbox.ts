@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AiUsage, Author } from '../../drizzle';
+import type { ActorType, AiUsage, Author } from '../../drizzle';
 import * as convQ from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
 import * as mq from '../db/queries/messages';
@@ -12,7 +12,10 @@ export interface OutboundText {
   text: string;
   author: Author;
   ai?: AiUsage | null;
+  /** Who wrote it (a person, an API key, the server): kept on every part. */
   actorId?: string | null;
+  actorType?: ActorType | null;
+  actorName?: string | null;
   campaignId?: string | null;
   /** Split into WhatsApp-sized parts by the persona's limits (default true). */
   split?: boolean;
@@ -45,6 +48,8 @@ export async function queueOutbound(
       partIndex: i,
       ai: i === 0 ? (msg.ai ?? null) : null,
       actorId: msg.actorId ?? null,
+      actorType: msg.actorType ?? null,
+      actorName: msg.actorName ?? null,
       campaignId: msg.campaignId ?? null,
     })),
   );

@@ -3,12 +3,15 @@ import { recordEvents } from '../db/queries/events';
 import * as mq from '../db/queries/messages';
 import * as q from '../db/queries/ownership';
 import type { DbOrTx } from '../db/types';
+import { closeHumanTurn } from './inbox';
 
 export interface OwnerChange {
   conversationId: string;
   to: Owner;
   actorType: ActorType;
   actorId?: string | null;
+  /** The staff member's or API key's name at the time. */
+  actorName?: string | null;
   reason?: string | null;
   at?: Date;
 }
@@ -17,7 +20,8 @@ export interface OwnerChange {
  * The one way a conversation changes hands (bot ↔ human), used by the pipeline (takeover from the
  * phone, handoff requests, automatic resume) and by the dashboard (bot router). Each change is logged
  * in bot_events and announced as a `conversation.owner` event, in the caller's transaction (or one of
- * its own). Taking over withdraws the bot's messages still queued for that conversation.
+ * its own). Taking over withdraws the bot's messages still queued for that conversation; going back to
+ * the bot ends the human turn (see `closeHumanTurn`: the handoff task is completed).
  *
  * A human owner gets the bot back by itself after `humanQuietMinutes` without agent activity
  * (0 disables the automatic hand-back).
@@ -34,6 +38,7 @@ export async function setOwner(
       to: change.to,
       actorType: change.actorType,
       actorId: change.actorId ?? null,
+      actorName: change.actorName ?? null,
       reason: change.reason ?? null,
       botResumesAt: change.to === 'human' ? resumeTime(at, opts.humanQuietMinutes) : null,
       at,
@@ -44,6 +49,15 @@ export async function setOwner(
     // sees its parts. A handoff message is queued after this, and goes out.
     const withdrawn =
       change.to === 'human' ? await mq.withdrawQueuedBotMessages(tx, change.conversationId) : [];
+    // Back to the bot: the human turn ends, and its handoff task is done.
+    if (change.to === 'bot') {
+      await closeHumanTurn(
+        tx,
+        change.conversationId,
+        { type: change.actorType, id: change.actorId ?? null, name: change.actorName ?? null },
+        { resolved: false, at },
+      );
+    }
     await recordEvents(tx, [
       {
         type: 'conversation.owner',

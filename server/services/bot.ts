@@ -19,21 +19,32 @@ import { toE164 } from '../phone';
 import { type Actor, actorOf } from './actor';
 import type { Caller } from './caller';
 import { decodeCursor, toPage } from './pagination';
+import type { Visibility } from './visibility';
 
 export interface BotService {
-  status(input: TBotStatusInput): Promise<TBotStatus>;
+  status(input: TBotStatusInput, caller: Caller): Promise<TBotStatus>;
   /** Turns the bot on (owner bot) or off (owner human) for one conversation, by id or phone. */
   setEnabled(input: TBotSetEnabledInput, caller: Caller): Promise<TBotSetEnabledResult>;
-  /** The same for many conversations at once, reporting each one; nothing is logged for a missing id. */
+  /**
+   * The same for many conversations at once, reporting each one; nothing is logged for a missing id
+   * (or one the caller may not see).
+   */
   setEnabledBulk(input: TBotSetEnabledBulkInput, caller: Caller): Promise<TBotSetEnabledBulkResult>;
   /** Every owner change of a conversation, newest first. */
-  history(input: TBotHistoryInput): Promise<{ items: TOwnerChange[]; nextCursor: string | null }>;
+  history(
+    input: TBotHistoryInput,
+    caller: Caller,
+  ): Promise<{ items: TOwnerChange[]; nextCursor: string | null }>;
   /** Conversations by owner, and the open handoffs with their waiting time, oldest first. */
   summary(input: TBotSummaryInput): Promise<TBotSummary>;
 }
 
-export function createBotService(deps: { db: Db; defaultRegion: string }): BotService {
-  const { db } = deps;
+export function createBotService(deps: {
+  db: Db;
+  defaultRegion: string;
+  visibility: Visibility;
+}): BotService {
+  const { db, visibility } = deps;
 
   function locate(input: { conversationId: string } | { phone: string }): { id: string } | { phone: string } {
     if ('conversationId' in input) return { id: input.conversationId };
@@ -46,9 +57,10 @@ export function createBotService(deps: { db: Db; defaultRegion: string }): BotSe
     return { phone };
   }
 
-  async function status(input: TBotStatusInput): Promise<TBotStatus> {
+  async function status(input: TBotStatusInput, caller: Caller): Promise<TBotStatus> {
     const row = await q.findConversationWithPhone(db, locate(input));
     if (!row) throw notFound('Conversation');
+    await visibility.require(row.id, caller);
     return {
       conversationId: row.id,
       contactId: row.contactId,
@@ -74,6 +86,7 @@ export function createBotService(deps: { db: Db; defaultRegion: string }): BotSe
         to: p.enabled ? 'bot' : 'human',
         actorType: actor.type,
         actorId: actor.id,
+        actorName: actor.name,
         reason: p.reason ?? null,
       },
       // Turned off by hand, the bot stays off unless a resume time was asked for.
@@ -87,9 +100,13 @@ export function createBotService(deps: { db: Db; defaultRegion: string }): BotSe
       const actor = actorOf(caller);
       const found = await status(
         'conversationId' in input ? { conversationId: input.conversationId } : { phone: input.phone },
+        caller,
       );
       const changed = await db.transaction((tx) => change(tx, found.conversationId, input, actor));
-      return { changed, status: changed ? await status({ conversationId: found.conversationId }) : found };
+      return {
+        changed,
+        status: changed ? await status({ conversationId: found.conversationId }, caller) : found,
+      };
     },
 
     async setEnabledBulk(input, caller) {
@@ -99,7 +116,13 @@ export function createBotService(deps: { db: Db; defaultRegion: string }): BotSe
         const existing = await q.conversationIdsExisting(tx, ids);
         const out: TBotSetEnabledBulkResult['results'] = [];
         for (const id of ids) {
-          if (!existing.has(id)) out.push({ conversationId: id, result: 'not_found' });
+          const seen =
+            existing.has(id) &&
+            (await visibility.require(id, caller, tx).then(
+              () => true,
+              () => false,
+            ));
+          if (!seen) out.push({ conversationId: id, result: 'not_found' });
           else {
             const changed = await change(tx, id, input, actor);
             out.push({ conversationId: id, result: changed ? 'changed' : 'unchanged' });
@@ -116,11 +139,9 @@ export function createBotService(deps: { db: Db; defaultRegion: string }): BotSe
       };
     },
 
-    async history(input) {
+    async history(input, caller) {
       const after = decodeCursor('bot-history', input.cursor, 'timestamptz');
-      if (!(await q.findConversation(db, input.conversationId))) {
-        throw notFound('Conversation', input.conversationId);
-      }
+      await visibility.require(input.conversationId, caller);
       const rows = await q.listOwnerChanges(db, { ...input, after });
       return toPage('bot-history', rows, input.limit, ({ sortKey: _, ...h }) => h);
     },

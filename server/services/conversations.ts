@@ -11,39 +11,92 @@ import * as q from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
 import { likePattern } from '../db/queries/keyset';
 import type { Db } from '../db/types';
-import { notFound } from '../errors';
+import { badRequest, notFound } from '../errors';
+import type { Caller } from './caller';
 import { decodeCursor, toPage } from './pagination';
+import type { Visibility } from './visibility';
 
 type Page<T> = { items: T[]; nextCursor: string | null };
 
 export interface ConversationsService {
   /** The inbox: newest activity first, with the filters a dashboard needs. */
-  list(input: TConversationListInput): Promise<Page<TConversationListItem>>;
+  list(input: TConversationListInput, caller: Caller): Promise<Page<TConversationListItem>>;
   /** A conversation with its contact, its latest owner changes and its open handoff. */
-  get(id: string): Promise<TConversationDetail>;
-  /** Messages, newest first, with delivery status and AI usage. */
-  messages(input: { conversationId: string; limit: number; cursor?: string | null }): Promise<Page<TMessage>>;
+  get(id: string, caller: Caller): Promise<TConversationDetail>;
+  /** Messages, newest first, with delivery status, AI usage and who sent each. */
+  messages(
+    input: { conversationId: string; limit: number; cursor?: string | null },
+    caller: Caller,
+  ): Promise<Page<TMessage>>;
   /** Contacts by name, phone, email or company, and messages by text. */
-  search(input: TConversationSearchInput): Promise<TSearchResult>;
+  search(input: TConversationSearchInput, caller: Caller): Promise<TSearchResult>;
   /** Clears the unread count; announces the change when there was something unread. */
-  markRead(conversationId: string): Promise<{ conversationId: string; changed: boolean }>;
+  markRead(conversationId: string, caller: Caller): Promise<{ conversationId: string; changed: boolean }>;
 }
+
+type MessageRow = Awaited<ReturnType<typeof q.listMessages>>[number];
+
+/** Who sent a message: the recorded actor, else what its author says. */
+export function sentByOf(
+  m: Pick<MessageRow, 'author' | 'actorType' | 'actorId' | 'actorName'>,
+): TMessage['sentBy'] {
+  if (m.actorType) return { type: m.actorType, id: m.actorId, name: m.actorName };
+  switch (m.author) {
+    case 'contact':
+      return { type: 'customer', id: null, name: null };
+    case 'bot':
+      return { type: 'bot', id: null, name: null };
+    case 'agent':
+      // Written before actors were recorded: an API key's id, or the business phone.
+      return { type: 'apiKey', id: m.actorId, name: null };
+    default:
+      return { type: 'system', id: null, name: null };
+  }
+}
+
+const assigneeOf = (r: { assigneeId: string | null; assigneeName: string | null }) =>
+  r.assigneeId ? { id: r.assigneeId, name: r.assigneeName ?? '' } : null;
 
 /** Message text is searched from this many characters on (trigrams need three). */
 export const MESSAGE_SEARCH_MIN_LENGTH = 3;
 
-export function createConversationsService(deps: { db: Db }): ConversationsService {
-  const { db } = deps;
+export function createConversationsService(deps: { db: Db; visibility: Visibility }): ConversationsService {
+  const { db, visibility } = deps;
   return {
-    async list(input) {
+    async list(input, caller) {
       const after = decodeCursor('conversations', input.cursor, 'timestamptz');
-      const rows = await q.listConversations(db, { ...input, after });
-      return toPage('conversations', rows, input.limit, ({ sortKey: _, ...item }) => item);
+      let assigneeId: string | null | undefined;
+      if (input.assignee === 'me') {
+        if (caller.kind !== 'staff')
+          throw badRequest("assignee: 'me' needs a signed-in person (API keys are nobody's)", {
+            assignee: ["'me' needs a signed-in person"],
+          });
+        assigneeId = caller.id;
+      } else if (input.assignee === 'unassigned') assigneeId = null;
+      else assigneeId = input.assignee;
+      const { assignee: _, ...filters } = input;
+      const rows = await q.listConversations(db, {
+        ...filters,
+        assigneeId,
+        visibleTo: visibility.limitOf(caller),
+        after,
+      });
+      return toPage(
+        'conversations',
+        rows,
+        input.limit,
+        ({ sortKey: _, assigneeId, assigneeName, ...item }) => ({
+          ...item,
+          assignee: assigneeOf({ assigneeId, assigneeName }),
+        }),
+      );
     },
 
-    async get(id) {
-      const conversation = await q.findConversation(db, id);
-      if (!conversation) throw notFound('Conversation', id);
+    async get(id, caller) {
+      const found = await q.findConversation(db, id);
+      if (!found || !visibility.allows(found.assigneeId, caller)) throw notFound('Conversation', id);
+      const { assigneeId, assigneeName, ...rest } = found;
+      const conversation = { ...rest, assignee: assigneeOf({ assigneeId, assigneeName }) };
       const [contact, history, openHandoff] = await Promise.all([
         cq.findContactIncludingDeleted(db, conversation.contactId),
         q.listOwnerChanges(db, { conversationId: id, limit: 20, after: null }),
@@ -58,21 +111,23 @@ export function createConversationsService(deps: { db: Db }): ConversationsServi
       };
     },
 
-    async messages(input) {
+    async messages(input, caller) {
       const after = decodeCursor('messages', input.cursor, 'timestamptz');
-      if (!(await q.findConversation(db, input.conversationId))) {
-        throw notFound('Conversation', input.conversationId);
-      }
+      await visibility.require(input.conversationId, caller);
       const rows = await q.listMessages(db, { ...input, after });
-      return toPage('messages', rows, input.limit, ({ sortKey: _, ...m }) => m);
+      return toPage('messages', rows, input.limit, ({ sortKey: _, actorType, actorName, ...m }) => ({
+        ...m,
+        sentBy: sentByOf({ ...m, actorType, actorName }),
+      }));
     },
 
-    async search(input) {
+    async search(input, caller) {
       const after = decodeCursor('search', input.cursor, 'timestamptz');
+      const visibleTo = visibility.limitOf(caller);
       const [contacts, messages] = await Promise.all([
-        after ? Promise.resolve([]) : q.findContacts(db, { q: input.q, limit: input.limit }),
+        after ? Promise.resolve([]) : q.findContacts(db, { q: input.q, limit: input.limit, visibleTo }),
         input.q.length >= MESSAGE_SEARCH_MIN_LENGTH
-          ? q.findMessages(db, { pattern: likePattern(input.q), limit: input.limit, after })
+          ? q.findMessages(db, { pattern: likePattern(input.q), limit: input.limit, after, visibleTo })
           : Promise.resolve([]),
       ]);
       return {
@@ -84,7 +139,8 @@ export function createConversationsService(deps: { db: Db }): ConversationsServi
       };
     },
 
-    async markRead(conversationId) {
+    async markRead(conversationId, caller) {
+      await visibility.require(conversationId, caller);
       return db.transaction(async (tx) => {
         const changed = await q.clearUnread(tx, conversationId);
         if (changed) {

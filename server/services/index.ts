@@ -8,9 +8,11 @@ import type { Knowledge } from '../knowledge';
 import { type AuthService, createAuthService } from './auth';
 import { type BotService, createBotService } from './bot';
 import { type CampaignsService, createCampaignsService } from './campaigns';
+import { type CannedResponsesService, createCannedResponsesService } from './canned-responses';
 import { type ConversationsService, createConversationsService } from './conversations';
 import { type CrmService, createCrmService } from './crm';
 import { createDeadLettersService, type DeadLettersService } from './dead-letters';
+import { createInboxService, type InboxService } from './inbox';
 import { createKnowledgeService, type KnowledgeService } from './knowledge';
 import { createLeadsService, type LeadsService } from './leads';
 import { createMessagingService, type MessagingService } from './messaging';
@@ -19,6 +21,7 @@ import { createStaffService, type StaffService } from './staff';
 import { createStaffAuthenticator } from './staff-auth';
 import { createStatsService, type StatsService } from './stats';
 import { createSystemService, integrationFlags, type SystemService, systemProbe } from './system';
+import { createVisibility, type Visibility } from './visibility';
 import { createWebhooksService, type WebhookDeliveryEngine, type WebhooksService } from './webhooks';
 
 /**
@@ -46,6 +49,12 @@ export interface Services {
   staff: StaffService;
   /** The bot's knowledge base: documents, passages and searches. */
   knowledge: KnowledgeService;
+  /** Assignment, status, private notes and labels of conversations. */
+  inbox: InboxService;
+  /** Saved replies with variables. */
+  cannedResponses: CannedResponsesService;
+  /** Which conversations a caller may see (AGENT_VISIBILITY). */
+  visibility: Visibility;
 }
 
 /** The infrastructure the services run on, built by the runtime. */
@@ -79,6 +88,7 @@ export function createServices(deps: ServicesDeps): Services {
       ? createStaffAuthenticator({ db, supabaseUrl, jwtSecret, jwksCooldownMs })
       : undefined;
   const auth = createAuthService({ db, staff: staffAuth });
+  const visibility = createVisibility({ db, agentVisibility: config.inbox.agentVisibility });
   return {
     auth,
     system: createSystemService({
@@ -88,8 +98,8 @@ export function createServices(deps: ServicesDeps): Services {
       model,
     }),
     crm: createCrmService({ db, defaultRegion }),
-    conversations: createConversationsService({ db }),
-    bot: createBotService({ db, defaultRegion }),
+    conversations: createConversationsService({ db, visibility }),
+    bot: createBotService({ db, defaultRegion, visibility }),
     campaigns: createCampaignsService({
       db,
       defaultRegion,
@@ -101,9 +111,9 @@ export function createServices(deps: ServicesDeps): Services {
       },
     }),
     leads: createLeadsService({ db }),
-    stats: createStatsService({ db }),
+    stats: createStatsService({ db, humanSlaMinutes: config.inbox.humanSlaMinutes }),
     events: deps.events,
-    messaging: createMessagingService(pipeline),
+    messaging: createMessagingService(pipeline, { visibility, businessName: config.inbox.businessName }),
     settings: createSettingsService({
       db,
       defaults: {
@@ -120,5 +130,13 @@ export function createServices(deps: ServicesDeps): Services {
     }),
     staff: createStaffService({ db, onChange: () => auth.forgetCallers() }),
     knowledge: createKnowledgeService({ db, knowledge: deps.knowledge }),
+    inbox: createInboxService({
+      db,
+      visibility,
+      queue: pipeline.queue,
+      humanQuietMinutes: () => pipeline.settings.humanQuietMinutes,
+    }),
+    cannedResponses: createCannedResponsesService({ db }),
+    visibility,
   };
 }

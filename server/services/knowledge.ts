@@ -12,11 +12,12 @@ import type { Db, DbOrTx } from '../db/types';
 import { notFound } from '../errors';
 import type { Knowledge } from '../knowledge';
 import { contentHash, embeddingInput, passageLabel, splitDocument } from '../knowledge/chunk';
-import type { Actor } from './actor';
+import { actorOf } from './actor';
+import type { Caller } from './caller';
 
 export interface KnowledgeService {
   /** Stores a document and its passages at once (searchable lexically), then embeds it in the background. */
-  add(input: TKnowledgeAddInput, actor: Actor): Promise<TKnowledgeDocument>;
+  add(input: TKnowledgeAddInput, caller: Caller): Promise<TKnowledgeDocument>;
   list(input: { q?: string | null; limit: number }): Promise<{ items: TKnowledgeDocument[] }>;
   get(id: string): Promise<TKnowledgeDocumentDetail>;
   /** A new title, format or text splits the document again and re-embeds what changed. */
@@ -50,7 +51,8 @@ export function createKnowledgeService(deps: { db: Db; knowledge: Knowledge }): 
   }
 
   return {
-    async add(input, actor) {
+    async add(input, caller) {
+      const actor = actorOf(caller);
       const format = input.format ?? 'markdown';
       const doc = await db.transaction(async (tx) => {
         const row = await kq.insertDocument(tx, {

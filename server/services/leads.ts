@@ -111,6 +111,7 @@ export function createLeadsService(deps: { db: Db }): LeadsService {
           metadata: { from: before.leadStatus, to: input.status, reason: input.reason ?? null },
           actorType: actor.type,
           actorId: actor.id,
+          actorName: actor.name,
         });
         return { changed: true, lead: toLead(updated) };
       });

@@ -8,15 +8,20 @@ import type {
 } from '../contracts';
 import type { PipelineDeps } from '../conversation/deps';
 import { QUEUE_SEND } from '../conversation/deps';
+import { notePersonReply } from '../conversation/inbox';
 import { queueOutbound } from '../conversation/outbox';
 import { noteAgentActivity, setOwner } from '../conversation/ownership';
 import { buildPrompt } from '../conversation/prompt';
 import * as contactQ from '../db/queries/contacts';
 import * as convQ from '../db/queries/conversations';
+import * as inboxQ from '../db/queries/inbox';
+import type { DbOrTx } from '../db/types';
 import { AppError, badRequest, notFound } from '../errors';
 import { toE164 } from '../phone';
 import { actorOf } from './actor';
 import type { Caller } from './caller';
+import { expandVariables } from './canned-responses';
+import type { Visibility } from './visibility';
 
 /** Staff actions that send messages or move a conversation between the bot and a human. */
 export interface MessagingService {
@@ -29,8 +34,37 @@ export interface MessagingService {
   handBack(input: THandBackInput, caller: Caller): Promise<TOwnerChanged>;
 }
 
-export function createMessagingService(deps: PipelineDeps): MessagingService {
+/** A canned response's code typed as the whole message: `/code`. */
+const CANNED_CODE = /^\/([a-z0-9][a-z0-9_-]{0,31})$/i;
+
+export function createMessagingService(
+  deps: PipelineDeps,
+  inbox: { visibility: Visibility; businessName: string | undefined },
+): MessagingService {
   const { db, settings } = deps;
+  const visible = (conversationId: string, caller: Caller, tx?: DbOrTx) =>
+    inbox.visibility.require(conversationId, caller, tx);
+
+  /** The text to send: as written, or a canned response (by id or `/code`) with its variables filled. */
+  async function textToSend(caller: Caller, input: TSendMessageInput): Promise<string> {
+    const code = input.text ? CANNED_CODE.exec(input.text)?.[1] : undefined;
+    if (input.text && !code) return input.text;
+    const canned = input.cannedResponseId
+      ? await inboxQ.findCanned(db, { id: input.cannedResponseId })
+      : await inboxQ.findCanned(db, { code: code!.toLowerCase() });
+    if (!canned) {
+      if (input.text) return input.text;
+      throw notFound('Canned response', input.cannedResponseId);
+    }
+    const conv = await convQ.readConversation(db, input.conversationId);
+    const name = conv?.name ?? conv?.pushName ?? null;
+    return expandVariables(canned.text, {
+      name,
+      first_name: name?.trim().split(/\s+/)[0] ?? null,
+      agent_name: caller.kind === 'system' ? null : caller.name,
+      business_name: inbox.businessName ?? null,
+    });
+  }
   // Read at each use: an admin may change the quiet time while the server runs.
   const quiet = () => ({ humanQuietMinutes: settings.humanQuietMinutes });
   const status = (): TQueuedMessages['status'] => (deps.gateway.configured ? 'queued' : 'not_configured');
@@ -43,14 +77,18 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
 
   return {
     async sendMessage(input, caller) {
-      const actor = actorOf(caller);
+      await visible(input.conversationId, caller);
       await requireConversation(input.conversationId);
+      const text = await textToSend(caller, input);
+      const actor = actorOf(caller);
       const { messageIds } = await db.transaction(async (tx) => {
         const queued = await queueOutbound(tx, deps, {
           conversationId: input.conversationId,
-          text: input.text,
+          text,
           author: 'agent',
           actorId: actor.id,
+          actorType: actor.type,
+          actorName: actor.name,
           split: false,
         });
         await setOwner(
@@ -60,11 +98,14 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
             to: 'human',
             actorType: actor.type,
             actorId: actor.id,
+            actorName: actor.name,
             reason: 'An agent replied',
           },
           quiet(),
         );
         await noteAgentActivity(tx, input.conversationId, new Date(), quiet());
+        // The handoff is answered, the customer no longer waits, and the replier has read it.
+        await notePersonReply(tx, input.conversationId, actor, new Date());
         return queued;
       });
       deps.queue.wake(QUEUE_SEND);
@@ -72,7 +113,6 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
     },
 
     async start(input, caller) {
-      const actor = actorOf(caller);
       const phone = toE164(input.phone, settings.defaultRegion);
       if (!phone)
         throw badRequest(`phone: "${input.phone}" is not a valid phone number`, {
@@ -132,12 +172,15 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
         text = result.text;
         ai = result.usage;
       }
+      const actor = actorOf(caller);
       const { messageIds } = await db.transaction((tx) =>
         queueOutbound(tx, deps, {
           conversationId,
           text: text!,
           author: ai ? 'bot' : 'agent',
           actorId: actor.id,
+          actorType: actor.type,
+          actorName: actor.name,
           ai,
         }),
       );
@@ -146,8 +189,9 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
     },
 
     async setOwner(input, caller) {
-      const actor = actorOf(caller);
+      await visible(input.conversationId, caller);
       await requireConversation(input.conversationId);
+      const actor = actorOf(caller);
       const changed = await db.transaction(async (tx) => {
         const changed = await setOwner(
           tx,
@@ -156,6 +200,7 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
             to: input.owner,
             actorType: actor.type,
             actorId: actor.id,
+            actorName: actor.name,
             reason:
               input.reason ??
               (input.owner === 'human' ? 'Taken over from the dashboard' : 'Handed back from the dashboard'),
@@ -168,8 +213,9 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
     },
 
     async handBack(input, caller) {
-      const actor = actorOf(caller);
+      await visible(input.conversationId, caller);
       await requireConversation(input.conversationId);
+      const actor = actorOf(caller);
       const changed = await db.transaction(async (tx) => {
         const changed = await setOwner(
           tx,
@@ -178,6 +224,7 @@ export function createMessagingService(deps: PipelineDeps): MessagingService {
             to: 'bot',
             actorType: actor.type,
             actorId: actor.id,
+            actorName: actor.name,
             reason: input.reason ?? 'Handed back from the dashboard',
           },
           quiet(),

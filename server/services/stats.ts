@@ -1,20 +1,26 @@
-import type { TDashboard, TDashboardInput, TLeadStatus } from '../contracts';
+import type { TAgentStats, TAgentStatsInput, TDashboard, TDashboardInput, TLeadStatus } from '../contracts';
 import { LEAD_STATUS_VALUES } from '../contracts';
+import * as iq from '../db/queries/inbox-stats';
 import * as q from '../db/queries/stats';
 import type { Db } from '../db/types';
 
 export interface StatsService {
   /** The dashboard's headline figures, read in one statement. */
   dashboard(input: TDashboardInput): Promise<TDashboard>;
+  /** Per staff member over a period (admins): handled, response and resolution times, load. */
+  agents(input: TAgentStatsInput): Promise<TAgentStats>;
 }
 
-export function createStatsService(deps: { db: Db }): StatsService {
+export function createStatsService(deps: { db: Db; humanSlaMinutes?: number }): StatsService {
+  const slaMinutes = deps.humanSlaMinutes ?? 15;
   return {
     async dashboard(input) {
-      const [r, p] = await Promise.all([
+      const [r, p, waiting] = await Promise.all([
         q.dashboard(deps.db, input.timeZone),
         q.dashboardPeriod(deps.db, input.timeZone, { from: input.from ?? null, to: input.to ?? null }),
+        iq.waitingNow(deps.db, slaMinutes),
       ]);
+      const wait = await iq.humanWait(deps.db, new Date(p.from_ms), new Date(p.to_ms));
       const pipeline = typeof r.pipeline_value === 'string' ? JSON.parse(r.pipeline_value) : r.pipeline_value;
       const funnel = new Map(json(p.lead_funnel).map((f) => [f.status, f.count]));
       const handed = p.bot_conversations - p.bot_contained;
@@ -33,6 +39,9 @@ export function createStatsService(deps: { db: Db }): StatsService {
           unread: r.conversations_unread,
           unreadMessages: r.unread_messages,
           openHandoffs: r.open_handoffs,
+          waitingForHuman: waiting.waiting,
+          waitingOverSla: waiting.over,
+          slaMinutes,
         },
         messages: {
           today: { inbound: r.messages_today_in, outbound: r.messages_today_out },
@@ -55,6 +64,7 @@ export function createStatsService(deps: { db: Db }): StatsService {
             handoffs: p.handoffs,
             handoffReasons: json(p.handoff_reasons),
           },
+          humanWaitMs: { answered: wait.n, median: wait.median, p90: wait.p90 },
           ai: {
             replies: p.ai_replies,
             latencyMs: { median: round(p.ai_latency_median), p95: round(p.ai_latency_p95) },
@@ -77,6 +87,28 @@ export function createStatsService(deps: { db: Db }): StatsService {
         leadFunnel: LEAD_STATUS_VALUES.map((status: TLeadStatus) => ({
           status,
           count: funnel.get(status) ?? 0,
+        })),
+      };
+    },
+
+    async agents(input) {
+      const to = input.to ?? new Date();
+      const from = input.from ?? new Date(to.getTime() - 7 * 86_400_000);
+      const rows = await iq.agentStats(deps.db, from, to);
+      return {
+        from,
+        to,
+        agents: rows.map((r) => ({
+          staffId: r.staff_id,
+          name: r.name,
+          role: r.role,
+          active: r.active,
+          available: r.available,
+          conversationsHandled: Number(r.handled),
+          messagesSent: Number(r.sent),
+          firstResponseMs: { median: iq.durationOf(r.frt_median), p90: iq.durationOf(r.frt_p90) },
+          resolutionMs: { median: iq.durationOf(r.res_median), p90: iq.durationOf(r.res_p90) },
+          load: { open: Number(r.load_open), pending: Number(r.load_pending) },
         })),
       };
     },

@@ -2,6 +2,7 @@ import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import { createCallerFactory, router } from './init';
 import { botRouter } from './routers/bot';
 import { campaignsRouter } from './routers/campaigns';
+import { cannedResponsesRouter } from './routers/canned-responses';
 import { conversationsRouter } from './routers/conversations';
 import { crmRouter } from './routers/crm';
 import { keysRouter } from './routers/keys';
@@ -24,6 +25,7 @@ export const appRouter = router({
   webhooks: webhooksRouter,
   staff: staffRouter,
   knowledge: knowledgeRouter,
+  cannedResponses: cannedResponsesRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -169,7 +169,7 @@ describe('bot over HTTP', () => {
     });
     expect(history.json().result.data.json.items[0]).toMatchObject({
       reason: 'over http',
-      actorType: 'agent',
+      actorType: 'apiKey',
     });
     expect((await post('bot.setEnabled', { conversationId: 'x', enabled: true })).statusCode).toBe(400);
     expect((await post('bot.setEnabled', { conversationId: MISSING_ID, enabled: true })).statusCode).toBe(

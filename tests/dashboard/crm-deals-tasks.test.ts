@@ -192,7 +192,7 @@ describe('crm.activities', () => {
     }
     const first = await agent().crm.activities.list({ contactId: c, limit: 2 });
     expect(first.items.map((a) => a.summary)).toEqual(['note 2', 'note 1']);
-    expect(first.items[0]).toMatchObject({ actorType: 'admin', actorId: 'test-admin' });
+    expect(first.items[0]).toMatchObject({ actorType: 'apiKey', actorId: 'test-admin' });
     const second = await agent().crm.activities.list({ contactId: c, limit: 2, cursor: first.nextCursor });
     expect(second.items.map((a) => a.summary)).toEqual(['note 0']);
     expect(

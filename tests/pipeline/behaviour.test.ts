@@ -93,7 +93,11 @@ describe('human takeover', () => {
     expect(sent[1]!.text).toBe('Echo: one more thing');
     ({ conv } = await conversationOf(phone));
     expect(conv.owner).toBe('bot');
-    const history = await db().select().from(botEvents).where(eq(botEvents.conversationId, conv.id));
+    const history = await db()
+      .select()
+      .from(botEvents)
+      .where(eq(botEvents.conversationId, conv.id))
+      .orderBy(botEvents.createdAt);
     expect(history.map((e) => `${e.fromOwner}>${e.toOwner}:${e.actorType}`)).toEqual([
       'bot>human:agent',
       'human>bot:system',

@@ -37,7 +37,7 @@ describe('conversations.sendMessage', () => {
     const [conv] = await db().select().from(conversations).where(eq(conversations.id, id));
     expect(conv!.owner).toBe('human');
     const [event] = await db().select().from(botEvents).where(eq(botEvents.conversationId, id));
-    expect(event).toMatchObject({ toOwner: 'human', actorType: 'agent', actorId: 'test-agent' });
+    expect(event).toMatchObject({ toOwner: 'human', actorType: 'apiKey', actorId: 'test-agent' });
   });
 
   it('NOT_FOUND for an unknown conversation, BAD_REQUEST for empty text; nothing stored', async () => {
@@ -130,7 +130,11 @@ describe('bot.setOwner and bot.handBack', () => {
     await new Promise((r) => setTimeout(r, 1000));
     expect(h.wasender.sent.filter((s) => s.to === '+14155550507')).toHaveLength(2);
 
-    const events = await db().select().from(botEvents).where(eq(botEvents.conversationId, id));
+    const events = await db()
+      .select()
+      .from(botEvents)
+      .where(eq(botEvents.conversationId, id))
+      .orderBy(botEvents.createdAt);
     expect(events.map((e) => `${e.toOwner}:${e.reason}`)).toEqual([
       'human:VIP customer',
       'bot:Handed back from the dashboard',

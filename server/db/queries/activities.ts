@@ -13,6 +13,7 @@ export const activityColumns = {
   metadata: activities.metadata,
   actorType: activities.actorType,
   actorId: activities.actorId,
+  actorName: activities.actorName,
   occurredAt: activities.occurredAt,
   createdAt: activities.createdAt,
 };

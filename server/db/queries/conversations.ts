@@ -1,6 +1,7 @@
 import { and, eq, fillPlaceholders, gt, inArray, lte, type SQL, sql } from 'drizzle-orm';
 import {
   botEvents,
+  type ConversationStatus,
   contactActivityAt,
   contactSearchText,
   contacts,
@@ -8,6 +9,7 @@ import {
   conversations,
   messages,
   type Owner,
+  staff,
   tasks,
 } from '../../../drizzle';
 import type { Db, DbOrTx } from '../types';
@@ -28,14 +30,26 @@ export const conversationColumns = {
   createdAt: conversations.createdAt,
 };
 
+/** The inbox fields of a conversation (status, assignee, labels, waiting time). */
+export const inboxColumns = {
+  status: conversations.status,
+  snoozedUntil: conversations.snoozedUntil,
+  assigneeId: conversations.assigneeId,
+  assigneeName: staff.displayName,
+  labels: conversations.labels,
+  waitingSince: conversations.waitingSince,
+};
+
 export async function findConversation(db: DbOrTx, id: string) {
   const [row] = await db
     .select({
       ...conversationColumns,
+      ...inboxColumns,
       lastInboundAt: conversations.lastInboundAt,
       lastAgentAt: conversations.lastAgentAt,
     })
     .from(conversations)
+    .leftJoin(staff, eq(staff.id, conversations.assigneeId))
     .where(eq(conversations.id, id))
     .limit(1);
   return row ?? null;
@@ -60,6 +74,12 @@ export interface ConversationListFilter {
   tag?: string;
   leadStatus?: (typeof contacts.$inferSelect)['leadStatus'];
   q?: string;
+  /** A staff id, or null for unassigned conversations. */
+  assigneeId?: string | null;
+  status?: ConversationStatus;
+  label?: string;
+  /** Only conversations assigned to this staff member or to nobody (AGENT_VISIBILITY=assigned). */
+  visibleTo?: string;
   limit: number;
   after: Keyset | null;
 }
@@ -101,6 +121,16 @@ export function conversationListQuery(db: DbOrTx, f: ConversationListFilter, pla
         ? sql`${contacts.optedOutAt} is not null`
         : sql`${contacts.optedOutAt} is null`,
     f.tag ? sql`${contacts.tags} @> array[${value('tag', f.tag)}]::text[]` : undefined,
+    f.assigneeId === undefined
+      ? undefined
+      : f.assigneeId === null
+        ? sql`${conversations.assigneeId} is null`
+        : sql`${conversations.assigneeId} = ${value('assigneeId', f.assigneeId)}::uuid`,
+    f.visibleTo
+      ? sql`(${conversations.assigneeId} is null or ${conversations.assigneeId} = ${value('visibleTo', f.visibleTo)}::uuid)`
+      : undefined,
+    f.status ? sql`${conversations.status} = ${value('status', f.status)}` : undefined,
+    f.label ? sql`${conversations.labels} @> array[${value('label', f.label)}]::text[]` : undefined,
     f.leadStatus ? eq(contacts.leadStatus, value('leadStatus', f.leadStatus)) : undefined,
     f.q
       ? placeholders
@@ -124,9 +154,11 @@ export function conversationListQuery(db: DbOrTx, f: ConversationListFilter, pla
       hasOpenHandoff: sql<boolean>`(${handoff.open} is not null)`,
       sortKey: keyText(activityAt),
       contact: contactSummaryColumns,
+      ...inboxColumns,
     })
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+    .leftJoin(staff, eq(staff.id, conversations.assigneeId))
     .leftJoinLateral(handoff, sql`true`)
     .where(and(...where))
     .orderBy(keysetOrder(activityAt, conversations.id, 'desc', 'last'))
@@ -173,6 +205,12 @@ function listRow(r: unknown[]): ListRow {
       tags: r[16],
       optedOutAt: date(r[17]),
     },
+    status: r[18],
+    snoozedUntil: date(r[19]),
+    assigneeId: r[20],
+    assigneeName: r[21],
+    labels: r[22],
+    waitingSince: date(r[23]),
   } as ListRow;
 }
 
@@ -192,6 +230,10 @@ export async function listConversations(db: Db, f: ConversationListFilter): Prom
     f.tag ? 'tag' : '',
     f.q ? 'q' : '',
     f.after ? 'after' : '',
+    f.assigneeId === undefined ? '' : f.assigneeId === null ? 'unassigned' : 'assignee',
+    f.visibleTo ? 'visible' : '',
+    f.status ? 'st' : '',
+    f.label ? 'label' : '',
   ].join('|');
   let byShape = listStatements.get(db);
   if (!byShape) {
@@ -201,7 +243,7 @@ export async function listConversations(db: Db, f: ConversationListFilter): Prom
   let statement = byShape.get(shape);
   if (!statement) {
     const { sql: text, params } = conversationListQuery(db, f, true).toSQL();
-    statement = { text, params, prepare: !(f.q || f.tag) };
+    statement = { text, params, prepare: !(f.q || f.tag || f.label) };
     byShape.set(shape, statement);
   }
   const values = fillPlaceholders(statement.params, {
@@ -211,6 +253,10 @@ export async function listConversations(db: Db, f: ConversationListFilter): Prom
     pattern: f.q ? contactSearchPattern(f.q) : undefined,
     afterKey: f.after?.key,
     afterId: f.after?.id,
+    assigneeId: f.assigneeId ?? undefined,
+    visibleTo: f.visibleTo,
+    status: f.status,
+    label: f.label,
     limit: f.limit + 1,
   });
   const rows = await db.$client
@@ -242,6 +288,7 @@ export function listOwnerChanges(
       toOwner: botEvents.toOwner,
       actorType: botEvents.actorType,
       actorId: botEvents.actorId,
+      actorName: botEvents.actorName,
       reason: botEvents.reason,
       createdAt: botEvents.createdAt,
       sortKey: keyText(botEvents.createdAt),
@@ -270,6 +317,8 @@ export const messageColumns = {
   partIndex: messages.partIndex,
   ai: messages.ai,
   actorId: messages.actorId,
+  actorType: messages.actorType,
+  actorName: messages.actorName,
   campaignId: messages.campaignId,
   sentAt: messages.sentAt,
   deliveredAt: messages.deliveredAt,
@@ -306,7 +355,11 @@ export function contactSearchPattern(q: string): string {
  * Contacts matching a search, most recently active first, with their conversation if any. With
  * `placeholders`, the pattern (contactSearchPattern) and the limit are named placeholders.
  */
-export function searchContacts(db: DbOrTx, p: { q: string; limit: number }, placeholders = false) {
+export function searchContacts(
+  db: DbOrTx,
+  p: { q: string; limit: number; visibleTo?: string },
+  placeholders = false,
+) {
   return db
     .select({
       ...contactSummaryColumns,
@@ -323,6 +376,10 @@ export function searchContacts(db: DbOrTx, p: { q: string; limit: number }, plac
         placeholders
           ? sql`${contactSearchText(contacts)} ilike ${sql.placeholder('pattern')}`
           : contactSearchCondition(p.q),
+        p.visibleTo
+          ? sql`not exists (select 1 from ${conversations} cv where cv.contact_id = ${sql.identifier('contacts')}.id
+              and cv.assignee_id is not null and cv.assignee_id <> ${placeholders ? sql.placeholder('visibleTo') : p.visibleTo}::uuid)`
+          : undefined,
       ),
     )
     .orderBy(keysetOrder(contactActivityAt(contacts), contacts.id, 'desc', 'last'))
@@ -335,7 +392,7 @@ export function searchContacts(db: DbOrTx, p: { q: string; limit: number }, plac
  */
 export function searchMessages(
   db: DbOrTx,
-  p: { pattern: string; limit: number; after: Keyset | null },
+  p: { pattern: string; limit: number; after: Keyset | null; visibleTo?: string },
   placeholders = false,
 ) {
   return db
@@ -356,6 +413,9 @@ export function searchMessages(
       and(
         sql`${messages.body} ilike ${placeholders ? sql.placeholder('pattern') : p.pattern}`,
         sql`${contacts.deletedAt} is null`,
+        p.visibleTo
+          ? sql`(${conversations.assigneeId} is null or ${conversations.assigneeId} = ${placeholders ? sql.placeholder('visibleTo') : p.visibleTo}::uuid)`
+          : undefined,
         p.after && placeholders
           ? sql`(${messages.createdAt}, ${messages.id}) < (${sql.placeholder('afterKey')}::timestamptz, ${sql.placeholder('afterId')}::uuid)`
           : afterKeyset(messages.createdAt, messages.id, 'desc', p.after, 'timestamptz'),
@@ -386,21 +446,32 @@ type ContactHits = Awaited<ReturnType<typeof searchContacts>>;
 type MessageHits = Awaited<ReturnType<typeof searchMessages>>;
 
 /** searchContacts, built once per db. */
-export function findContacts(db: DbOrTx, p: { q: string; limit: number }): Promise<ContactHits> {
-  return built(db, 'search-contacts', () => unnamed(searchContacts(db, p, true))).execute({
+export function findContacts(
+  db: DbOrTx,
+  p: { q: string; limit: number; visibleTo?: string },
+): Promise<ContactHits> {
+  return built(db, p.visibleTo ? 'search-contacts-visible' : 'search-contacts', () =>
+    unnamed(searchContacts(db, p, true)),
+  ).execute({
     pattern: contactSearchPattern(p.q),
     limit: p.limit,
+    ...(p.visibleTo ? { visibleTo: p.visibleTo } : {}),
   });
 }
 
 /** searchMessages, built once per db (and cursor or not). */
 export function findMessages(
   db: DbOrTx,
-  p: { pattern: string; limit: number; after: Keyset | null },
+  p: { pattern: string; limit: number; after: Keyset | null; visibleTo?: string },
 ): Promise<MessageHits> {
-  return built(db, p.after ? 'search-messages-after' : 'search-messages', () =>
-    unnamed(searchMessages(db, p, true)),
-  ).execute({ pattern: p.pattern, limit: p.limit + 1, afterKey: p.after?.key, afterId: p.after?.id });
+  const shape = `search-messages${p.after ? '-after' : ''}${p.visibleTo ? '-visible' : ''}`;
+  return built(db, shape, () => unnamed(searchMessages(db, p, true))).execute({
+    pattern: p.pattern,
+    limit: p.limit + 1,
+    afterKey: p.after?.key,
+    afterId: p.after?.id,
+    ...(p.visibleTo ? { visibleTo: p.visibleTo } : {}),
+  });
 }
 
 /** Sets the unread count to zero; returns false when it already was (or there is no such conversation). */

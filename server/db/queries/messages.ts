@@ -15,6 +15,7 @@ import {
 } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import {
+  type ActorType,
   type AiUsage,
   type Author,
   contacts,
@@ -77,6 +78,8 @@ export interface OutboundRow {
   partIndex: number;
   ai?: AiUsage | null;
   actorId?: string | null;
+  actorType?: ActorType | null;
+  actorName?: string | null;
   campaignId?: string | null;
   error?: string | null;
 }
@@ -581,7 +584,9 @@ export type StoreInboundResult =
  * each contact and conversation is found or created, each message inserted under its unique provider
  * id, and only for the messages that insert stored are the contact and conversation touched (last
  * message, unread count), the identities recorded, a campaign reply noted, the `message.created` event
- * logged (with one notification for the batch) and the reply job enqueued. A statement commits
+ * logged (with one notification for the batch) and the reply job enqueued. A resolved or snoozed
+ * conversation opens again (with its `conversation.status` event), and a customer writing to a
+ * conversation a person owns starts waiting for that person (see server/conversation/inbox.ts). A statement commits
  * atomically, so a duplicate delivery changes nothing and enqueues nothing.
  *
  * A batch may hold many messages of one customer: the conversation's unread count grows by their
@@ -674,11 +679,23 @@ function inboundStatement(replyQueue: string) {
     ),
     touch_conversation as (
       update conversations v set last_message_at = s.created_at, last_inbound_at = s.created_at,
-        last_message_preview = s.preview, unread_count = v.unread_count + s.n, updated_at = now()
-      from (select conversation_id, count(*)::int as n, max(created_at) as created_at,
+        last_message_preview = s.preview, unread_count = v.unread_count + s.n, updated_at = now(),
+        status = case when o.status in ('resolved', 'snoozed') then 'open' else o.status end,
+        snoozed_until = case when o.status in ('resolved', 'snoozed') then null else o.snoozed_until end,
+        waiting_since = case when o.owner = 'human' then coalesce(o.waiting_since, s.first_at) else o.waiting_since end,
+        turn_started_at = case when o.owner = 'human' then coalesce(o.turn_started_at, s.first_at) else o.turn_started_at end
+      from (select conversation_id, count(*)::int as n, max(created_at) as created_at, min(created_at) as first_at,
           (array_agg(preview order by ord desc))[1] as preview
-        from stored group by conversation_id) s
-      where v.id = s.conversation_id
+        from stored group by conversation_id) s, conversations o
+      where v.id = s.conversation_id and o.id = s.conversation_id
+      returning v.id, o.status as was
+    ),
+    status_event as (
+      insert into events (type, conversation_id, payload)
+      select 'conversation.status', id, jsonb_build_object('type', 'conversation.status',
+        'conversationId', id, 'status', 'open', 'snoozedUntil', null)
+      from touch_conversation where was in ('resolved', 'snoozed')
+      returning id
     ),
     identities as (
       insert into contact_identities (contact_id, kind, value)
@@ -710,7 +727,8 @@ function inboundStatement(replyQueue: string) {
         from stored order by conversation_id, ord desc`,
     )}),
     notified as (
-      select pg_notify(${EVENTS_CHANNEL}::text, max(id)::text) from event having count(*) > 0
+      select pg_notify(${EVENTS_CHANNEL}::text, max(id)::text)
+      from (select id from event union all select id from status_event) e having count(*) > 0
     )
     select i.ord, s.id as message_id, s.conversation_id,
       i.provider_id not in (select provider_id from fresh) as duplicate,

@@ -13,6 +13,7 @@ export async function changeOwner(
     to: Owner;
     actorType: ActorType;
     actorId: string | null;
+    actorName: string | null;
     reason: string | null;
     botResumesAt: Date | null;
     at: Date;
@@ -36,6 +37,7 @@ export async function changeOwner(
     toOwner: p.to,
     actorType: p.actorType,
     actorId: p.actorId,
+    actorName: p.actorName,
     reason: p.reason,
     createdAt: p.at,
   });

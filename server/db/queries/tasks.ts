@@ -17,6 +17,8 @@ export const taskColumns = {
   dueAt: tasks.dueAt,
   completedAt: tasks.completedAt,
   createdBy: tasks.createdBy,
+  createdByActor: tasks.createdByActor,
+  completedByActor: tasks.completedByActor,
   createdAt: tasks.createdAt,
   updatedAt: tasks.updatedAt,
 };
@@ -101,6 +103,7 @@ export type TaskPatch = Partial<
     | 'dealId'
     | 'status'
     | 'completedAt'
+    | 'completedByActor'
   >
 >;
 

@@ -56,6 +56,7 @@ export function createActivitiesService(deps: { db: Db }): ActivitiesService {
           metadata: input.metadata ?? null,
           actorType: actor.type,
           actorId: actor.id,
+          actorName: actor.name,
           occurredAt: input.occurredAt ?? new Date(),
         });
         await recordEvents(tx, [

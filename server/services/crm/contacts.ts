@@ -172,6 +172,7 @@ export function createContactsService(deps: { db: Db; defaultRegion: string }): 
               metadata: { from: before.leadStatus, to: patch.leadStatus },
               actorType: actor.type,
               actorId: actor.id,
+              actorName: actor.name,
             });
           }
           return updated;

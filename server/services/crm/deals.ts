@@ -52,6 +52,7 @@ export function createDealsService(deps: { db: Db }): DealsService {
       metadata,
       actorType: actor.type,
       actorId: actor.id,
+      actorName: actor.name,
     });
 
   return {

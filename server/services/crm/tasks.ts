@@ -57,7 +57,13 @@ export function createTasksService(deps: { db: Db }): TasksService {
       const task = await q.updateTask(
         tx,
         id,
-        done ? { status: 'done', completedAt: new Date() } : { status: 'open', completedAt: null },
+        done
+          ? {
+              status: 'done',
+              completedAt: new Date(),
+              completedByActor: actor ? { type: actor.type, id: actor.id, name: actor.name } : null,
+            }
+          : { status: 'open', completedAt: null, completedByActor: null },
         done ? q.taskIsOpen : q.taskIsDone,
       );
       if (!task) {
@@ -85,6 +91,7 @@ export function createTasksService(deps: { db: Db }): TasksService {
           metadata: { taskId: task.id, taskType: task.type },
           actorType: actor.type,
           actorId: actor.id,
+          actorName: actor.name,
         });
       }
       return task;
@@ -113,6 +120,7 @@ export function createTasksService(deps: { db: Db }): TasksService {
           dealId: input.dealId ?? null,
           conversationId: input.conversationId ?? null,
           createdBy: actor.id,
+          createdByActor: { type: actor.type, id: actor.id, name: actor.name },
         });
         await recordEvents(tx, [
           {

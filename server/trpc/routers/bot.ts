@@ -23,7 +23,7 @@ export const botRouter = router({
   status: authedProcedure
     .input(ZBotStatusInput)
     .output(ZBotStatus)
-    .query(({ ctx, input }) => ctx.services.bot.status(input)),
+    .query(({ ctx, input }) => ctx.services.bot.status(input, ctx.caller)),
   /** Turns the bot on or off for one conversation (by id or phone), with a reason. */
   setEnabled: authedProcedure
     .input(ZBotSetEnabledInput)
@@ -40,7 +40,7 @@ export const botRouter = router({
     .meta({ openapi: { method: 'GET', path: '/conversations/{conversationId}/owner-history' } })
     .input(ZBotHistoryInput)
     .output(ZBotHistoryPage)
-    .query(({ ctx, input }) => ctx.services.bot.history(input)),
+    .query(({ ctx, input }) => ctx.services.bot.history(input, ctx.caller)),
   /** Conversations by owner, and the open handoffs with how long each has waited, oldest first. */
   summary: authedProcedure
     .meta({ openapi: { method: 'GET', path: '/bot/summary' } })

@@ -10,7 +10,6 @@ import {
   ZKnowledgeUpdateInput,
   ZOk,
 } from '../../contracts';
-import { actorOf } from '../../services/actor';
 import { router } from '../init';
 import { adminProcedure, authedProcedure } from '../procedures';
 
@@ -21,7 +20,7 @@ export const knowledgeRouter = router({
     .meta({ openapi: { method: 'POST', path: '/knowledge' } })
     .input(ZKnowledgeAddInput)
     .output(ZKnowledgeDocument)
-    .mutation(({ ctx, input }) => ctx.services.knowledge.add(input, actorOf(ctx.caller))),
+    .mutation(({ ctx, input }) => ctx.services.knowledge.add(input, ctx.caller)),
   list: authedProcedure
     .meta({ openapi: { method: 'GET', path: '/knowledge' } })
     .input(ZKnowledgeListInput)
