@@ -1,14 +1,19 @@
 /**
- * A small live inbox on the sdk: the conversation list follows `conversations.events` in real time; a
- * conversation opens with its messages, its bot can be switched off and on, and an agent can reply.
+ * A small live team inbox on the sdk: "mine / unassigned / all" tabs with their counts, a conversation list
+ * that follows `conversations.events` in real time (other people's assignments and status changes too); a
+ * conversation opens with its messages, can be assigned to the signed-in person, unassigned and resolved,
+ * its bot can be switched off and on, and an agent can reply.
  *
- * The API endpoint and key come from the connect form (or `#api=...&key=...` in the address, which the page
- * moves into sessionStorage and removes from the address bar).
+ * Sign-in: a sign-in token (a Supabase Auth access token; `npm run staff:token` in development) or an API
+ * key, pasted into the form, or given in development as `?api=...&token=...` (or `#api=...&key=...`) in the
+ * address: the page reads it and removes it from the address bar at once. The credential is kept in memory
+ * only, never in storage; a real dashboard passes supabase-js's session token through `getToken`. The
+ * events stream never carries it: in browsers the sdk opens each connection with a single-use stream ticket.
  */
 import {
   type Client,
   createClient,
-  isAuthError,
+  errorCode,
   type RouterOutputs,
   type TAppEvent,
   validationDetails,
@@ -17,6 +22,8 @@ import {
 type ListItem = RouterOutputs['conversations']['list']['items'][number];
 type Message = RouterOutputs['conversations']['messages']['items'][number];
 type Detail = RouterOutputs['conversations']['get'];
+type Me = RouterOutputs['staff']['me'];
+type Tab = 'mine' | 'unassigned' | 'all';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -30,7 +37,15 @@ const els = {
   detail: $('detail'),
   name: $('contact-name'),
   phone: $('contact-phone'),
+  who: $('who'),
+  tabs: [...document.querySelectorAll<HTMLButtonElement>('#tabs [data-tab]')],
   owner: $('owner'),
+  status: $('status'),
+  assignee: $('assignee'),
+  assignMe: $<HTMLButtonElement>('assign-me'),
+  unassign: $<HTMLButtonElement>('unassign'),
+  resolve: $<HTMLButtonElement>('resolve'),
+  actionError: $('action-error'),
   toggle: $<HTMLButtonElement>('toggle-bot'),
   messages: $<HTMLOListElement>('messages'),
   reply: $<HTMLFormElement>('reply'),
@@ -39,24 +54,48 @@ const els = {
 
 const state: {
   client: Client | null;
+  /** The credential, in memory only. */
+  token: string | null;
+  me: Me | null;
   subscription: { unsubscribe(): void } | null;
+  tab: Tab;
   items: ListItem[];
   openId: string | null;
   detail: Detail | null;
   events: number;
-} = { client: null, subscription: null, items: [], openId: null, detail: null, events: 0 };
+} = {
+  client: null,
+  token: null,
+  me: null,
+  subscription: null,
+  tab: 'all',
+  items: [],
+  openId: null,
+  detail: null,
+  events: 0,
+};
 
-/** The API endpoint, once an endpoint and a key are known (the key itself stays in sessionStorage). */
-function readSettings(): string | null {
-  const fromHash = new URLSearchParams(location.hash.slice(1));
-  const api = fromHash.get('api');
-  const key = fromHash.get('key');
-  if (api && key) {
-    sessionStorage.setItem('inbox.api', api);
-    sessionStorage.setItem('inbox.key', key);
-    history.replaceState(null, '', location.pathname + location.search);
+const CREDENTIAL_PARAMS = ['api', 'token', 'key'];
+
+/**
+ * Reads `api` and `token` (or `key`) from the address's query or fragment, then removes them from the
+ * address bar (history.replaceState), so the credential stays in neither the address nor the history.
+ */
+function readAddress(): { api: string; token: string } | null {
+  const query = new URLSearchParams(location.search);
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const get = (name: string) => query.get(name) ?? hash.get(name);
+  const api = get('api');
+  const token = get('token') ?? get('key');
+  if (![...query.keys(), ...hash.keys()].some((k) => CREDENTIAL_PARAMS.includes(k))) return null;
+  for (const name of CREDENTIAL_PARAMS) {
+    query.delete(name);
+    hash.delete(name);
   }
-  return sessionStorage.getItem('inbox.key') ? sessionStorage.getItem('inbox.api') : null;
+  const search = query.size ? `?${query}` : '';
+  const fragment = hash.size ? `#${hash}` : '';
+  history.replaceState(null, '', location.pathname + search + fragment);
+  return api && token ? { api, token } : null;
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string) {
@@ -83,11 +122,15 @@ function renderList() {
       const li = el('li');
       li.dataset.conversationId = c.id;
       li.dataset.owner = c.owner;
+      li.dataset.status = c.status;
+      li.dataset.assigneeId = c.assignee?.id ?? '';
       li.setAttribute('aria-selected', String(c.id === state.openId));
       if (c.unreadCount > 0) li.append(el('span', 'unread', String(c.unreadCount)));
       li.append(
+        el('span', 'status-tag', c.status),
         el('div', 'name', c.contact.name ?? c.contact.pushName ?? c.contact.phone),
         preview(c),
+        el('div', 'muted assignee', c.assignee ? `→ ${c.assignee.name}` : 'unassigned'),
         el('div', 'muted', time(c.lastMessageAt)),
       );
       li.addEventListener('click', () => void openConversation(c.id));
@@ -106,6 +149,17 @@ function renderDetail(detail: Detail, messages: Message[]) {
   els.owner.dataset.owner = conversation.owner;
   els.owner.textContent = conversation.owner === 'bot' ? 'Bot is answering' : 'A human is answering';
   els.toggle.textContent = conversation.owner === 'bot' ? 'Take over (bot off)' : 'Hand back to bot';
+  els.status.dataset.status = conversation.status;
+  els.status.textContent = conversation.status;
+  els.assignee.dataset.assigneeId = conversation.assignee?.id ?? '';
+  els.assignee.textContent = conversation.assignee
+    ? `Assigned to ${conversation.assignee.name}`
+    : 'Unassigned';
+  const myId = state.me?.kind === 'staff' ? state.me.staff.id : null;
+  // Only a signed-in person has a "me"; an API key can still unassign and resolve.
+  els.assignMe.hidden = !myId || conversation.assignee?.id === myId;
+  els.unassign.hidden = !conversation.assignee;
+  els.resolve.textContent = conversation.status === 'resolved' ? 'Reopen' : 'Resolve';
   // The newest page comes newest first; show it oldest first, like a chat.
   els.messages.replaceChildren(
     ...[...messages].reverse().map((m) => {
@@ -119,10 +173,30 @@ function renderDetail(detail: Detail, messages: Message[]) {
   els.messages.scrollTop = els.messages.scrollHeight;
 }
 
+function renderTabs(counts?: RouterOutputs['conversations']['inboxCounts']) {
+  for (const tab of els.tabs) {
+    const name = tab.dataset.tab as Tab;
+    tab.setAttribute('aria-selected', String(name === state.tab));
+    // "Mine" needs a signed-in person; an API key is nobody in particular.
+    if (name === 'mine') tab.hidden = state.me?.kind !== 'staff';
+    const count = tab.querySelector('.count');
+    if (counts && count) count.textContent = String(counts[name]);
+  }
+}
+
 async function refreshList() {
-  if (!state.client) return;
-  const page = await state.client.conversations.list.query({ limit: 50 });
+  const client = state.client;
+  if (!client) return;
+  const tab = state.tab;
+  const assignee = tab === 'all' ? undefined : tab === 'mine' ? ('me' as const) : ('unassigned' as const);
+  // Both queries travel in one batched request.
+  const [page, counts] = await Promise.all([
+    client.conversations.list.query({ limit: 50, assignee }),
+    client.conversations.inboxCounts.query(),
+  ]);
+  if (state.tab !== tab) return;
   state.items = page.items;
+  renderTabs(counts);
   renderList();
 }
 
@@ -169,18 +243,34 @@ function onEvent(event: TAppEvent) {
 
 function report(err: unknown) {
   console.error(err);
-  if (isAuthError(err)) {
-    els.connectError.textContent = 'The API refused the key.';
+  // Signed out (an expired or refused token): sign in again. A FORBIDDEN action is not a sign-out.
+  if (errorCode(err) === 'UNAUTHORIZED') {
+    els.connectError.textContent = `The API refused the sign-in: ${err instanceof Error ? err.message : ''}`;
+    state.token = null;
     els.connect.hidden = false;
     els.inbox.hidden = true;
   }
 }
 
-function start(api: string) {
-  // Read before every request and every (re)connection of the event stream.
-  const client = createClient({ url: api, getToken: () => sessionStorage.getItem('inbox.key') });
+async function start(api: string, token: string) {
+  state.token = token;
+  // Read before every request and every stream ticket (the stream itself carries a single-use ticket).
+  const client = createClient({ url: api, getToken: () => state.token });
   state.subscription?.unsubscribe();
   state.client = client;
+  try {
+    state.me = await client.staff.me.query();
+  } catch (err) {
+    report(err);
+    els.connect.hidden = false;
+    return;
+  }
+  els.who.textContent =
+    state.me.kind === 'staff' ? `${state.me.staff.displayName} (${state.me.staff.role})` : state.me.name;
+  els.who.dataset.kind = state.me.kind;
+  if (state.me.kind === 'staff') els.who.dataset.staffId = state.me.staff.id;
+  if (state.me.kind !== 'staff' && state.tab === 'mine') state.tab = 'all';
+  renderTabs();
   els.connect.hidden = true;
   els.inbox.hidden = false;
   state.subscription = client.conversations.events.subscribe(
@@ -215,6 +305,55 @@ els.toggle.addEventListener('click', async () => {
   }
 });
 
+/** Runs an action on the open conversation, shows a refusal (such as another agent's conversation). */
+async function act(button: HTMLButtonElement, run: (client: Client, detail: Detail) => Promise<unknown>) {
+  const detail = state.detail;
+  if (!state.client || !detail) return;
+  els.actionError.textContent = '';
+  button.disabled = true;
+  try {
+    await run(state.client, detail);
+    await Promise.all([refreshDetail(), refreshList()]);
+  } catch (err) {
+    if (errorCode(err) === 'UNAUTHORIZED') report(err);
+    else els.actionError.textContent = err instanceof Error ? err.message : String(err);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+els.assignMe.addEventListener('click', () =>
+  act(els.assignMe, (client, { conversation }) =>
+    client.conversations.assign.mutate({
+      conversationId: conversation.id,
+      staffId: state.me?.kind === 'staff' ? state.me.staff.id : null,
+    }),
+  ),
+);
+
+els.unassign.addEventListener('click', () =>
+  act(els.unassign, (client, { conversation }) =>
+    client.conversations.assign.mutate({ conversationId: conversation.id, staffId: null }),
+  ),
+);
+
+els.resolve.addEventListener('click', () =>
+  act(els.resolve, (client, { conversation }) =>
+    client.conversations.setStatus.mutate({
+      conversationId: conversation.id,
+      status: conversation.status === 'resolved' ? 'open' : 'resolved',
+    }),
+  ),
+);
+
+for (const tab of els.tabs) {
+  tab.addEventListener('click', () => {
+    state.tab = tab.dataset.tab as Tab;
+    renderTabs();
+    refreshList().catch(report);
+  });
+}
+
 els.reply.addEventListener('submit', async (e) => {
   e.preventDefault();
   const id = state.openId;
@@ -235,11 +374,17 @@ els.reply.addEventListener('submit', async (e) => {
 els.connect.addEventListener('submit', (e) => {
   e.preventDefault();
   const data = new FormData(els.connect);
-  sessionStorage.setItem('inbox.api', String(data.get('api')));
-  sessionStorage.setItem('inbox.key', String(data.get('key')));
-  start(String(data.get('api')));
+  const api = String(data.get('api'));
+  // The endpoint is no secret: remembered for the next visit. The token is not.
+  localStorage.setItem('inbox.api', api);
+  els.connectError.textContent = '';
+  void start(api, String(data.get('token')));
 });
 
-const api = readSettings();
-if (api) start(api);
-else els.connect.hidden = false;
+const fromAddress = readAddress();
+if (fromAddress) void start(fromAddress.api, fromAddress.token);
+else {
+  const api = els.connect.elements.namedItem('api') as HTMLInputElement;
+  api.value = localStorage.getItem('inbox.api') ?? '';
+  els.connect.hidden = false;
+}

@@ -2,7 +2,7 @@
  * Serves the inbox page (index.html, style.css, dist/app.js) on its own origin.
  *
  *   npx tsx sdk/examples/inbox/serve.ts [--port 5173]
- *   then open http://127.0.0.1:5173/#api=http://127.0.0.1:3000/trpc&key=<an agent key>
+ *   then open http://127.0.0.1:5173/?api=http://127.0.0.1:3000/trpc&token=<a sign-in token or API key>
  *   (the API must list http://127.0.0.1:5173 in CORS_ORIGINS)
  */
 import { readFile } from 'node:fs/promises';
@@ -65,5 +65,5 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const i = process.argv.indexOf('--port');
   const port = i > 0 ? Number(process.argv[i + 1]) : 5173;
   const { origin } = await startInboxServer({ port });
-  console.log(`inbox example on ${origin}/  (open ${origin}/#api=<API>/trpc&key=<agent key>)`);
+  console.log(`inbox example on ${origin}/  (open ${origin}/?api=<API>/trpc&token=<sign-in token>)`);
 }
