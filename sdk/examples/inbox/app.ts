@@ -220,6 +220,7 @@ async function openConversation(id: string) {
   state.openId = id;
   renderList();
   els.replyError.textContent = '';
+  els.actionError.textContent = '';
   await refreshDetail();
 }
 
