@@ -40,8 +40,8 @@ describe('bot.setEnabled', () => {
     expect(on.status.owner).toBe('bot');
     const history = await agent().bot.history({ conversationId: conversation.id });
     expect(history.items.map((h) => [h.fromOwner, h.toOwner, h.actorType, h.actorId, h.reason])).toEqual([
-      ['human', 'bot', 'admin', 'test-admin', null],
-      ['bot', 'human', 'agent', 'test-agent', 'VIP'],
+      ['human', 'bot', 'apiKey', 'test-admin', null],
+      ['bot', 'human', 'apiKey', 'test-agent', 'VIP'],
     ]);
   });
 
@@ -217,6 +217,9 @@ describe('stats.dashboard', () => {
         unread: 2,
         unreadMessages: 3,
         openHandoffs: 1,
+        waitingForHuman: 0,
+        waitingOverSla: 0,
+        slaMinutes: 15,
       });
       expect(d.messages).toEqual({
         today: { inbound: 1, outbound: 1 },

@@ -111,7 +111,7 @@ describe('crm.contacts get, create, update, delete', () => {
     });
     const activities = await agent().crm.activities.list({ contactId: c.id });
     expect(activities.items.map((a) => [a.type, a.metadata, a.actorType])).toEqual([
-      ['lead_status_changed', { from: 'new', to: 'contacted' }, 'agent'],
+      ['lead_status_changed', { from: 'new', to: 'contacted' }, 'apiKey'],
     ]);
   });
 

@@ -147,6 +147,8 @@ describe('stats.dashboard over a period', () => {
     expect(r.period).toEqual({
       from,
       to,
+      // Seeded rows carry no human turns (only the pipeline and staff replies record them).
+      humanWaitMs: { answered: 0, median: null, p90: null },
       newContacts: 1,
       activeConversations: 4,
       messages: {
