@@ -74,6 +74,8 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(3000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Readable log lines (pino-pretty) outside production: `1`/`true` or `0`/`false`; unset: on a terminal. */
+  LOG_PRETTY: z.enum(['1', '0', 'true', 'false']).optional(),
   /** Which parts this process runs: the HTTP host, the job workers, or both. */
   PROCESS_ROLE: z.enum(['all', 'web', 'worker']).default('all'),
 
@@ -260,6 +262,8 @@ export interface Config {
   host: string;
   port: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** LOG_PRETTY as given (see server/log.ts wantsPrettyLogs). */
+  logPretty: string | undefined;
   role: 'all' | 'web' | 'worker';
   database: {
     url: string | undefined;
@@ -397,6 +401,7 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
+    logPretty: e.LOG_PRETTY,
     role: e.PROCESS_ROLE,
     database: {
       url: e.DATABASE_URL,

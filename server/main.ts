@@ -22,7 +22,7 @@ async function main() {
 
   const pretty = wantsPrettyLogs({
     env: config.env,
-    logPretty: process.env.LOG_PRETTY,
+    logPretty: config.logPretty,
     isTTY: process.stdout.isTTY,
   });
   const logger = createLogger(config, secretsOf(config), undefined, { pretty });
