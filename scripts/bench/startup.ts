@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../../tests/helpers/reliability';
 import { rssMiB, type ScenarioResult, scratchDatabase, sleep, summarize } from './lib';
 
 /** How long after /ready first answers 200 the resident set size is read (start-up work settles). */
@@ -8,18 +8,6 @@ const SETTLE_MS = 1000;
 interface Started {
   readyMs: number;
   rssMiB: number;
-}
-
-/** A port nothing listens on now (the kernel's pick), so /ready cannot be answered by another process. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**
