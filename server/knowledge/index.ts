@@ -107,7 +107,7 @@ export function createKnowledge(deps: {
       try {
         [vector] = (await embeddings.embed([query], { signal: opts.signal })) as [number[]];
       } catch (err) {
-        log.warn({ err: (err as Error).message }, 'could not embed the question: lexical retrieval only');
+        log.warn({ err }, 'could not embed the question: lexical retrieval only');
         mode = 'lexical';
       }
     }
@@ -211,7 +211,7 @@ export function createKnowledge(deps: {
         throw err;
       }
       await kq.updateDocument(db, documentId, { status: 'failed', error: message });
-      log.warn({ documentId, err: message }, 'knowledge document could not be embedded');
+      log.warn({ documentId, err }, 'knowledge document could not be embedded');
       return 'failed';
     }
     // The document may have changed meanwhile: it is ready only when every current passage is embedded.

@@ -29,10 +29,7 @@ export async function enableVector(db: DbOrTx, log: Logger): Promise<boolean> {
   } catch (err) {
     // Another process may have created it at the same moment; otherwise the role may not be allowed.
     if ((await state()).installed) return true;
-    log.warn(
-      { err: (err as Error).message },
-      'pgvector is available but could not be enabled: lexical retrieval',
-    );
+    log.warn({ err }, 'pgvector is available but could not be enabled: lexical retrieval');
     return false;
   }
   return true;
@@ -78,7 +75,7 @@ export async function ensureVectorIndex(
       sql`select exists (select 1 from pg_indexes where indexname = ${`knowledge_embeddings_hnsw_${dims}`}) as ok`,
     );
     if (!row?.ok) {
-      log.warn({ err: (err as Error).message, dims }, 'could not create the vector index: exact scans');
+      log.warn({ err, dims }, 'could not create the vector index: exact scans');
       return;
     }
   }
