@@ -299,6 +299,39 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     };
   }
 
+  /**
+   * Plays a scripted step's delay and fault (hang, connection reset, error status); true when the
+   * request is answered (or abandoned) by it, false when the normal answer should follow.
+   */
+  async function playStep(
+    step: FakeOpenAIStep | undefined,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<boolean> {
+    const wait = (step?.delayMs ?? 0) + delayMs;
+    if (wait > 0) await sleep(wait);
+    if (closed || step?.hang) return true;
+    if (step?.reset) {
+      req.socket.destroy();
+      return true;
+    }
+    if (step?.status === undefined) return false;
+    if (step.status === 429) {
+      const retryAfter = step.retryAfter === undefined ? 1 : step.retryAfter;
+      sendError(
+        res,
+        429,
+        step.message ?? 'Rate limit reached for requests.',
+        'requests',
+        'rate_limit_exceeded',
+        retryAfter === null ? {} : { 'retry-after': String(retryAfter) },
+      );
+    } else {
+      sendError(res, step.status, step.message ?? `Scripted error ${step.status}`, 'server_error', null);
+    }
+    return true;
+  }
+
   async function handleCompletion(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = await readBody(req);
     if (req.headers.authorization !== `Bearer ${apiKey}`) {
@@ -317,29 +350,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     requests.push({ body, at: Date.now() });
 
     const step = steps.shift();
-    const wait = (step?.delayMs ?? 0) + delayMs;
-    if (wait > 0) await sleep(wait);
-    if (closed || step?.hang) return;
-    if (step?.reset) {
-      req.socket.destroy();
-      return;
-    }
-    if (step?.status !== undefined) {
-      if (step.status === 429) {
-        const retryAfter = step.retryAfter === undefined ? 1 : step.retryAfter;
-        sendError(
-          res,
-          429,
-          step.message ?? 'Rate limit reached for requests.',
-          'requests',
-          'rate_limit_exceeded',
-          retryAfter === null ? {} : { 'retry-after': String(retryAfter) },
-        );
-      } else {
-        sendError(res, step.status, step.message ?? `Scripted error ${step.status}`, 'server_error', null);
-      }
-      return;
-    }
+    if (await playStep(step, req, res)) return;
     const reply = step?.reply ?? (await responder(body));
     sendJson(res, 200, completion(body, reply), { 'x-request-id': `req_fake_${counter}` });
   }
@@ -373,18 +384,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         ? body.dimensions
         : FAKE_EMBEDDING_DIMS;
     embeddingRequests.push({ model: body.model, input: input as string[], at: Date.now() });
-    const step = embeddingSteps.shift();
-    const wait = (step?.delayMs ?? 0) + delayMs;
-    if (wait > 0) await sleep(wait);
-    if (closed || step?.hang) return;
-    if (step?.reset) {
-      req.socket.destroy();
-      return;
-    }
-    if (step?.status !== undefined) {
-      sendError(res, step.status, step.message ?? `Scripted error ${step.status}`, 'server_error', null);
-      return;
-    }
+    if (await playStep(embeddingSteps.shift(), req, res)) return;
     const tokens = (input as string[]).reduce((n, s) => n + estimateTokens(s), 0);
     sendJson(res, 200, {
       object: 'list',
