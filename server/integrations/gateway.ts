@@ -1,5 +1,5 @@
 /**
- * The contract every WhatsApp gateway client implements (WaSender today, Meta's Cloud API later), plus the
+ * The contract every WhatsApp gateway client implements (WaSender, Meta's Cloud API), plus the
  * errors callers branch on: rate limited (wait `retryAfterMs`), transient (retry with backoff), rejected
  * (do not retry; `reason` is safe to store and show), not configured (no credentials).
  *
@@ -21,10 +21,89 @@ export interface SendResult {
   providerId: string | null;
 }
 
+export type MediaKind = 'image' | 'audio' | 'video' | 'document' | 'sticker';
+
+export interface SendMediaInput {
+  /** E.164 with a leading `+`, or a group JID where the gateway has groups. */
+  to: string;
+  kind: Exclude<MediaKind, 'sticker'>;
+  mimeType: string;
+  fileName: string | null;
+  caption: string | null;
+  /** A signed, expiring public URL of the file, for gateways that fetch media themselves (WaSender). */
+  publicUrl: string;
+  /** The file's bytes, for gateways that take an upload (the Cloud API). */
+  read(): Promise<Uint8Array>;
+}
+
+export interface SendTemplateInput {
+  to: string;
+  /** The approved template's name and language code, as the provider lists them. */
+  name: string;
+  language: string;
+  /** Values of the body's `{{1}}`, `{{2}}`… in order. */
+  bodyParameters: string[];
+}
+
+/** A media attachment of an inbound message: enough to download it later through the same gateway. */
+export interface InboundMediaRef {
+  kind: MediaKind;
+  mimeType: string | null;
+  fileName: string | null;
+  caption: string | null;
+  /** The size the gateway declared, when it did (the download still enforces the limit). */
+  declaredBytes: number | null;
+  /** A voice note (push-to-talk) rather than an audio file. */
+  voice: boolean;
+  /** Gateway-specific handle given back to `downloadMedia` (WaSender: the message object; Cloud API: `{ id }`). */
+  handle: Record<string, unknown>;
+}
+
+export interface DownloadedMedia {
+  bytes: Uint8Array;
+  /** The type the gateway reported; the stored type is decided from the content. */
+  mimeType: string | null;
+}
+
+/** The gateway's live view of the WhatsApp session or number. */
+export interface GatewayStatus {
+  state: 'connected' | 'disconnected' | 'unknown';
+  /** Provider facts worth showing (WaSender's session status; the Cloud API's quality rating and messaging tier). */
+  detail: Record<string, string | number | boolean | null>;
+}
+
+export interface GatewayGroup {
+  /** The group's JID (`…@g.us`). */
+  id: string;
+  name: string | null;
+  participants: Array<{ jid: string; phone: string | null; admin: boolean }>;
+}
+
+export interface GatewayContact {
+  /** E.164 with a leading `+`. */
+  phone: string;
+  name: string | null;
+  pictureUrl: string | null;
+}
+
+/**
+ * A WhatsApp gateway. `sendText` is universal; the optional methods exist where the provider offers the
+ * capability (templates on the Cloud API, groups and contact lists on WaSender). Callers check for a
+ * method and answer with a clear error naming the gateway when it is missing.
+ */
 export interface Gateway {
   readonly name: string;
   readonly configured: boolean;
   sendText(input: SendTextInput, opts?: SendOptions): Promise<SendResult>;
+  sendMedia?(input: SendMediaInput, opts?: SendOptions): Promise<SendResult>;
+  sendTemplate?(input: SendTemplateInput, opts?: SendOptions): Promise<SendResult>;
+  downloadMedia?(
+    handle: Record<string, unknown>,
+    opts: { maxBytes: number; signal?: AbortSignal },
+  ): Promise<DownloadedMedia>;
+  status?(opts?: SendOptions): Promise<GatewayStatus>;
+  listGroups?(opts?: SendOptions): Promise<GatewayGroup[]>;
+  listContacts?(opts?: SendOptions): Promise<GatewayContact[]>;
 }
 
 export abstract class GatewayError extends Error {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { InboundMediaRef } from '../integrations/gateway';
 
 /**
  * WaSender webhook bodies → normalised items.
@@ -47,6 +48,8 @@ export interface WebhookMessageItem {
   isNewsletter: boolean;
   /** Protocol traffic (revokes, edits, key distribution, stubs): not a message a person wrote. */
   isProtocol: boolean;
+  /** The attachment of an image, audio, video, document or sticker message, when the payload names one. */
+  media?: InboundMediaRef;
 }
 
 export interface WebhookStatusItem {
