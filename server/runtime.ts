@@ -14,6 +14,7 @@ import type { Logger } from './logger';
 import type { Persona } from './persona';
 import { createPipeline, definePipelineQueues, type Pipeline } from './pipeline';
 import { createServices, type Services } from './services';
+import { createBotToolsService } from './services/bot-tools';
 import { defineInboxQueues, startInboxWorkers } from './services/inbox';
 import { defineLeadsQueues, startLeadsWorkers } from './services/leads';
 
@@ -99,6 +100,8 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       settings: withLiveSettings({ ...config.pipeline, model, defaultRegion: config.defaultRegion }, live),
       log: log.child({ component: 'pipeline' }),
       knowledge,
+      // The model tools that keep the CRM of the conversation's contact, with the bot as actor.
+      tools: createBotToolsService({ db: database.db, log: log.child({ component: 'bot-tools' }) }),
     });
     await definePipelineQueues(pipeline.deps);
     const campaigns = createCampaignDispatcher({

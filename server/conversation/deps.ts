@@ -1,6 +1,6 @@
 import type { Config } from '../config';
-import type { Db } from '../db/types';
-import type { AiClient } from '../integrations/ai';
+import type { Db, Tx } from '../db/types';
+import type { AiClient, AiTool, AiToolCall } from '../integrations/ai';
 import type { Gateway } from '../integrations/gateway';
 import type { JobQueue } from '../jobs/queue';
 import type { Logger } from '../logger';
@@ -18,6 +18,34 @@ export interface PipelineDeps {
   log: Logger;
   /** The knowledge base the replies are grounded on (absent: replies without business facts). */
   knowledge?: FactsSource;
+  /** The model tools that keep the CRM (absent: the model may only ask for a human). */
+  tools?: ReplyTools;
+}
+
+/** The contact (and conversation) a reply's tools act on: always the conversation's own. */
+export interface ToolTarget {
+  contactId: string;
+  conversationId: string;
+}
+
+/** A tool call that passed its checks, applied when the reply is written. */
+export interface ToolAction {
+  name: string;
+  args: unknown;
+}
+
+export type ToolVerdict = { ok: true; action: ToolAction; result: string } | { ok: false; error: string };
+
+/**
+ * The CRM tools the reply offers the model (the bot-tools service implements it): their definitions,
+ * a check of one call (arguments and rules, reading but never writing), and the writes of the
+ * accepted calls inside the reply's own transaction.
+ */
+export interface ReplyTools {
+  /** The tools as offered to the model at `now`. */
+  definitions(now: Date): AiTool[];
+  check(call: AiToolCall, target: ToolTarget): Promise<ToolVerdict>;
+  apply(tx: Tx, target: ToolTarget, actions: ToolAction[]): Promise<void>;
 }
 
 /** Where a reply's business facts come from (the knowledge base implements it). */

@@ -1,8 +1,22 @@
 import OpenAI from 'openai';
 
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
+/** A tool call the model made (its arguments as the JSON text the model wrote). */
+export interface AiToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+export type ChatMessage =
+  | { role: 'system' | 'user'; content: string }
+  | { role: 'assistant'; content: string; toolCalls?: AiToolCall[] }
+  | { role: 'tool'; toolCallId: string; content: string };
+
+/** A function the model may call: its name, what it does, and its arguments as a JSON schema. */
+export interface AiTool {
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
 }
 
 export interface AiRequest {
@@ -10,13 +24,19 @@ export interface AiRequest {
   messages: ChatMessage[];
   temperature: number;
   maxTokens: number;
-  /** Offer the model a `request_human` tool it may call instead of answering. */
-  allowHandoff: boolean;
+  /** Functions the model may call instead of (or besides) answering. */
+  tools?: AiTool[];
+  /** 'none': the tools are listed but the model must answer in text. */
+  toolChoice?: 'auto' | 'none';
 }
 
+/**
+ * What the model said: text, or tool calls (with any text it wrote beside them). The client does not
+ * interpret tools: what a call means is the caller's business.
+ */
 export type AiResult =
   | { kind: 'text'; text: string; usage: AiUsageInfo }
-  | { kind: 'handoff'; reason: string; usage: AiUsageInfo };
+  | { kind: 'tools'; calls: AiToolCall[]; text: string | null; usage: AiUsageInfo };
 
 export interface AiUsageInfo {
   model: string;
@@ -46,20 +66,6 @@ export interface AiClient {
   complete(req: AiRequest, opts?: { signal?: AbortSignal }): Promise<AiResult>;
 }
 
-const HANDOFF_TOOL = {
-  type: 'function' as const,
-  function: {
-    name: 'request_human',
-    description:
-      'Hand the conversation to a human colleague: when the customer asks for a person, is upset, or needs something only staff can do.',
-    parameters: {
-      type: 'object',
-      properties: { reason: { type: 'string', description: 'Why a human is needed, in a few words' } },
-      required: ['reason'],
-    },
-  },
-};
-
 /**
  * Chat completions through the openai SDK. Retries are the job queue's business (with backoff and a
  * durable attempt count), so the SDK's own retries are off and errors are classified here.
@@ -82,10 +88,18 @@ export function createAiClient(opts: {
         completion = await client.chat.completions.create(
           {
             model: req.model,
-            messages: req.messages,
+            messages: req.messages.map(toOpenAI),
             temperature: req.temperature,
             max_tokens: req.maxTokens,
-            ...(req.allowHandoff ? { tools: [HANDOFF_TOOL] } : {}),
+            ...(req.tools?.length
+              ? {
+                  tools: req.tools.map((t) => ({
+                    type: 'function' as const,
+                    function: { name: t.name, description: t.description, parameters: t.parameters },
+                  })),
+                  tool_choice: req.toolChoice ?? 'auto',
+                }
+              : {}),
           },
           { signal: o.signal },
         );
@@ -99,25 +113,31 @@ export function createAiClient(opts: {
         latencyMs: Date.now() - started,
       };
       const choice = completion.choices[0];
-      const call = choice?.message.tool_calls?.find(
-        (c) => c.type === 'function' && c.function.name === 'request_human',
+      const calls: AiToolCall[] = (choice?.message.tool_calls ?? []).flatMap((c) =>
+        c.type === 'function' ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments }] : [],
       );
-      if (call && call.type === 'function') {
-        let reason = 'The assistant asked for a human';
-        try {
-          const args = JSON.parse(call.function.arguments) as { reason?: unknown };
-          if (typeof args.reason === 'string' && args.reason.trim())
-            reason = args.reason.trim().slice(0, 500);
-        } catch {
-          // Malformed tool arguments still mean the model wants a human.
-        }
-        return { kind: 'handoff', reason, usage };
-      }
+      if (calls.length) return { kind: 'tools', calls, text: choice?.message.content?.trim() || null, usage };
       const text = choice?.message.content?.trim();
       if (!text) throw new AiRetryableError('The model returned an empty answer');
       return { kind: 'text', text, usage };
     },
   };
+}
+
+function toOpenAI(m: ChatMessage): OpenAI.Chat.Completions.ChatCompletionMessageParam {
+  if (m.role === 'tool') return { role: 'tool', tool_call_id: m.toolCallId, content: m.content };
+  if (m.role === 'assistant' && m.toolCalls?.length) {
+    return {
+      role: 'assistant',
+      content: m.content || null,
+      tool_calls: m.toolCalls.map((c) => ({
+        id: c.id,
+        type: 'function' as const,
+        function: { name: c.name, arguments: c.arguments },
+      })),
+    };
+  }
+  return { role: m.role, content: m.content };
 }
 
 function classify(err: unknown): Error {

@@ -1,4 +1,4 @@
-import type { PipelineDeps, ReplyJob } from '../conversation/deps';
+import type { PipelineDeps, ReplyJob, ToolAction, ToolTarget } from '../conversation/deps';
 import { FACTS_NOTICE } from '../conversation/facts';
 import { handOff } from '../conversation/handoff';
 import { queueOutbound } from '../conversation/outbox';
@@ -11,7 +11,7 @@ import { recordEvents } from '../db/queries/events';
 import * as mq from '../db/queries/messages';
 import * as oq from '../db/queries/ownership';
 import type { Tx } from '../db/types';
-import { AiRetryableError } from '../integrations/ai';
+import { AiRetryableError, type AiTool, type AiUsageInfo, type ChatMessage } from '../integrations/ai';
 import { containsPhrase, isExactKeyword } from './keywords';
 
 export type ReplyOutcome =
@@ -164,29 +164,38 @@ export async function runReplyJob(
     knowledge: knowledge.message ? { message: knowledge.message, notice: FACTS_NOTICE } : null,
   });
 
-  let result: Awaited<ReturnType<typeof deps.ai.complete>>;
+  const target = { contactId: conv.contactId, conversationId };
+  let answer: ModelAnswer;
   try {
-    result = await deps.ai.complete({
-      model: settings.model,
-      messages,
-      temperature: persona.model.temperature,
-      maxTokens: persona.model.maxTokens,
-      allowHandoff: true,
-    });
+    answer = await askModel(deps, messages, target);
   } catch (err) {
     const lastAttempt = job.retryCount >= settings.aiMaxAttempts - 1;
     log.warn({ conversationId, attempt: job.retryCount + 1, err }, 'AI reply failed');
     if (err instanceof AiRetryableError && !lastAttempt) throw err;
     return fallback('the AI service failed');
   }
+  /** The accepted tool calls, written with the answer (so never when it is superseded or taken over). */
+  const applyTools = (tx: Tx) =>
+    answer.actions.length && deps.tools ? deps.tools.apply(tx, target, answer.actions) : Promise.resolve();
 
-  if (result.kind === 'handoff') {
-    return outcome(await handOver(result.reason, persona.handoff.message), 'handoff');
+  if (answer.kind === 'handoff') {
+    const ok = await commit(async (tx) => {
+      await handOff(tx, deps, {
+        conversationId,
+        contactId: conv.contactId,
+        customerLabel: label,
+        reason: answer.reason,
+        actorType: 'bot',
+        message: persona.handoff.message,
+      });
+      await applyTools(tx);
+    });
+    return outcome(ok, 'handoff');
   }
-  const { text } = result;
+  const { text } = answer;
   const usage = knowledge.used.length
     ? {
-        ...result.usage,
+        ...answer.usage,
         sources: knowledge.used.map((u) => ({
           passageId: u.passageId,
           documentId: u.documentId,
@@ -194,11 +203,103 @@ export async function runReplyJob(
           score: u.score,
         })),
       }
-    : result.usage;
+    : answer.usage;
   const ok = await commit(async (tx) => {
     await queueOutbound(tx, deps, { conversationId, text, author: 'bot', ai: usage });
+    await applyTools(tx);
   });
   return outcome(ok, 'replied');
+}
+
+/** Model rounds with tools before the last one, which must answer in text. */
+export const MAX_TOOL_ROUNDS = 3;
+
+const HANDOFF_TOOL: AiTool = {
+  name: 'request_human',
+  description:
+    'Hand the conversation to a human colleague: when the customer asks for a person, is upset, or needs something only staff can do.',
+  parameters: {
+    type: 'object',
+    properties: { reason: { type: 'string', description: 'Why a human is needed, in a few words' } },
+    required: ['reason'],
+  },
+};
+
+type ModelAnswer = { actions: ToolAction[] } & (
+  | { kind: 'text'; text: string; usage: AiUsageInfo }
+  | { kind: 'handoff'; reason: string }
+);
+
+/**
+ * Asks the model, letting it call tools: each round's calls are checked (never applied) and their
+ * verdicts sent back, until it answers in text (the last round may not call tools) or asks for a
+ * human. The accepted calls come back as actions for the caller to apply with the answer. A refused
+ * call (bad arguments, a forbidden value, an unknown tool) is logged and told to the model; the
+ * conversation goes on. Token usage is summed over the rounds.
+ */
+async function askModel(deps: PipelineDeps, prompt: ChatMessage[], target: ToolTarget): Promise<ModelAnswer> {
+  const { settings, persona, log } = deps;
+  const tools = [HANDOFF_TOOL, ...(deps.tools?.definitions(new Date()) ?? [])];
+  const messages = [...prompt];
+  const actions: ToolAction[] = [];
+  let total: AiUsageInfo | null = null;
+  for (let round = 0; ; round++) {
+    const last = round >= MAX_TOOL_ROUNDS;
+    const result = await deps.ai.complete({
+      model: settings.model,
+      messages,
+      temperature: persona.model.temperature,
+      maxTokens: persona.model.maxTokens,
+      tools,
+      toolChoice: last ? 'none' : 'auto',
+    });
+    total = addUsage(total, result.usage);
+    if (result.kind === 'text') return { kind: 'text', text: result.text, usage: total, actions };
+    const handoff = result.calls.find((c) => c.name === HANDOFF_TOOL.name);
+    const results: ChatMessage[] = [];
+    for (const call of result.calls) {
+      if (call === handoff) continue;
+      const verdict = deps.tools
+        ? await deps.tools.check(call, target)
+        : { ok: false as const, error: `there is no tool "${call.name.slice(0, 64)}"` };
+      if (verdict.ok) actions.push(verdict.action);
+      else {
+        log.warn(
+          { conversationId: target.conversationId, tool: call.name.slice(0, 64), error: verdict.error },
+          'bot tool call refused',
+        );
+      }
+      results.push({
+        role: 'tool',
+        toolCallId: call.id,
+        content: verdict.ok ? `ok: ${verdict.result}` : `refused, nothing changed: ${verdict.error}`,
+      });
+    }
+    if (handoff) return { kind: 'handoff', reason: handoffReason(handoff.arguments), actions };
+    if (result.text) return { kind: 'text', text: result.text, usage: total, actions };
+    if (last) throw new AiRetryableError('The model returned no answer');
+    messages.push({ role: 'assistant', content: '', toolCalls: result.calls }, ...results);
+  }
+}
+
+function handoffReason(args: string): string {
+  try {
+    const parsed = JSON.parse(args) as { reason?: unknown };
+    if (typeof parsed.reason === 'string' && parsed.reason.trim()) return parsed.reason.trim().slice(0, 500);
+  } catch {
+    // Malformed arguments still mean the model wants a human.
+  }
+  return 'The assistant asked for a human';
+}
+
+function addUsage(a: AiUsageInfo | null, b: AiUsageInfo): AiUsageInfo {
+  if (!a) return b;
+  return {
+    model: b.model,
+    promptTokens: a.promptTokens + b.promptTokens,
+    completionTokens: a.completionTokens + b.completionTokens,
+    latencyMs: a.latencyMs + b.latencyMs,
+  };
 }
 
 /** Characters of the customer's latest messages used as the knowledge base query. */

@@ -19,3 +19,9 @@ export function actorOf(caller: Caller): Actor {
   if (caller.kind === 'apiKey') return { type: 'apiKey', id: caller.id, name: caller.name };
   return { type: 'system', id: 'system', name: 'system' };
 }
+
+/**
+ * The bot, when its model tools change the CRM of the conversation's contact. It is no caller of the
+ * API (no request carries it), so it has no `Caller`: the bot's own service records this actor.
+ */
+export const botActor: Actor = { type: 'bot', id: 'bot', name: 'bot' };

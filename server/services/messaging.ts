@@ -159,7 +159,6 @@ export function createMessagingService(
             messages,
             temperature: deps.persona.model.temperature,
             maxTokens: deps.persona.model.maxTokens,
-            allowHandoff: false,
           })
           .catch(() => {
             throw new AppError(

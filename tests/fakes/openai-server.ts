@@ -28,7 +28,16 @@ export interface FakeChatRequest {
   [key: string]: unknown;
 }
 
-export type FakeOpenAIReply = string | { toolCall: { name: string; arguments: unknown } };
+export type FakeOpenAIReply =
+  | string
+  | { toolCall: { name: string; arguments: unknown } }
+  /** Several tool calls in one answer (arguments as JSON text or a value), with optional text beside them. */
+  | FakeToolCallsReply;
+
+export interface FakeToolCallsReply {
+  toolCalls: { name: string; arguments: unknown }[];
+  text?: string;
+}
 
 export type FakeOpenAIResponder = (body: FakeChatRequest) => FakeOpenAIReply | Promise<FakeOpenAIReply>;
 
@@ -177,6 +186,37 @@ function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
 
+/** A completion whose message carries several tool calls (and the reply's text, if any). */
+function toolCallsCompletion(base: object, promptTokens: number, reply: FakeToolCallsReply) {
+  const id = (base as { id: string }).id.replace('chatcmpl-fake-', 'call_fake_');
+  const toolCalls = reply.toolCalls.map((call, i) => ({
+    id: `${id}_${i}`,
+    type: 'function',
+    function: {
+      name: call.name,
+      arguments: typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments ?? {}),
+    },
+  }));
+  const written = (reply.text ?? '') + toolCalls.map((c) => c.function.name + c.function.arguments).join('');
+  const completionTokens = Math.max(1, estimateTokens(written));
+  return {
+    ...base,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: reply.text ?? null, refusal: null, tool_calls: toolCalls },
+        logprobs: null,
+        finish_reason: 'tool_calls',
+      },
+    ],
+    usage: {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    },
+  };
+}
+
 function sendError(
   res: ServerResponse,
   status: number,
@@ -265,6 +305,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         },
       };
     }
+    if ('toolCalls' in reply) return toolCallsCompletion(base, promptTokens, reply);
     const args =
       typeof reply.toolCall.arguments === 'string'
         ? reply.toolCall.arguments
