@@ -107,3 +107,9 @@ function closeGaps(text: string): string {
 export function normaliseDefaults(defaults: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(defaults).map(([k, v]) => [variableKey(k), v]));
 }
+
+/** Double braces that do not form a variable (`{{ first name }}`, `{{}}`, a lone `}}`), as written. */
+export function strayBraces(template: string): string[] {
+  const rest = template.replace(VARIABLE, ' ');
+  return [...rest.matchAll(/\{\{[^{}]{0,60}\}?\}?|\}\}/g)].map((m) => m[0]);
+}

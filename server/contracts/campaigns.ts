@@ -273,3 +273,37 @@ export const ZCampaignRecipient = z.object({
 export type TCampaignRecipient = z.infer<typeof ZCampaignRecipient>;
 export const ZCampaignRecipientPage = zPage(ZCampaignRecipient);
 export type TCampaignRecipientPage = z.infer<typeof ZCampaignRecipientPage>;
+
+// --- suggested copy ---
+
+export const CAMPAIGN_BRIEF_MAX_CHARS = 1000;
+export const CAMPAIGN_TONES = ['friendly', 'professional', 'enthusiastic', 'calm'] as const;
+
+/** What the campaign is about; the model proposes a message for it. */
+export const ZCampaignSuggestCopyInput = z
+  .object({
+    /** A short brief: the offer, the audience, what the customer should do. */
+    brief: z
+      .string()
+      .trim()
+      .min(1, { error: 'brief is required' })
+      .max(CAMPAIGN_BRIEF_MAX_CHARS, { error: `brief: at most ${CAMPAIGN_BRIEF_MAX_CHARS} characters` }),
+    tone: z.enum(CAMPAIGN_TONES).optional(),
+    /** The language to write in, as a name or a tag ("Portuguese", "pt-BR"); default: the brief's. */
+    language: z
+      .string()
+      .trim()
+      .regex(/^[\p{L}][\p{L} ()-]{0,39}$/u, { error: 'language: a language name or tag such as pt-BR' })
+      .optional(),
+  })
+  .strict();
+export type TCampaignSuggestCopyInput = z.infer<typeof ZCampaignSuggestCopyInput>;
+
+/** A proposed campaign text whose `{{variables}}` are all valid contact variables. */
+export const ZCampaignCopySuggestion = z.object({
+  template: z.string(),
+  /** The variables the text uses, as written. */
+  variables: z.array(z.string()),
+  model: z.string(),
+});
+export type TCampaignCopySuggestion = z.infer<typeof ZCampaignCopySuggestion>;

@@ -10,6 +10,7 @@ import {
   variableKey,
 } from '../campaigns/template';
 import type {
+  TCampaignCopySuggestion,
   TCampaignCreateInput,
   TCampaignDetail,
   TCampaignListInput,
@@ -22,6 +23,7 @@ import type {
   TCampaignRetryInput,
   TCampaignRetryResult,
   TCampaignScheduleInput,
+  TCampaignSuggestCopyInput,
   TCampaignSummary,
 } from '../contracts';
 import * as q from '../db/queries/campaigns';
@@ -29,6 +31,7 @@ import { recordEvents } from '../db/queries/events';
 import type { Db, DbOrTx } from '../db/types';
 import { AppError, badRequest, conflict, notFound } from '../errors';
 import type { Caller } from './caller';
+import { type CopywriterDeps, suggestCopy } from './campaign-copy';
 import { decodeCursor, toPage } from './pagination';
 
 /** Campaigns: drafts, their audience and preview, the lifecycle, and progress figures. */
@@ -51,6 +54,8 @@ export interface CampaignsService {
   watch(id: string, opts: { signal?: AbortSignal; intervalMs?: number }): AsyncIterable<TCampaignProgress>;
   /** Deletes a draft with its recipients. */
   delete(id: string): Promise<void>;
+  /** A campaign text the model proposes for a brief; its variables are all valid contact variables. */
+  suggestCopy(input: TCampaignSuggestCopyInput): Promise<TCampaignCopySuggestion>;
 }
 
 export interface CampaignServiceOptions {
@@ -71,6 +76,8 @@ export function createCampaignsService(deps: {
   db: Db;
   defaultRegion: string;
   campaigns: CampaignServiceOptions;
+  /** The AI client that proposes campaign texts. */
+  copywriter: CopywriterDeps;
 }): CampaignsService {
   const { db, defaultRegion } = deps;
   const opts = deps.campaigns;
@@ -409,6 +416,8 @@ export function createCampaignsService(deps: {
         throw conflict(`Campaign ${id} is ${c.status}; only a draft can be deleted (cancel it instead)`);
       }
     },
+
+    suggestCopy: (input) => suggestCopy(deps.copywriter, input),
   };
 
   async function requireRecipients(id: string) {

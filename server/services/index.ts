@@ -109,6 +109,7 @@ export function createServices(deps: ServicesDeps): Services {
         gatewayConfigured: pipeline.gateway.configured,
         sendRatePerMinute: config.pipeline.sendRatePerMinute,
       },
+      copywriter: { ai: pipeline.ai, model: () => pipeline.settings.model },
     }),
     leads: createLeadsService({ db }),
     stats: createStatsService({ db, humanSlaMinutes: config.inbox.humanSlaMinutes }),

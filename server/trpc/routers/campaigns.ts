@@ -1,6 +1,7 @@
 import { tracked } from '@trpc/server';
 import { z } from 'zod';
 import {
+  ZCampaignCopySuggestion,
   ZCampaignCreateInput,
   ZCampaignDetail,
   ZCampaignIdInput,
@@ -13,6 +14,7 @@ import {
   ZCampaignRetryInput,
   ZCampaignRetryResult,
   ZCampaignScheduleInput,
+  ZCampaignSuggestCopyInput,
   ZCampaignSummary,
   ZOk,
 } from '../../contracts';
@@ -26,6 +28,15 @@ export const campaignsRouter = router({
     .input(ZCampaignCreateInput)
     .output(ZCampaignDetail)
     .mutation(({ ctx, input }) => ctx.services.campaigns.create(input, ctx.caller)),
+  /**
+   * A campaign text the model proposes for a short brief (optionally a tone and a language). Its
+   * `{{variables}}` are all valid contact variables: an invalid proposal is retried once, then refused.
+   */
+  suggestCopy: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/campaigns/suggest-copy' } })
+    .input(ZCampaignSuggestCopyInput)
+    .output(ZCampaignCopySuggestion)
+    .mutation(({ ctx, input }) => ctx.services.campaigns.suggestCopy(input)),
   /** Valid, invalid, duplicate and opted-out counts, and the message rendered for a few recipients. */
   preview: authedProcedure
     .meta({ openapi: { method: 'GET', path: '/campaigns/{id}/preview' } })
