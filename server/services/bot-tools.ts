@@ -34,14 +34,28 @@ const STATUS_ORDER: Record<TLeadStatus, number> = {
   lost: 5,
 };
 
-const text = (max: number) => z.string().trim().min(1).max(max);
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is what is refused
+const HOSTILE = /\u0000|\p{Cs}/u;
+const clean = { error: 'must not contain NUL characters or unpaired surrogates' };
+const text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .min(1)
+    .max(max)
+    .refine((s) => !HOSTILE.test(s), clean);
 /** How far ahead a follow-up may be due. */
 const FOLLOW_UP_MAX_DAYS = 366;
 
 export const ZSaveContactDetails = z
   .object({
     name: text(200).optional().describe("The customer's name, as they gave it"),
-    email: z.email().max(320).optional().describe("The customer's email address"),
+    email: z
+      .email()
+      .max(320)
+      .refine((s) => !HOSTILE.test(s), clean)
+      .optional()
+      .describe("The customer's email address"),
     company: text(200).optional().describe('The company the customer works for'),
     position: text(200).optional().describe("The customer's job title"),
   })

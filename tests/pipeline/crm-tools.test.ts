@@ -158,6 +158,9 @@ describe('the model keeps the CRM through its tools', () => {
       { name: 'create_follow_up', arguments: { title: 'No zone', dueAt: '2099-01-01 10:00' } },
       { name: 'note_interest', arguments: '{"interest": "solar' },
       { name: 'note_interest', arguments: { interest: 'x'.repeat(41) } },
+      { name: 'save_contact_details', arguments: { name: 'A\u0000B' } },
+      { name: 'note_interest', arguments: { interest: 'solar \ud800' } },
+      { name: 'save_contact_details', arguments: { position: 'x'.repeat(100_000) } },
     ];
     toolsThenText(calls, 'Happy to help!');
     await h.post(textWebhook({ phone, text: 'Hello' }));
@@ -207,6 +210,49 @@ describe('the model keeps the CRM through its tools', () => {
     expect(h.wasender.sent.filter((s) => s.to === `+${phone}`)).toHaveLength(0);
     expect((await contactOf(phone)).name).toBeNull();
     expect((await activitiesOf(contact.id)).filter((a) => a.actorType === 'bot')).toEqual([]);
+  });
+});
+
+describe('the tool loop', () => {
+  it('tool calls beside a text answer are applied with it, in one model round', async () => {
+    const phone = '14155550905';
+    const before = h.openai.requests.length;
+    h.openai.script({
+      reply: {
+        toolCalls: [{ name: 'note_interest', arguments: { interest: 'chairs' } }],
+        text: 'Chairs, noted!',
+      },
+    });
+    await h.post(textWebhook({ phone, text: 'I want chairs' }));
+    const [reply] = await sendsTo(h, phone);
+    expect(reply!.text).toBe('Chairs, noted!');
+    expect(h.openai.requests.length - before).toBe(1);
+    expect((await contactOf(phone)).tags).toEqual(['interest:chairs']);
+  });
+
+  it('after three rounds of tool calls the model must answer in text', async () => {
+    const phone = '14155550906';
+    const before = h.openai.requests.length;
+    const call = { name: 'note_interest', arguments: { interest: 'tables' } };
+    h.openai.script(
+      { reply: { toolCalls: [call] } },
+      { reply: { toolCalls: [call] } },
+      { reply: { toolCalls: [call] } },
+      { reply: 'Tables it is.' },
+    );
+    await h.post(textWebhook({ phone, text: 'tables please' }));
+    const [reply] = await sendsTo(h, phone);
+    expect(reply!.text).toBe('Tables it is.');
+    const requests = h.openai.requests.slice(before);
+    expect(requests.map((r) => r.body.tool_choice)).toEqual(['auto', 'auto', 'auto', 'none']);
+    const contact = await contactOf(phone);
+    expect(contact.tags).toEqual(['interest:tables']);
+    // The same interest noted three times: the tag once, an activity per accepted call.
+    expect((await activitiesOf(contact.id)).map((a) => a.type)).toEqual([
+      'interest_noted',
+      'interest_noted',
+      'interest_noted',
+    ]);
   });
 });
 
