@@ -92,6 +92,99 @@ describe('persona.json', () => {
   });
 });
 
+describe('persona languages and business hours', () => {
+  const shipped = () => JSON.parse(JSON.stringify(loadPersona(path.resolve('persona.json'))));
+  const problems = (raw: unknown) => {
+    try {
+      parsePersona(raw);
+    } catch (err) {
+      expect(err).toBeInstanceOf(PersonaError);
+      return (err as Error).message;
+    }
+    return expect.unreachable('the persona was accepted');
+  };
+  const withHours = (hours: Record<string, unknown>) => {
+    const raw = shipped();
+    raw.businessHours = { ...raw.businessHours, ...hours };
+    return raw;
+  };
+
+  it('a persona file from before languages and hours is still valid, in English', () => {
+    const raw = shipped();
+    delete raw.defaultLanguage;
+    delete raw.translations;
+    delete raw.businessHours;
+    const p = parsePersona(raw);
+    expect(p.defaultLanguage).toBe('en');
+    expect(p.translations).toEqual({});
+    expect(p.businessHours).toBeUndefined();
+  });
+
+  it.each([
+    [{ timeZone: 'Mars/Olympus_Mons' }, 'businessHours.timeZone: is not a known IANA time zone'],
+    [
+      { weekly: { mon: ['09:00-13:00', '12:00-18:00'] } },
+      'businessHours.weekly.mon: the ranges 09:00-13:00, 12:00-18:00 overlap',
+    ],
+    [{ weekly: { tue: ['9-17'] } }, 'businessHours.weekly.tue.0: "9-17" is not a range like "09:00-18:00"'],
+    [{ weekly: { fri: ['22:00-02:00'] } }, 'split a range that crosses midnight'],
+    [{ weekly: { funday: ['09:00-17:00'] } }, 'businessHours.weekly'],
+    [{ weekly: {} }, 'businessHours.weekly: must open at least one range in the week'],
+    [{ holidays: ['2026-02-30'] }, 'businessHours.holidays.0: must be a date like "2026-12-25"'],
+    [{ handoffMessage: 'A colleague will reply soon.' }, 'businessHours.handoffMessage: must contain {when}'],
+  ])('bad business hours are named: %j', (hours, message) => {
+    expect(problems(withHours(hours))).toContain(message);
+  });
+
+  it.each([
+    [
+      'a bad code',
+      (t: Record<string, Record<string, string>>) => {
+        t.ES = t.es!;
+      },
+      'translations.ES',
+    ],
+    [
+      'a missing text',
+      (t: Record<string, Record<string, string>>) => {
+        delete t.pt!.nonTextReply;
+      },
+      'translations.pt.nonTextReply',
+    ],
+    [
+      'the default language',
+      (t: Record<string, Record<string, string>>) => {
+        t.en = t.es!;
+      },
+      'translations.en: is the default language',
+    ],
+    [
+      'no after-hours text while business hours are set',
+      (t: Record<string, Record<string, string>>) => {
+        delete t.es!.afterHoursHandoffMessage;
+      },
+      'translations.es.afterHoursHandoffMessage: is required when businessHours is set',
+    ],
+    [
+      'an after-hours text without {when}',
+      (t: Record<string, Record<string, string>>) => {
+        t.pt!.afterHoursFallbackMessage = 'Em breve.';
+      },
+      'translations.pt.afterHoursFallbackMessage: must contain {when}',
+    ],
+  ])('translations: %s is named', (_what, spoil, message) => {
+    const raw = shipped();
+    spoil(raw.translations);
+    expect(problems(raw)).toContain(message);
+  });
+
+  it('a bad default language is named', () => {
+    const raw = shipped();
+    raw.defaultLanguage = 'english';
+    expect(problems(raw)).toContain('defaultLanguage: must be a two-letter ISO 639-1 code');
+  });
+});
+
 describe('startup refuses bad settings with a clear message', () => {
   const run = (env: Record<string, string>) =>
     spawnSync(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
@@ -113,5 +206,16 @@ describe('startup refuses bad settings with a clear message', () => {
     const r = run({ PERSONA_PATH: file, DATA_DIR: 'memory://' });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('systemPrompt');
+  });
+
+  it('business hours in an unknown time zone: exit code 1 and the field named', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'wcb-persona-'));
+    const file = path.join(dir, 'persona.json');
+    const raw = JSON.parse(JSON.stringify(loadPersona(path.resolve('persona.json'))));
+    raw.businessHours.timeZone = 'Europe/Atlantis';
+    writeFileSync(file, JSON.stringify(raw));
+    const r = run({ PERSONA_PATH: file, DATA_DIR: 'memory://' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('businessHours.timeZone: is not a known IANA time zone');
   });
 });

@@ -6,13 +6,22 @@ import * as taskQ from '../db/queries/tasks';
 import type { DbOrTx } from '../db/types';
 import type { PipelineDeps } from './deps';
 import { openForHandoff } from './inbox';
+import { nextPersonAvailable } from './language';
 import { queueOutbound } from './outbox';
 import { setOwner } from './ownership';
+
+/** A handoff task is due an hour after now, or after the next opening when nobody is at work. */
+function handoffTaskDue(deps: Pick<PipelineDeps, 'persona'>, now = new Date()): Date {
+  const from = nextPersonAvailable(deps.persona, now) ?? now;
+  return new Date(from.getTime() + 60 * 60_000);
+}
 
 /**
  * Gives a conversation to a human: owner change with its reason, the conversation `open` and
  * unassigned (or assigned by the routing rule), a follow-up task, an activity on the contact's
- * timeline, and (optionally) the persona's handoff message. Does nothing when a human already owns
+ * timeline, and (optionally) a message to the customer (the caller picks it with `fixedText`, in
+ * the customer's language and with the business hours in mind). The task is due an hour after the
+ * next opening when nobody is at work. Does nothing when a human already owns
  * the conversation, so the customer hears the handoff message once.
  */
 export async function handOff(
@@ -41,7 +50,7 @@ export async function handOff(
     title: p.taskTitle ?? `Reply to ${p.customerLabel}: ${p.reason}`.slice(0, 300),
     type: 'handoff',
     priority: 'high',
-    dueAt: new Date(Date.now() + 60 * 60_000),
+    dueAt: handoffTaskDue(deps),
     createdBy: 'bot',
     createdByActor: { type: p.actorType, id: null, name: null },
   });
@@ -104,7 +113,7 @@ export async function handOffFailedMessage(
       title: taskTitle,
       type: 'handoff',
       priority: 'high',
-      dueAt: new Date(Date.now() + 60 * 60_000),
+      dueAt: handoffTaskDue(deps),
       createdBy: 'bot',
       createdByActor: { type: 'system', id: null, name: null },
     });

@@ -1,6 +1,7 @@
 import type { PipelineDeps, ReplyJob, ToolAction, ToolTarget } from '../conversation/deps';
 import { FACTS_NOTICE } from '../conversation/facts';
 import { handOff } from '../conversation/handoff';
+import { conversationLanguage, fixedText } from '../conversation/language';
 import { queueOutbound } from '../conversation/outbox';
 import { setOwner } from '../conversation/ownership';
 import { buildPrompt } from '../conversation/prompt';
@@ -12,7 +13,8 @@ import * as mq from '../db/queries/messages';
 import * as oq from '../db/queries/ownership';
 import type { Tx } from '../db/types';
 import { AiRetryableError, type AiTool, type AiUsageInfo, type ChatMessage } from '../integrations/ai';
-import { containsPhrase, isExactKeyword } from './keywords';
+import type { FixedTextKey } from '../persona';
+import { asksForPerson, isExactKeyword } from './keywords';
 
 export type ReplyOutcome =
   | 'not-latest'
@@ -85,10 +87,14 @@ export async function runReplyJob(
   const texts = burst.map((m) => m.body?.trim() ?? '').filter(Boolean);
   const lastText = texts.at(-1) ?? '';
   const label = conv.name ?? conv.pushName ?? conv.phone;
+  /** A fixed text in the customer's language (read before a transaction opens). */
+  const say = async (key: FixedTextKey) =>
+    fixedText(persona, key, await conversationLanguage(db, persona, conversationId), now);
 
   /** Opt-out (STOP) or opt-in (START): one confirmation, only when the state really changes. */
-  const setOptOut = async (optedOut: boolean) =>
-    commit(async (tx) => {
+  const setOptOut = async (optedOut: boolean) => {
+    const text = await say(optedOut ? 'optOutConfirmation' : 'optInConfirmation');
+    return commit(async (tx) => {
       if (!(await contactQ.setOptOut(tx, conv.contactId, optedOut ? now : null))) return;
       await activityQ.insertActivity(tx, {
         contactId: conv.contactId,
@@ -102,9 +108,9 @@ export async function runReplyJob(
           conversationId,
         },
       ]);
-      const text = optedOut ? persona.optOut.confirmation : persona.optOut.optInConfirmation;
       await queueOutbound(tx, deps, { conversationId, text, author: 'bot', split: false });
     });
+  };
 
   /** Hands the conversation to a person (once), telling the customer `message`. */
   const handOver = async (reason: string, message: string, taskTitle?: string) =>
@@ -126,19 +132,24 @@ export async function runReplyJob(
   if (lastText && isExactKeyword(lastText, persona.optOut.optInKeywords)) {
     return outcome(await setOptOut(false), 'opted-in');
   }
-  if (texts.some((t) => containsPhrase(t, persona.handoff.keywords))) {
-    return outcome(await handOver('The customer asked for a person', persona.handoff.message), 'handoff');
+  if (texts.some((t) => asksForPerson(t, persona.handoff.keywords))) {
+    return outcome(await handOver('The customer asked for a person', await say('handoffMessage')), 'handoff');
   }
   if (!texts.length) {
+    const text = await say('nonTextReply');
     const ok = await commit(async (tx) => {
-      await queueOutbound(tx, deps, { conversationId, text: persona.nonText.reply, author: 'bot' });
+      await queueOutbound(tx, deps, { conversationId, text, author: 'bot' });
     });
     return outcome(ok, 'non-text');
   }
 
   const fallback = async (reason: string) =>
     outcome(
-      await handOver(reason, persona.fallbackMessage, `Answer ${label}: the bot could not reply (${reason})`),
+      await handOver(
+        reason,
+        await say('fallbackMessage'),
+        `Answer ${label}: the bot could not reply (${reason})`,
+      ),
       'fallback',
     );
 
@@ -179,6 +190,7 @@ export async function runReplyJob(
     answer.actions.length && deps.tools ? deps.tools.apply(tx, target, answer.actions) : Promise.resolve();
 
   if (answer.kind === 'handoff') {
+    const message = await say('handoffMessage');
     const ok = await commit(async (tx) => {
       await handOff(tx, deps, {
         conversationId,
@@ -186,7 +198,7 @@ export async function runReplyJob(
         customerLabel: label,
         reason: answer.reason,
         actorType: 'bot',
-        message: persona.handoff.message,
+        message,
       });
       await applyTools(tx);
     });

@@ -9,6 +9,7 @@ import type {
 import type { PipelineDeps } from '../conversation/deps';
 import { QUEUE_SEND } from '../conversation/deps';
 import { notePersonReply } from '../conversation/inbox';
+import { conversationLanguage, fixedText } from '../conversation/language';
 import { queueOutbound } from '../conversation/outbox';
 import { noteAgentActivity, setOwner } from '../conversation/ownership';
 import { buildPrompt } from '../conversation/prompt';
@@ -215,6 +216,13 @@ export function createMessagingService(
       await visible(input.conversationId, caller);
       await requireConversation(input.conversationId);
       const actor = actorOf(caller);
+      const backMessage = input.notifyCustomer
+        ? fixedText(
+            deps.persona,
+            'backMessage',
+            await conversationLanguage(db, deps.persona, input.conversationId),
+          )
+        : null;
       const changed = await db.transaction(async (tx) => {
         const changed = await setOwner(
           tx,
@@ -228,10 +236,10 @@ export function createMessagingService(
           },
           quiet(),
         );
-        if (changed && input.notifyCustomer) {
+        if (changed && backMessage) {
           await queueOutbound(tx, deps, {
             conversationId: input.conversationId,
-            text: deps.persona.handoff.backMessage,
+            text: backMessage,
             author: 'bot',
           });
         }

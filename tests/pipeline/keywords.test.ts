@@ -2,13 +2,13 @@ import { resolve } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { loadPersona } from '../../server/persona';
-import { containsPhrase, isExactKeyword, normalize } from '../../server/pipeline/keywords';
+import { asksForPerson, isExactKeyword, normalize } from '../../server/pipeline/keywords';
 
 /** Keyword matching over hostile text: NUL and invisible characters, lone surrogates, huge strings. */
 
 const persona = loadPersona(resolve(import.meta.dirname, '../../persona.json'));
 const exactWords = [...persona.optOut.keywords, ...persona.optOut.optInKeywords];
-const phrases = persona.handoff.keywords;
+const handoffKeywords = persona.handoff.keywords;
 
 const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
 const invisible = fc.constantFrom(
@@ -77,19 +77,18 @@ describe('keyword matching with hostile text', () => {
     }
   });
 
-  it('property: an exact keyword also counts as a phrase; a keyword inside a sentence is only a phrase', () => {
+  it('property: a request for a person is recognised among hostile text in other clauses, however disguised', () => {
     fc.assert(
-      fc.property(hostile, fc.constantFrom(...exactWords), (text, keyword) => {
-        if (isExactKeyword(text, [keyword])) expect(containsPhrase(text, [keyword])).toBe(true);
-      }),
-      { numRuns: 500 },
-    );
-    fc.assert(
-      fc.property(hostile, hostile, fc.constantFrom(...phrases), (before, after, phrase) => {
-        const sentence = `${before} ${phrase}, ${after}`;
-        expect(containsPhrase(sentence, [phrase])).toBe(true);
-        expect(containsPhrase(`x${phrase.replaceAll(' ', '')}y`, [phrase])).toBe(false);
-      }),
+      fc.property(
+        hostile,
+        hostile,
+        fc
+          .constantFrom('talk to a human', 'quiero hablar con una persona', 'posso falar com um atendente')
+          .chain((p) => disguise(p)),
+        (before, after, request) => {
+          expect(asksForPerson(`${before}. ${request}, ${after}`, handoffKeywords)).toBe(true);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -99,7 +98,7 @@ describe('keyword matching with hostile text', () => {
       fc.property(hostile, decoration, (text, keyword) => {
         fc.pre(normalize(keyword) === '');
         expect(isExactKeyword(text, [keyword])).toBe(false);
-        expect(containsPhrase(text, [keyword])).toBe(false);
+        expect(asksForPerson(text, [keyword])).toBe(asksForPerson(text, []));
       }),
     );
   });
@@ -110,8 +109,10 @@ describe('keyword matching with hostile text', () => {
       `${'\ud800'.repeat(1_000_000)} talk to someone`,
       '\ufdfa'.repeat(200_000),
       `${'word '.repeat(200_000)}human`,
+      `${'word '.repeat(200_000)}. Human!`,
     ];
-    expect(big.map((t) => isExactKeyword(t, ['stop']))).toEqual([true, false, false, false]);
-    expect(big.map((t) => containsPhrase(t, phrases))).toEqual([false, true, false, true]);
+    expect(big.map((t) => isExactKeyword(t, ['stop']))).toEqual([true, false, false, false, false]);
+    // A person word at the end of a long sentence is not a request; the same word alone is.
+    expect(big.map((t) => asksForPerson(t, handoffKeywords))).toEqual([false, true, false, false, true]);
   });
 });

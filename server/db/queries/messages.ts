@@ -486,6 +486,27 @@ export function inboundSince(db: DbOrTx, conversationId: string, after: Date | n
     .orderBy(asc(messages.createdAt), asc(messages.id));
 }
 
+/** The bodies of a conversation's latest inbound messages that have text, newest first. */
+export async function latestInboundTexts(
+  db: DbOrTx,
+  conversationId: string,
+  limit: number,
+): Promise<string[]> {
+  const rows = await db
+    .select({ body: messages.body })
+    .from(messages)
+    .where(
+      and(
+        eq(messages.conversationId, conversationId),
+        eq(messages.direction, 'inbound'),
+        isNotNull(messages.body),
+      ),
+    )
+    .orderBy(desc(messages.createdAt), desc(messages.id))
+    .limit(limit);
+  return rows.map((r) => r.body ?? '').filter((b) => b.trim().length > 0);
+}
+
 /** The latest messages before a point, newest first (for the prompt's history window). */
 export function historyBefore(db: DbOrTx, conversationId: string, before: Date, limit: number) {
   return db
