@@ -12,6 +12,10 @@ const detector = once(async () => (await import('eld/extrasmall')).eld);
 
 /** How many of the customer's latest texts decide the language. */
 export const LANGUAGE_SAMPLE = 3;
+/** Characters of each text the detector reads (it reads at most 1,000 of a sample). */
+const SAMPLE_CHARS = 300;
+/** Control, format and surrogate characters: no language in them, and they would fill the sample. */
+const NOISE = /[\p{Cc}\p{Cf}\p{Cs}]+/gu;
 
 /**
  * The language to answer in, from the customer's texts (newest last): the newest text alone when
@@ -21,7 +25,7 @@ export const LANGUAGE_SAMPLE = 3;
 export async function detectLanguage(persona: Persona, texts: string[]): Promise<string> {
   const languages = personaLanguages(persona);
   const recent = texts
-    .map((t) => t.trim())
+    .map((t) => t.replace(NOISE, ' ').trim().slice(0, SAMPLE_CHARS))
     .filter(Boolean)
     .slice(-LANGUAGE_SAMPLE);
   if (languages.length < 2 || recent.length === 0) return persona.defaultLanguage;

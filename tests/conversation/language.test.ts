@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { detectLanguage, fixedText } from '../../server/conversation/language';
 import { FIXED_TEXT_KEYS, loadPersona, parsePersona } from '../../server/persona';
@@ -32,6 +33,23 @@ describe('the customer language', () => {
     ['a language the persona has no texts in', ['Bonjour, est-ce que vous livrez des bureaux à Paris ?']],
   ])('the default language when unsure: %s', async (_why, texts) => {
     expect(await detectLanguage(persona, texts)).toBe(persona.defaultLanguage);
+  });
+
+  it('property: any text, NUL, lone surrogates and megabytes included, yields one of the persona languages', async () => {
+    const unit = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 4 }),
+      fc.constantFrom('\u0000', '\ud800', '\udfff', '\u200b', 'ñ', 'ç', 'ã', ' ', '\n'),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.string({ unit, maxLength: 200 }), { maxLength: 5 }), async (texts) => {
+        expect(['en', 'es', 'pt']).toContain(await detectLanguage(persona, texts));
+      }),
+      { numRuns: 300 },
+    );
+    expect(
+      await detectLanguage(persona, [`${'\u0000'.repeat(1_000_000)}quiero hablar con una persona`]),
+    ).toBe('es');
+    expect(await detectLanguage(persona, ['x'.repeat(2_000_000)])).toBe('en');
   });
 
   it('a persona without translations speaks its default language without loading the detector', async () => {
