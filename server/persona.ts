@@ -20,8 +20,13 @@ export const WHEN_PLACEHOLDER = '{when}';
 export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
 
-/** A two-letter ISO 639-1 language code, lower case ("en", "es", "pt"). */
-const languageCode = z.string().regex(/^[a-z]{2}$/, 'must be a two-letter ISO 639-1 code such as "en"');
+/** A two-letter ISO 639-1 language code, lower case ("en", "es", "pt"), that Intl can format dates in. */
+const languageCode = z
+  .string()
+  .regex(/^[a-z]{2}$/, 'must be a two-letter ISO 639-1 code such as "en"')
+  .refine((code) => Intl.DateTimeFormat.supportedLocalesOf(code).length > 0, {
+    message: 'is not a language this Node.js can format dates in',
+  });
 
 const text = z.string().min(1);
 const afterHoursText = text.refine((t) => t.includes(WHEN_PLACEHOLDER), {

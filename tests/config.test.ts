@@ -182,6 +182,8 @@ describe('persona languages and business hours', () => {
     const raw = shipped();
     raw.defaultLanguage = 'english';
     expect(problems(raw)).toContain('defaultLanguage: must be a two-letter ISO 639-1 code');
+    raw.defaultLanguage = 'qq';
+    expect(problems(raw)).toContain('defaultLanguage: is not a language this Node.js can format dates in');
   });
 });
 
