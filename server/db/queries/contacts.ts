@@ -23,6 +23,7 @@ export const contactColumns = {
   phone: contacts.phone,
   name: contacts.name,
   pushName: contacts.pushName,
+  pictureUrl: contacts.pictureUrl,
   email: contacts.email,
   company: contacts.company,
   position: contacts.position,
