@@ -220,7 +220,7 @@ export function createWasenderGateway(options: WasenderGatewayOptions): Gateway 
     for (const item of listOf(value, 'groups')) {
       if (!isJsonObject(item)) continue;
       const id = stringOf(item.id) ?? stringOf(item.jid);
-      if (!id || !id.endsWith('@g.us')) continue;
+      if (!id?.endsWith('@g.us')) continue;
       const name = stringOf(item.name) ?? stringOf(item.subject);
       let participants = Array.isArray(item.participants) ? parseParticipants(item.participants) : null;
       if (participants === null) {
@@ -303,10 +303,12 @@ function listOf(value: unknown, key: string): unknown[] {
   return [];
 }
 
+const LONE_SURROGATES = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 function stringOf(v: unknown): string | null {
   if (typeof v !== 'string') return null;
-  // Postgres text refuses NUL; lone control characters are not a name.
-  const s = v.replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  // Postgres text refuses NUL; a lone surrogate is not text.
+  const s = v.replaceAll('\u0000', '').replace(LONE_SURROGATES, '\uFFFD').trim();
   return s === '' ? null : s;
 }
 
