@@ -21,7 +21,6 @@ import { AppError, badRequest, conflict, notFound } from '../errors';
 import type { Gateway } from '../integrations/gateway';
 import { classifySendFailure } from '../integrations/send-policy';
 import type { JobQueue } from '../jobs/queue';
-import type { Logger } from '../logger';
 import { sleep } from '../sleep';
 import { actorOf } from './actor';
 import type { Caller } from './caller';
