@@ -267,7 +267,8 @@ export function createSystemService(deps: {
         i.openai.configured &&
         openai?.value.ok === true &&
         i.wasender.configured &&
-        i.webhook.configured;
+        i.webhook.configured &&
+        live?.value.status.state !== 'disconnected';
       return {
         status: ok ? 'ok' : 'degraded',
         version: VERSION,
