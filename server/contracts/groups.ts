@@ -162,3 +162,6 @@ export const ZGatewaySyncStatusResult = ZGatewaySync.nullable();
 export const ZGroupSummaryList = z.array(ZGroupSummary);
 export const ZGroupSendList = z.array(ZGroupSend);
 export const ZGroupMessageList = z.array(ZGroupMessage);
+
+export const ZGroupCampaignCancelInput = z.object({ campaignId: ZId });
+export const ZGroupCampaignCancelResult = z.object({ cancelled: z.number().int() });

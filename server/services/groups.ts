@@ -45,6 +45,8 @@ export interface GroupsService {
   campaign(input: TGroupCampaignInput, caller: Caller): Promise<TGroupCampaign>;
   sends(input: TGroupSendsInput): Promise<TGroupSend[]>;
   cancel(id: string, caller: Caller): Promise<TGroupSend>;
+  /** Cancels a group campaign's sends that have not started (those sent or sending stay as they are). */
+  cancelCampaign(campaignId: string, caller: Caller): Promise<{ cancelled: number }>;
   messages(input: TGroupMessagesInput): Promise<TGroupMessage[]>;
 }
 
@@ -222,6 +224,15 @@ export function createGroupsService(deps: {
       throw conflict(
         `The group send is ${existing.status}: only a scheduled or queued send can be cancelled`,
       );
+    },
+
+    async cancelCampaign(campaignId) {
+      const cancelled = await gq.cancelGroupCampaign(db, campaignId);
+      if (cancelled === 0) {
+        const [any] = await gq.listGroupSends(db, { batchId: campaignId, limit: 1 });
+        if (!any) throw notFound('Group campaign', campaignId);
+      }
+      return { cancelled };
     },
 
     async messages(input) {

@@ -179,6 +179,32 @@ describe('groups.campaign', () => {
   });
 });
 
+describe('groups.cancelCampaign', () => {
+  it('cancels the sends that have not gone out, for admins only', async () => {
+    const campaign = await h.caller('admin').groups.campaign({
+      name: 'Later',
+      jids: [SALES, SUPPORT],
+      text: 'Not today',
+      startAt: new Date(Date.now() + 3_600_000),
+    });
+    expect(campaign.sends.map((s) => s.status)).toEqual(['scheduled', 'scheduled']);
+    await expect(
+      h.caller('agent').groups.cancelCampaign({ campaignId: campaign.campaignId }),
+    ).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(await h.caller('admin').groups.cancelCampaign({ campaignId: campaign.campaignId })).toEqual({
+      cancelled: 2,
+    });
+    const rows = await h.caller('agent').groups.sends({ campaignId: campaign.campaignId });
+    expect(rows.map((r) => r.status)).toEqual(['cancelled', 'cancelled']);
+    expect(await h.caller('admin').groups.cancelCampaign({ campaignId: campaign.campaignId })).toEqual({
+      cancelled: 0,
+    });
+    await expect(
+      h.caller('admin').groups.cancelCampaign({ campaignId: '00000000-0000-4000-8000-00000000dead' }),
+    ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+});
+
 describe('inbound group messages', () => {
   const groupMessage = (id: string, text: string, phone: string) =>
     messagesUpsert({

@@ -111,6 +111,16 @@ export async function cancelGroupSend(db: DbOrTx, id: string): Promise<GroupSend
   return row ?? null;
 }
 
+/** Cancels every send of a group campaign that has not started; answers how many. */
+export async function cancelGroupCampaign(db: DbOrTx, batchId: string): Promise<number> {
+  const rows = await db
+    .update(groupSends)
+    .set({ status: 'cancelled', updatedAt: sql`now()` })
+    .where(and(eq(groupSends.batchId, batchId), inArray(groupSends.status, ['scheduled', 'queued'])))
+    .returning({ id: groupSends.id });
+  return rows.length;
+}
+
 /** Takes a waiting send for the gateway call (scheduled or queued → sending); null when it is not waiting. */
 export async function claimGroupSend(db: DbOrTx, id: string): Promise<GroupSendRow | null> {
   const [row] = await db

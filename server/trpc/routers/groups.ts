@@ -3,6 +3,8 @@ import {
   ZGatewaySyncStatusResult,
   ZGroup,
   ZGroupCampaign,
+  ZGroupCampaignCancelInput,
+  ZGroupCampaignCancelResult,
   ZGroupCampaignInput,
   ZGroupGetInput,
   ZGroupListInput,
@@ -76,6 +78,12 @@ export const groupsRouter = router({
     .input(ZGroupSendIdInput)
     .output(ZGroupSend)
     .mutation(({ ctx, input }) => ctx.services.groups.cancel(input.id, ctx.caller)),
+  /** Cancels every send of a group campaign that has not gone out yet; answers how many. */
+  cancelCampaign: adminProcedure
+    .meta({ openapi: { method: 'POST', path: '/groups/campaigns/{campaignId}/cancel' } })
+    .input(ZGroupCampaignCancelInput)
+    .output(ZGroupCampaignCancelResult)
+    .mutation(({ ctx, input }) => ctx.services.groups.cancelCampaign(input.campaignId, ctx.caller)),
   /** Messages members wrote in a group (stored while the bot setting `storeGroupMessages` is on). */
   messages: authedProcedure
     .meta({ openapi: { method: 'GET', path: '/groups/{jid}/messages' } })
