@@ -15,6 +15,8 @@ import type { Persona } from './persona';
 import { createPipeline, definePipelineQueues, type Pipeline } from './pipeline';
 import { createServices, type Services } from './services';
 import { createBotToolsService } from './services/bot-tools';
+import { defineGatewaySyncQueues, QUEUE_GATEWAY_SYNC, runGatewaySync } from './services/gateway-sync';
+import { defineGroupsQueues, startGroupsWorkers } from './services/groups';
 import { defineInboxQueues, startInboxWorkers } from './services/inbox';
 import { defineLeadsQueues, startLeadsWorkers } from './services/leads';
 
@@ -82,6 +84,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
     const live = createLiveSettings({
       replyQuietMs: config.pipeline.replyQuietMs,
       humanQuietMinutes: config.pipeline.humanQuietMinutes,
+      storeGroupMessages: false,
     });
     const pipeline = createPipeline({
       db: database.db,
@@ -97,7 +100,10 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
         timeoutMs: config.openai.timeoutMs,
       }),
       persona,
-      settings: withLiveSettings({ ...config.pipeline, model, defaultRegion: config.defaultRegion }, live),
+      settings: withLiveSettings(
+        { ...config.pipeline, model, defaultRegion: config.defaultRegion, storeGroupMessages: false },
+        live,
+      ),
       log: log.child({ component: 'pipeline' }),
       knowledge,
       // The model tools that keep the CRM of the conversation's contact, with the bot as actor.
@@ -132,6 +138,9 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
     await knowledge.defineQueues();
     // Snooze wake-ups (conversations.setStatus): a durable job per snooze.
     await defineInboxQueues(queue);
+    // Group sends and gateway imports (groups, contacts): durable jobs.
+    await defineGroupsQueues(queue, config.pipeline.sendJobTimeoutSeconds);
+    await defineGatewaySyncQueues(queue);
     const events = createEventHub({ database, log: log.child({ component: 'events' }) });
     await events.start();
     const services = createServices({
@@ -147,6 +156,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
     // Workers start once the stored settings are loaded, so the first reply job already uses them.
     await services.settings.refresh();
     let leadsWorkers: { stop(): void } | null = null;
+    let groupsWorkers: { stop(): void } | null = null;
     if (opts.workers) {
       await pipeline.startWorkers();
       await campaigns.startWorkers();
@@ -158,6 +168,13 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       await webhooks.startWorkers();
       await knowledge.startWorkers();
       await startInboxWorkers({ db: database.db, queue, log: log.child({ component: 'inbox' }) });
+      const groupsLog = log.child({ component: 'groups' });
+      groupsWorkers = await startGroupsWorkers(
+        { ...pipeline.deps, log: groupsLog },
+        (syncId, signal) =>
+          runGatewaySync({ db: database.db, gateway: pipeline.deps.gateway, log: groupsLog }, syncId, signal),
+        QUEUE_GATEWAY_SYNC,
+      );
     }
     const settingsTimer = setInterval(() => {
       services.settings.refresh().catch((err) => log.warn({ err }, 'could not refresh settings'));
@@ -184,6 +201,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
         pipeline.stop();
         campaigns.stop();
         leadsWorkers?.stop();
+        groupsWorkers?.stop();
         await webhooks.stop();
         await queue.stop({ timeoutMs: config.http.shutdownTimeoutMs });
         await database.close();

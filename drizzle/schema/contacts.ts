@@ -52,6 +52,8 @@ export const contacts = pgTable(
     phone: text().notNull(),
     name: text(),
     pushName: text(),
+    /** Profile picture URL from the gateway's contact list (crm.contacts.syncFromGateway). */
+    pictureUrl: text(),
     email: text(),
     company: text(),
     position: text(),

@@ -4,6 +4,7 @@ export * from './contacts';
 export * from './conversations';
 export * from './crm';
 export * from './events';
+export * from './groups';
 export * from './inbox';
 export * from './knowledge';
 export * from './settings';

@@ -25,6 +25,7 @@ export const CONTRACT_ENTRIES = [
   'system',
   'webhooks',
   'knowledge',
+  'groups',
 ];
 
 /**

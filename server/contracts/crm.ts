@@ -28,6 +28,8 @@ export const ZContact = z.object({
   phone: z.string(),
   name: z.string().nullable(),
   pushName: z.string().nullable(),
+  /** Profile picture URL from the gateway's contact list, when a sync brought one. */
+  pictureUrl: z.string().nullable(),
   email: z.string().nullable(),
   company: z.string().nullable(),
   position: z.string().nullable(),

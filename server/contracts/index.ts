@@ -6,6 +6,7 @@ export * from './conversations';
 export * from './crm';
 export * from './deals';
 export * from './events';
+export * from './groups';
 export * from './inbox';
 export * from './keys';
 export * from './knowledge';

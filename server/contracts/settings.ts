@@ -10,6 +10,8 @@ export const ZBotSettings = z.object({
     .int()
     .min(0)
     .max(60 * 24 * 30),
+  /** Store messages members write in WhatsApp groups (shown with `groups.messages`; never answered). */
+  storeGroupMessages: z.boolean(),
 });
 export type TBotSettings = z.infer<typeof ZBotSettings>;
 

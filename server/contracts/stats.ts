@@ -33,6 +33,18 @@ export const ZSystemStatus = z.object({
     configured: z.boolean(),
     sessionStatus: z.string().nullable(),
     sessionStatusAt: z.date().nullable(),
+    /**
+     * The gateway's live view of the session, asked at most every 30 s (null when the gateway cannot
+     * report it or is not configured). `unknown` with a `reason` when it did not answer.
+     */
+    live: z
+      .object({
+        state: z.enum(['connected', 'disconnected', 'unknown']),
+        detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+        reason: z.string().nullable(),
+        checkedAt: z.date(),
+      })
+      .nullable(),
   }),
   /** What is configured (the same as /health shows). */
   integrations: z.object({

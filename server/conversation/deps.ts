@@ -14,7 +14,12 @@ export interface PipelineDeps {
   gateway: Gateway;
   ai: AiClient;
   persona: Persona;
-  settings: Config['pipeline'] & { model: string; defaultRegion: string };
+  settings: Config['pipeline'] & {
+    model: string;
+    defaultRegion: string;
+    /** Store group members' messages (a live setting; absent: off). */
+    storeGroupMessages?: boolean;
+  };
   log: Logger;
   /** The knowledge base the replies are grounded on (absent: replies without business facts). */
   knowledge?: FactsSource;

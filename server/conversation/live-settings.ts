@@ -23,7 +23,7 @@ export function createLiveSettings(initial: TBotSettings): LiveSettings {
 }
 
 /**
- * `fixed` with its live fields (replyQuietMs, humanQuietMinutes) read from `live` at each access, so
+ * `fixed` with its live fields (replyQuietMs, humanQuietMinutes, storeGroupMessages) read from `live` at each access, so
  * code that reads `deps.settings.humanQuietMinutes` sees an admin's change without holding the store.
  */
 export function withLiveSettings<T extends TBotSettings>(fixed: T, live: LiveSettings): T {
@@ -34,6 +34,9 @@ export function withLiveSettings<T extends TBotSettings>(fixed: T, live: LiveSet
     },
     get humanQuietMinutes() {
       return live.get().humanQuietMinutes;
+    },
+    get storeGroupMessages() {
+      return live.get().storeGroupMessages;
     },
   };
 }

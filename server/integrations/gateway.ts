@@ -10,6 +10,11 @@ export interface SendTextInput {
   /** E.164 with a leading `+` (a gateway may also accept its own JIDs, such as groups). */
   to: string;
   text: string;
+  /**
+   * Participant JIDs to mention (group chats). The text names them as `@<number>`; a gateway without
+   * mentions sends the text as it is.
+   */
+  mentions?: string[];
 }
 
 export interface SendOptions {

@@ -1,5 +1,9 @@
+import { sleep } from '../sleep';
+import type { GatewayStatus } from './gateway';
 import {
   type Gateway,
+  type GatewayContact,
+  type GatewayGroup,
   GatewayNotConfiguredError,
   GatewayRateLimitedError,
   GatewayRejectedError,
@@ -35,15 +39,6 @@ type Json = Record<string, unknown>;
 
 function isJsonObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function parseJson(text: string): Json | null {
-  try {
-    const value: unknown = JSON.parse(text);
-    return isJsonObject(value) ? value : null;
-  } catch {
-    return null;
-  }
 }
 
 /** A short, single-line description of a failed response: the provider's message plus any field errors. */
@@ -107,18 +102,24 @@ export function createWasenderGateway(options: WasenderGatewayOptions): Gateway 
   const token = options.apiToken?.trim() ?? '';
   const configured = token !== '';
   const url = wasenderSendUrl(options.baseUrl);
+  const apiBase = url.slice(0, -'/send-message'.length);
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const { timeoutMs } = options;
   const safe = (text: string) => redact(text, [token, options.apiToken]);
 
-  async function sendText(input: SendTextInput, opts: SendOptions = {}): Promise<SendResult> {
+  /**
+   * One request to the API: answers the parsed body of a 2xx answer, throws the classified gateway
+   * error otherwise. `acceptUnreadBody`: a 2xx whose body could not be read counts as accepted (sends:
+   * reporting a failure would invite a double send).
+   */
+  async function request(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    opts: SendOptions,
+    acceptUnreadBody = false,
+  ): Promise<{ value: unknown; json: Json | null }> {
     if (!configured) throw new GatewayNotConfiguredError(NAME);
-    const to = input.to.trim();
-    if (!E164.test(to) && !to.includes('@')) {
-      throw new GatewayRejectedError(NAME, null, 'recipient must be an E.164 number with a leading +');
-    }
-    if (input.text.trim() === '') throw new GatewayRejectedError(NAME, null, 'text is empty');
-
     // A caller's abort is not a gateway failure: it propagates as the caller's own reason.
     opts.signal?.throwIfAborted();
     const timeout = AbortSignal.timeout(timeoutMs);
@@ -143,14 +144,14 @@ export function createWasenderGateway(options: WasenderGatewayOptions): Gateway 
 
     let response: Response;
     try {
-      response = await fetchImpl(url, {
-        method: 'POST',
+      response = await fetchImpl(`${apiBase}${path}`, {
+        method,
         headers: {
           Authorization: `Bearer ${token}`,
-          'Content-Type': 'application/json',
           Accept: 'application/json',
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
         },
-        body: JSON.stringify({ to, text: input.text }),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal,
       });
     } catch (error) {
@@ -161,11 +162,11 @@ export function createWasenderGateway(options: WasenderGatewayOptions): Gateway 
     try {
       bodyText = await response.text();
     } catch (error) {
-      // With a 2xx status line the message was accepted; reporting a failure would invite a double send.
-      if (response.ok) return { providerId: null };
+      if (response.ok && acceptUnreadBody) return { value: null, json: null };
       throw failure(error);
     }
-    const json = parseJson(bodyText);
+    const value = parseAny(bodyText);
+    const json = isJsonObject(value) ? value : null;
     const reason = () => safe(describeFailure(response.status, response.statusText, json));
 
     if (response.status === 429) {
@@ -185,8 +186,154 @@ export function createWasenderGateway(options: WasenderGatewayOptions): Gateway 
     if (!response.ok) throw new GatewayRejectedError(NAME, response.status, reason());
     // The API can report a failure inside a 2xx body.
     if (json?.success === false) throw new GatewayRejectedError(NAME, response.status, reason());
+    return { value, json };
+  }
+
+  async function sendText(input: SendTextInput, opts: SendOptions = {}): Promise<SendResult> {
+    if (!configured) throw new GatewayNotConfiguredError(NAME);
+    const to = input.to.trim();
+    if (!E164.test(to) && !to.includes('@')) {
+      throw new GatewayRejectedError(NAME, null, 'recipient must be an E.164 number with a leading +');
+    }
+    if (input.text.trim() === '') throw new GatewayRejectedError(NAME, null, 'text is empty');
+    const mentions = input.mentions?.filter((m) => m.trim() !== '') ?? [];
+    const body = { to, text: input.text, ...(mentions.length ? { mentions } : {}) };
+    const { json } = await request('POST', '/send-message', body, opts, true);
     return { providerId: msgIdFrom(json) };
   }
 
-  return { name: NAME, configured, sendText };
+  /** `GET /api/status`: a bare `{ status }` (connected, connecting, need_scan, logged_out, expired, ...). */
+  async function status(opts: SendOptions = {}): Promise<GatewayStatus> {
+    const { json } = await request('GET', '/status', undefined, opts);
+    const raw = typeof json?.status === 'string' ? json.status.slice(0, 50) : null;
+    return { state: sessionState(raw), detail: { sessionStatus: raw } };
+  }
+
+  /**
+   * `GET /api/groups`, then each group's `GET /api/groups/{jid}/participants` one after another (the
+   * participants endpoint allows about 10 calls a minute: a 429 is waited out while the caller's
+   * signal allows, up to PARTICIPANT_RETRIES times per group).
+   */
+  async function listGroups(opts: SendOptions = {}): Promise<GatewayGroup[]> {
+    const { value } = await request('GET', '/groups', undefined, opts);
+    const groups: GatewayGroup[] = [];
+    for (const item of listOf(value, 'groups')) {
+      if (!isJsonObject(item)) continue;
+      const id = stringOf(item.id) ?? stringOf(item.jid);
+      if (!id?.endsWith('@g.us')) continue;
+      const name = stringOf(item.name) ?? stringOf(item.subject);
+      let participants = Array.isArray(item.participants) ? parseParticipants(item.participants) : null;
+      if (participants === null) {
+        const path = `/groups/${encodeURIComponent(id)}/participants`;
+        const answer = await withRateLimitWaits(() => request('GET', path, undefined, opts), opts);
+        participants = parseParticipants(listOf(answer.value, 'participants'));
+      }
+      groups.push({ id, name: name ? name.slice(0, 200) : null, participants });
+    }
+    return groups;
+  }
+
+  /** `GET /api/contacts`: `{ success, data: [...] }`, `{ contacts: [...] }` or a bare list. */
+  async function listContacts(opts: SendOptions = {}): Promise<GatewayContact[]> {
+    const { value } = await request('GET', '/contacts', undefined, opts);
+    const out: GatewayContact[] = [];
+    for (const item of listOf(value, 'contacts')) {
+      if (!isJsonObject(item)) continue;
+      const phone =
+        phoneOfJid(stringOf(item.id)) ?? phoneOfJid(stringOf(item.jid)) ?? phoneOfJid(stringOf(item.phone));
+      if (!phone) continue;
+      const name = stringOf(item.name) ?? stringOf(item.notify) ?? stringOf(item.verifiedName);
+      const picture = stringOf(item.imgUrl) ?? stringOf(item.profilePicture);
+      out.push({
+        phone,
+        name: name ? name.slice(0, 200) : null,
+        pictureUrl: picture && /^https?:\/\//i.test(picture) && picture.length <= 2000 ? picture : null,
+      });
+    }
+    return out;
+  }
+
+  return { name: NAME, configured, sendText, status, listGroups, listContacts };
+}
+
+/** Rate-limit answers of one listing call waited out, while the caller's signal allows. */
+const PARTICIPANT_RETRIES = 3;
+const MAX_LISTING_WAIT_MS = 65_000;
+
+async function withRateLimitWaits<T>(call: () => Promise<T>, opts: SendOptions): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!(err instanceof GatewayRateLimitedError) || attempt >= PARTICIPANT_RETRIES) throw err;
+      if (err.retryAfterMs > MAX_LISTING_WAIT_MS) throw err;
+      await sleep(err.retryAfterMs, opts.signal);
+      opts.signal?.throwIfAborted();
+    }
+  }
+}
+
+const CONNECTED = new Set(['connected']);
+const DISCONNECTED = new Set(['disconnected', 'connecting', 'need_scan', 'logged_out', 'expired']);
+
+function sessionState(raw: string | null): GatewayStatus['state'] {
+  if (raw === null) return 'unknown';
+  const s = raw.toLowerCase();
+  if (CONNECTED.has(s)) return 'connected';
+  if (DISCONNECTED.has(s)) return 'disconnected';
+  return 'unknown';
+}
+
+function parseAny(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/** The list in a listing answer: `data` (a list, or an object holding `key`), `key`, or a bare list. */
+function listOf(value: unknown, key: string): unknown[] {
+  if (Array.isArray(value)) return value;
+  if (!isJsonObject(value)) return [];
+  const data = value.data;
+  if (Array.isArray(data)) return data;
+  if (isJsonObject(data) && Array.isArray(data[key])) return data[key] as unknown[];
+  if (Array.isArray(value[key])) return value[key] as unknown[];
+  return [];
+}
+
+const LONE_SURROGATES = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+function stringOf(v: unknown): string | null {
+  if (typeof v !== 'string') return null;
+  // Postgres text refuses NUL; a lone surrogate is not text.
+  const s = v.replaceAll('\u0000', '').replace(LONE_SURROGATES, '\uFFFD').trim();
+  return s === '' ? null : s;
+}
+
+/** `+<digits>` from a phone JID (`123@s.whatsapp.net`, `123:4@s.whatsapp.net`) or plain digits; null for LIDs. */
+function phoneOfJid(jid: string | null): string | null {
+  if (!jid) return null;
+  const [user, server] = jid.split('@');
+  if (server !== undefined && server !== 's.whatsapp.net' && server !== 'c.us') return null;
+  const digits = (user ?? '').split(':')[0]!.replace(/^\+/, '');
+  const phone = `+${digits}`;
+  return E164.test(phone) ? phone : null;
+}
+
+function parseParticipants(list: unknown[]): GatewayGroup['participants'] {
+  const out: GatewayGroup['participants'] = [];
+  const seen = new Set<string>();
+  for (const p of list) {
+    if (!isJsonObject(p)) continue;
+    const jid = stringOf(p.id) ?? stringOf(p.jid);
+    if (!jid || jid.length > 200 || seen.has(jid)) continue;
+    seen.add(jid);
+    const phone = phoneOfJid(jid) ?? phoneOfJid(stringOf(p.phoneNumber)) ?? phoneOfJid(stringOf(p.pn));
+    const admin =
+      p.admin === 'admin' || p.admin === 'superadmin' || p.isAdmin === true || p.isSuperAdmin === true;
+    out.push({ jid, phone, admin });
+  }
+  return out;
 }

@@ -1,5 +1,6 @@
 import { type PipelineDeps, QUEUE_REPLY } from '../conversation/deps';
 import * as dq from '../db/queries/dead-letters';
+import * as gq from '../db/queries/groups';
 import * as sq from '../db/queries/system';
 import { gatewayPhoneToE164 } from '../phone';
 import { createInboundWriter, type InboundWriter } from './inbound-writer';
@@ -153,7 +154,7 @@ async function deadLetter(
 class Duplicate extends Error {}
 
 async function ingestMessage(deps: PipelineDeps, item: WebhookMessageItem): Promise<IngestOutcome> {
-  if (item.isGroup) return { kind: 'ignored', reason: 'group chat' };
+  if (item.isGroup) return ingestGroupMessage(deps, item);
   if (item.isBroadcast) return { kind: 'ignored', reason: 'broadcast' };
   if (item.isNewsletter) return { kind: 'ignored', reason: 'newsletter' };
   if (item.isProtocol) return { kind: 'ignored', reason: 'protocol message' };
@@ -167,6 +168,28 @@ async function ingestMessage(deps: PipelineDeps, item: WebhookMessageItem): Prom
     if (err instanceof Duplicate) return { kind: 'duplicate' };
     throw err;
   }
+}
+
+/**
+ * A message in a WhatsApp group: never answered by the bot (no conversation, no reply job). A
+ * member's message is stored for agents (`groups.messages`) while the `storeGroupMessages` setting
+ * is on; otherwise, and for the business's own group messages, nothing is stored.
+ */
+async function ingestGroupMessage(deps: PipelineDeps, item: WebhookMessageItem): Promise<IngestOutcome> {
+  if (item.fromMe || item.isProtocol || !deps.settings.storeGroupMessages)
+    return { kind: 'ignored', reason: 'group chat' };
+  const phone = item.phone ? gatewayPhoneToE164(item.phone) : null;
+  const stored = await gq.insertGroupMessage(deps.db, {
+    groupJid: item.chatJid,
+    providerMessageId: item.providerId,
+    senderPhone: phone,
+    senderLid: item.lid,
+    senderName: item.pushName,
+    type: item.type,
+    body: item.text,
+    sentAt: item.timestamp,
+  });
+  return stored ? { kind: 'ignored', reason: 'group chat (stored)' } : { kind: 'duplicate' };
 }
 
 /**

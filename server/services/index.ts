@@ -12,6 +12,8 @@ import { type CannedResponsesService, createCannedResponsesService } from './can
 import { type ConversationsService, createConversationsService } from './conversations';
 import { type CrmService, createCrmService } from './crm';
 import { createDeadLettersService, type DeadLettersService } from './dead-letters';
+import { createGatewaySyncService, type GatewaySyncService } from './gateway-sync';
+import { createGroupsService, type GroupsService } from './groups';
 import { createInboxService, type InboxService } from './inbox';
 import { createKnowledgeService, type KnowledgeService } from './knowledge';
 import { createLeadsService, type LeadsService } from './leads';
@@ -55,6 +57,10 @@ export interface Services {
   cannedResponses: CannedResponsesService;
   /** Which conversations a caller may see (AGENT_VISIBILITY). */
   visibility: Visibility;
+  /** WhatsApp groups: sync, send now, at a time or as a campaign, members' messages. */
+  groups: GroupsService;
+  /** Background imports from the gateway (groups, contacts) with their progress. */
+  gatewaySync: GatewaySyncService;
 }
 
 /** The infrastructure the services run on, built by the runtime. */
@@ -89,10 +95,18 @@ export function createServices(deps: ServicesDeps): Services {
       : undefined;
   const auth = createAuthService({ db, staff: staffAuth });
   const visibility = createVisibility({ db, agentVisibility: config.inbox.agentVisibility });
+  const gatewaySync = createGatewaySyncService({ db, queue: pipeline.queue, gateway: pipeline.gateway });
   return {
     auth,
     system: createSystemService({
-      probe: systemProbe({ database, queue: pipeline.queue, knowledge: deps.knowledge, config, model }),
+      probe: systemProbe({
+        database,
+        queue: pipeline.queue,
+        knowledge: deps.knowledge,
+        config,
+        model,
+        gateway: pipeline.gateway,
+      }),
       flags: integrationFlags(config),
       persona: pipeline.persona,
       model,
@@ -120,6 +134,7 @@ export function createServices(deps: ServicesDeps): Services {
       defaults: {
         replyQuietMs: config.pipeline.replyQuietMs,
         humanQuietMinutes: config.pipeline.humanQuietMinutes,
+        storeGroupMessages: false,
       },
       live: deps.live,
     }),
@@ -139,5 +154,7 @@ export function createServices(deps: ServicesDeps): Services {
     }),
     cannedResponses: createCannedResponsesService({ db }),
     visibility,
+    groups: createGroupsService({ db, queue: pipeline.queue, gateway: pipeline.gateway, sync: gatewaySync }),
+    gatewaySync,
   };
 }

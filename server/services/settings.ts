@@ -15,7 +15,10 @@ export interface SettingsService {
 const KEYS: Record<keyof TBotSettings, string> = {
   replyQuietMs: 'bot.reply_quiet_ms',
   humanQuietMinutes: 'bot.human_quiet_minutes',
+  storeGroupMessages: 'groups.store_messages',
 };
+
+type NumberSetting = 'replyQuietMs' | 'humanQuietMinutes';
 
 /**
  * Run-time settings: the environment gives the defaults, the settings table overrides them. This
@@ -36,11 +39,16 @@ export function createSettingsService(deps: {
       .from(settings)
       .where(inArray(settings.key, Object.values(KEYS)));
     const stored = new Map(rows.map((r) => [r.key, r.value]));
-    const value = (field: keyof TBotSettings) => {
+    const value = (field: NumberSetting) => {
       const v = stored.get(KEYS[field]);
       return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : defaults[field];
     };
-    live.update({ replyQuietMs: value('replyQuietMs'), humanQuietMinutes: value('humanQuietMinutes') });
+    const flag = stored.get(KEYS.storeGroupMessages);
+    live.update({
+      replyQuietMs: value('replyQuietMs'),
+      humanQuietMinutes: value('humanQuietMinutes'),
+      storeGroupMessages: typeof flag === 'boolean' ? flag : defaults.storeGroupMessages,
+    });
   }
 
   return {
@@ -50,7 +58,7 @@ export function createSettingsService(deps: {
       return { ...live.get() };
     },
     async updateBot(input, caller) {
-      const entries = Object.entries(input) as Array<[keyof TBotSettings, number]>;
+      const entries = Object.entries(input) as Array<[keyof TBotSettings, number | boolean]>;
       await db
         .insert(settings)
         .values(entries.map(([field, value]) => ({ key: KEYS[field], value, updatedBy: caller.id })))

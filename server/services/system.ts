@@ -5,6 +5,7 @@ import type { Database } from '../db/client';
 import { countOpenDeadLetters } from '../db/queries/dead-letters';
 import * as systemQueries from '../db/queries/system';
 import { subscriptionHealth } from '../db/queries/webhooks';
+import type { Gateway, GatewayStatus } from '../integrations/gateway';
 import { createOpenAICheck } from '../integrations/openai-check';
 import type { JobQueue } from '../jobs/queue';
 import type { Knowledge } from '../knowledge';
@@ -27,6 +28,8 @@ export interface SystemProbe {
   sendQueue(): Promise<SendQueueStatus>;
   /** The knowledge base's retrieval mode and document counts (see server/knowledge). */
   knowledge(): Promise<TSystemStatus['knowledge']>;
+  /** The gateway's live session status; null when the gateway cannot report it or is not configured. */
+  gatewayStatus?: ((opts: { signal: AbortSignal }) => Promise<GatewayStatus>) | null;
   /** A cheap live call to OpenAI (listing models); null when no key is configured. */
   checkOpenAI: (() => Promise<{ ok: boolean; detail: string }>) | null;
 }
@@ -38,8 +41,10 @@ export function systemProbe(deps: {
   knowledge: Pick<Knowledge, 'status'>;
   config: Config;
   model: string;
+  gateway?: Gateway;
 }): SystemProbe {
-  const { database, queue, config } = deps;
+  const { database, queue, config, gateway } = deps;
+  const status = gateway?.configured ? gateway.status?.bind(gateway) : undefined;
   const { db } = database;
   return {
     databaseMode: database.mode,
@@ -62,6 +67,7 @@ export function systemProbe(deps: {
       const status = row?.value.status;
       return row && typeof status === 'string' ? { status, at: row.updatedAt } : null;
     },
+    gatewayStatus: status ? (opts) => status(opts) : null,
     checkOpenAI: config.openai.apiKey
       ? createOpenAICheck({ apiKey: config.openai.apiKey, baseUrl: config.openai.baseUrl, model: deps.model })
       : null,
@@ -99,6 +105,9 @@ export const VERSION = '0.1.0';
  * to 20 s) instead of failing it, so an unbounded ping would leave /ready hanging through an outage.
  */
 const PROBE_TIMEOUT_MS = 3000;
+/** How long the gateway's live status answers for, and how long one check may take. */
+export const GATEWAY_STATUS_TTL_MS = 30_000;
+const GATEWAY_STATUS_TIMEOUT_MS = 5000;
 /** How long an OpenAI check answers for, so the status page does not call OpenAI on every view. */
 const OPENAI_CHECK_TTL_MS = 60_000;
 
@@ -203,6 +212,23 @@ export function createSystemService(deps: {
       )
     : null;
 
+  const gatewayStatus = probe.gatewayStatus;
+  const gatewayCheck = gatewayStatus
+    ? cached(async (): Promise<{ status: GatewayStatus; reason: string | null }> => {
+        const signal = AbortSignal.timeout(GATEWAY_STATUS_TIMEOUT_MS);
+        try {
+          return { status: await gatewayStatus({ signal }), reason: null };
+        } catch (err) {
+          const reason = signal.aborted
+            ? `The gateway did not answer within ${GATEWAY_STATUS_TIMEOUT_MS / 1000} s`
+            : err instanceof Error
+              ? err.message.slice(0, 300)
+              : 'The gateway status check failed';
+          return { status: { state: 'unknown', detail: {} }, reason };
+        }
+      }, GATEWAY_STATUS_TTL_MS)
+    : null;
+
   const sendQueue = () => within<SendQueueStatus | null>(probe.sendQueue(), PROBE_TIMEOUT_MS, null);
 
   async function ready() {
@@ -214,12 +240,13 @@ export function createSystemService(deps: {
     integrations,
     ready,
     async status() {
-      const [{ database: db, queue }, backlog, session, openai, deadLetters] = await Promise.all([
+      const [{ database: db, queue }, backlog, session, openai, deadLetters, live] = await Promise.all([
         Promise.all([pingDatabase(), pingQueue()]).then(([database, queue]) => ({ database, queue })),
         within(probe.queueBacklog(), PROBE_TIMEOUT_MS, null),
         within(probe.sessionStatus(), PROBE_TIMEOUT_MS, null),
         openaiCheck ? openaiCheck() : Promise.resolve(null),
         within<number | null>(probe.openDeadLetters(), PROBE_TIMEOUT_MS, null),
+        gatewayCheck ? gatewayCheck() : Promise.resolve(null),
       ]);
       const sends = await sendQueue();
       const hooks = await within<{ disabled: number; failing: number } | null>(
@@ -240,7 +267,8 @@ export function createSystemService(deps: {
         i.openai.configured &&
         openai?.value.ok === true &&
         i.wasender.configured &&
-        i.webhook.configured;
+        i.webhook.configured &&
+        live?.value.status.state !== 'disconnected';
       return {
         status: ok ? 'ok' : 'degraded',
         version: VERSION,
@@ -264,6 +292,14 @@ export function createSystemService(deps: {
           configured: i.wasender.configured,
           sessionStatus: session?.status ?? null,
           sessionStatusAt: session?.at ?? null,
+          live: live
+            ? {
+                state: live.value.status.state,
+                detail: live.value.status.detail,
+                reason: live.value.reason,
+                checkedAt: live.at,
+              }
+            : null,
         },
         integrations: i,
         persona: { name: persona.name, model },

@@ -5,6 +5,7 @@ import { campaignsRouter } from './routers/campaigns';
 import { cannedResponsesRouter } from './routers/canned-responses';
 import { conversationsRouter } from './routers/conversations';
 import { crmRouter } from './routers/crm';
+import { groupsRouter } from './routers/groups';
 import { keysRouter } from './routers/keys';
 import { knowledgeRouter } from './routers/knowledge';
 import { leadsRouter } from './routers/leads';
@@ -26,6 +27,7 @@ export const appRouter = router({
   staff: staffRouter,
   knowledge: knowledgeRouter,
   cannedResponses: cannedResponsesRouter,
+  groups: groupsRouter,
 });
 
 export type AppRouter = typeof appRouter;

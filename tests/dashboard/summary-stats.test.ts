@@ -392,7 +392,12 @@ describe('stats.systemStatus', () => {
     const before = await t.caller('agent').stats.systemStatus();
     expect(before.openai).toMatchObject({ configured: true, reachable: true });
     expect(before.openai.checkedAt).toBeInstanceOf(Date);
-    expect(before.gateway).toEqual({ configured: false, sessionStatus: null, sessionStatusAt: null });
+    expect(before.gateway).toEqual({
+      configured: false,
+      sessionStatus: null,
+      sessionStatusAt: null,
+      live: null,
+    });
     expect(before.database.reachable).toBe(true);
     expect(before.queue.reachable).toBe(true);
 

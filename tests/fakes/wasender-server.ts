@@ -14,6 +14,12 @@ import { closeServer, listenOnLoopback, readBody, sendJson } from './http';
  * - `script(...)` queues behaviours for the next send requests, one per request.
  * - `setRatePerSecond(n)` enforces n accepted sends per sliding second; extra sends get 429 with
  *   `retry_after` (seconds) and are recorded in `rejected`.
+ * - A send's `mentions` (participant JIDs, group messages) are recorded with it.
+ * - `GET /api/status`: `{ status }` as set by `setSessionStatus` (default `connected`).
+ * - `GET /api/groups`: `{ success, data: [{ id, name, imgUrl }] }` from `setGroups`;
+ *   `GET /api/groups/{jid}/participants`: `{ success, data: [{ id, admin }] }` (404 for an unknown group).
+ * - `GET /api/contacts`: `{ success, data: [...] }`, the objects given to `setContacts` as they are.
+ * - Every listing or status request is recorded in `reads` (method and path).
  */
 
 export interface FakeWasenderStep {
@@ -44,6 +50,14 @@ export interface FakeWasenderSend {
   text: string;
   at: number;
   msgId: number;
+  /** Participant JIDs the send mentioned, when it named any. */
+  mentions?: string[];
+}
+
+export interface FakeWasenderGroup {
+  id: string;
+  name: string | null;
+  participants: Array<{ id: string; admin?: 'admin' | 'superadmin' | null }>;
 }
 
 export interface FakeWasenderRejection {
@@ -75,14 +89,22 @@ export interface FakeWasender {
   rejected: FakeWasenderRejection[];
   /** Every request that reached `/api/send-message`, in order. */
   requests: FakeWasenderRequest[];
+  /** Status and listing requests (`GET /api/status`, `/api/groups…`, `/api/contacts`), in order. */
+  reads: Array<{ path: string; at: number; authorized: boolean }>;
   script(...steps: FakeWasenderStep[]): void;
+  setSessionStatus(status: string): void;
+  setGroups(groups: FakeWasenderGroup[]): void;
+  /** Contact objects as WaSender lists them (`id`, `name`, `notify`, `verifiedName`, `imgUrl`, ...). */
+  setContacts(contacts: Array<Record<string, unknown>>): void;
   setRatePerSecond(perSecond: number | null): void;
   /** Resolves with a copy of `sent` once it holds at least n sends; rejects after timeoutMs. */
   waitForSends(n: number, timeoutMs?: number): Promise<FakeWasenderSend[]>;
   close(): Promise<void>;
 }
 
-function parseSend(raw: string): { to: string; text: string } | { errors: Record<string, string[]> } {
+function parseSend(
+  raw: string,
+): { to: string; text: string; mentions?: string[] } | { errors: Record<string, string[]> } {
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -95,8 +117,16 @@ function parseSend(raw: string): { to: string; text: string } | { errors: Record
   if (typeof body.text !== 'string' || body.text === '') {
     errors.text = ['The text field is required when no media is present.'];
   }
+  if (body.mentions !== undefined) {
+    const ok = Array.isArray(body.mentions) && body.mentions.every((m) => typeof m === 'string');
+    if (!ok) errors.mentions = ['The mentions must be an array of strings.'];
+  }
   if (Object.keys(errors).length > 0) return { errors };
-  return { to: body.to as string, text: body.text as string };
+  return {
+    to: body.to as string,
+    text: body.text as string,
+    ...(body.mentions === undefined ? {} : { mentions: body.mentions as string[] }),
+  };
 }
 
 export async function startFakeWasender(options: FakeWasenderOptions = {}): Promise<FakeWasender> {
@@ -110,6 +140,46 @@ export async function startFakeWasender(options: FakeWasenderOptions = {}): Prom
   let ratePerSecond = options.ratePerSecond ?? null;
   let nextMsgId = options.firstMsgId ?? 100_000;
   let closed = false;
+  const reads: Array<{ path: string; at: number; authorized: boolean }> = [];
+  let sessionStatus = 'connected';
+  let groups: FakeWasenderGroup[] = [];
+  let contactList: Array<Record<string, unknown>> = [];
+
+  function handleRead(req: IncomingMessage, res: ServerResponse, path: string): boolean {
+    const authorized = req.headers.authorization === `Bearer ${token}`;
+    const known =
+      path === '/api/status' ||
+      path === '/api/groups' ||
+      path === '/api/contacts' ||
+      /^\/api\/groups\/[^/]+\/participants$/.test(path);
+    if (!known) return false;
+    req.resume();
+    reads.push({ path, at: Date.now(), authorized });
+    if (!authorized) {
+      sendJson(res, 401, { success: false, message: 'API key is required' });
+      return true;
+    }
+    if (path === '/api/status') {
+      sendJson(res, 200, { status: sessionStatus });
+    } else if (path === '/api/groups') {
+      sendJson(res, 200, {
+        success: true,
+        data: groups.map((g) => ({ id: g.id, name: g.name, imgUrl: null })),
+      });
+    } else if (path === '/api/contacts') {
+      sendJson(res, 200, { success: true, data: contactList });
+    } else {
+      const jid = decodeURIComponent(path.split('/')[3] ?? '');
+      const group = groups.find((g) => g.id === jid);
+      if (!group) sendJson(res, 404, { success: false, message: 'Group not found' });
+      else
+        sendJson(res, 200, {
+          success: true,
+          data: group.participants.map((p) => ({ id: p.id, admin: p.admin ?? null })),
+        });
+    }
+    return true;
+  }
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -199,7 +269,13 @@ export async function startFakeWasender(options: FakeWasenderOptions = {}): Prom
       return;
     }
     const msgId = step?.msgId ?? nextMsgId++;
-    const record: FakeWasenderSend = { to: input.to, text: input.text, at: now, msgId };
+    const record: FakeWasenderSend = {
+      to: input.to,
+      text: input.text,
+      at: now,
+      msgId,
+      ...(input.mentions ? { mentions: input.mentions } : {}),
+    };
     sent.push(record);
     events.emit('send', record);
     sendJson(res, step?.status ?? 200, {
@@ -216,6 +292,7 @@ export async function startFakeWasender(options: FakeWasenderOptions = {}): Prom
       });
       return;
     }
+    if (req.method === 'GET' && handleRead(req, res, path ?? '/')) return;
     req.resume();
     sendJson(res, 404, { success: false, message: 'Not found' });
   });
@@ -228,8 +305,18 @@ export async function startFakeWasender(options: FakeWasenderOptions = {}): Prom
     sent,
     rejected,
     requests,
+    reads,
     script(...next) {
       steps.push(...next);
+    },
+    setSessionStatus(status) {
+      sessionStatus = status;
+    },
+    setGroups(list) {
+      groups = list;
+    },
+    setContacts(list) {
+      contactList = list;
     },
     setRatePerSecond(perSecond) {
       if (perSecond !== null && !(Number.isInteger(perSecond) && perSecond > 0)) {

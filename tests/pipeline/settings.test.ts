@@ -12,10 +12,15 @@ afterAll(() => h?.closeAll());
 describe('bot.settings', () => {
   it('shows the defaults from the environment; an admin changes them and the pipeline follows', async () => {
     const admin = h.caller('admin');
-    expect(await admin.bot.settings()).toEqual({ replyQuietMs: 0, humanQuietMinutes: 30 });
+    expect(await admin.bot.settings()).toEqual({
+      replyQuietMs: 0,
+      humanQuietMinutes: 30,
+      storeGroupMessages: false,
+    });
     expect(await admin.bot.updateSettings({ humanQuietMinutes: 5 })).toEqual({
       replyQuietMs: 0,
       humanQuietMinutes: 5,
+      storeGroupMessages: false,
     });
 
     // A takeover now schedules the bot's return 5 minutes later, not 30.

@@ -23,6 +23,7 @@ export const contactColumns = {
   phone: contacts.phone,
   name: contacts.name,
   pushName: contacts.pushName,
+  pictureUrl: contacts.pictureUrl,
   email: contacts.email,
   company: contacts.company,
   position: contacts.position,
@@ -379,4 +380,33 @@ export async function setContactNameIfEmpty(db: DbOrTx, contactId: string, name:
     .update(contacts)
     .set({ name })
     .where(and(eq(contacts.id, contactId), isNull(contacts.name)));
+}
+
+/**
+ * Imports names and pictures from the gateway's contact list: a new phone becomes a contact with
+ * source 'gateway'; a known one only gets the fields it lacks (an empty name, no picture), so nothing
+ * a person entered is overwritten. Deleted contacts are left alone. Phones must be unique in `rows`.
+ */
+export async function fillContactsFromGateway(
+  db: DbOrTx,
+  rows: Array<{ phone: string; name: string | null; pictureUrl: string | null }>,
+): Promise<{ created: number; updated: number }> {
+  if (rows.length === 0) return { created: 0, updated: 0 };
+  const result = await db
+    .insert(contacts)
+    .values(rows.map((r) => ({ phone: r.phone, name: r.name, pictureUrl: r.pictureUrl, source: 'gateway' })))
+    .onConflictDoUpdate({
+      target: contacts.phone,
+      set: {
+        name: sql`coalesce(nullif(btrim(${contacts.name}), ''), excluded.name)`,
+        pictureUrl: sql`coalesce(${contacts.pictureUrl}, excluded.picture_url)`,
+        updatedAt: sql`now()`,
+      },
+      setWhere: sql`${contacts.deletedAt} is null and (
+        (nullif(btrim(${contacts.name}), '') is null and excluded.name is not null)
+        or (${contacts.pictureUrl} is null and excluded.picture_url is not null))`,
+    })
+    .returning({ inserted: sql<boolean>`(xmax = 0)` });
+  const created = result.filter((r) => r.inserted).length;
+  return { created, updated: result.length - created };
 }

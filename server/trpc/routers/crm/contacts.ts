@@ -10,6 +10,8 @@ import {
   ZContactTagsInput,
   ZContactTagsResult,
   ZContactUpdateInput,
+  ZGatewaySync,
+  ZGatewaySyncStatusResult,
   ZImportPreview,
   ZImportResult,
   ZOk,
@@ -62,6 +64,20 @@ export const contactsRouter = router({
     .input(ZContactTagsInput)
     .output(ZContactTagsResult)
     .mutation(({ ctx, input }) => ctx.services.crm.contacts.removeTags(input)),
+  /**
+   * Imports names and profile pictures from the gateway's contact list in the background: new numbers
+   * become contacts with source 'gateway'; known ones only get an empty name or a missing picture
+   * filled. Answers the run (or the one already running); follow it with `syncStatus`.
+   */
+  syncFromGateway: adminProcedure
+    .meta({ openapi: { method: 'POST', path: '/contacts/sync' } })
+    .output(ZGatewaySync)
+    .mutation(({ ctx }) => ctx.services.gatewaySync.start('contacts', ctx.caller)),
+  /** The latest contact sync run with its progress, or null. */
+  syncStatus: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/contacts/sync' } })
+    .output(ZGatewaySyncStatusResult)
+    .query(({ ctx }) => ctx.services.gatewaySync.status('contacts')),
   /** CSV or pasted text: preview says what each row would become, commit creates the valid ones. */
   import: router({
     preview: authedProcedure
