@@ -23,7 +23,7 @@ import { parseCli } from './lib/command-line';
  */
 const cli = parseCli({
   usage:
-    'Usage: npm run bench -- [--quick] [--only webhook,pipeline,throughput,campaigns,trpc-read,memory,dashboard,sdk-types,sdk-size]',
+    'Usage: npm run bench -- [--quick] [--only webhook,pipeline,pipeline-knowledge,throughput,campaigns,trpc-read,memory,dashboard,sdk-types,sdk-size]',
   options: { quick: { type: 'boolean' }, only: { type: 'string' } },
 });
 const quick = cli.values.quick === true;
