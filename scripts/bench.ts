@@ -3,7 +3,7 @@ import { benchCampaigns } from './bench/campaigns';
 import { benchDashboard } from './bench/dashboard';
 import { machine, postgresVersion, type ScenarioResult } from './bench/lib';
 import { benchMemory } from './bench/memory';
-import { benchPipeline, benchWebhook } from './bench/pipeline';
+import { benchPipeline, benchPipelineKnowledge, benchWebhook } from './bench/pipeline';
 import { benchSdkSize } from './bench/sdk-size';
 import { benchSdkTypes } from './bench/sdk-types';
 import { benchStartup } from './bench/startup';
@@ -23,7 +23,7 @@ import { parseCli } from './lib/command-line';
  */
 const cli = parseCli({
   usage:
-    'Usage: npm run bench -- [--quick] [--only webhook,pipeline,throughput,campaigns,trpc-read,memory,dashboard,sdk-types,sdk-size]',
+    'Usage: npm run bench -- [--quick] [--only webhook,pipeline,pipeline-knowledge,throughput,campaigns,trpc-read,memory,dashboard,sdk-types,sdk-size]',
   options: { quick: { type: 'boolean' }, only: { type: 'string' } },
 });
 const quick = cli.values.quick === true;
@@ -34,7 +34,7 @@ type Run = () => Promise<ScenarioResult | ScenarioResult[]>;
 const scenarios: Array<[string, Run]> = [
   ['webhook', () => benchWebhook(pgUrl, quick)],
   ['pipeline', () => benchPipeline(pgUrl, quick)],
-  ['pipeline-knowledge', () => benchPipeline(pgUrl, quick, { knowledgePassages: 1000 })],
+  ['pipeline-knowledge', () => benchPipelineKnowledge(pgUrl, quick, 1000)],
   ['throughput', () => benchThroughput(pgUrl, quick)],
   ['campaigns', () => benchCampaigns(pgUrl, quick)],
   ['trpc-read', () => benchTrpcRead(pgUrl, quick)],

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import path from 'node:path';
 import autocannon from 'autocannon';
 import postgres from 'postgres';
 import { buildApp } from '../../server/app';
@@ -278,6 +279,30 @@ export async function startBenchServer(
       await app.close();
       await runtime.close();
       await db.drop();
+    },
+  };
+}
+
+/** The real server on a fresh embedded database (PGlite) in a temporary folder, in this process. */
+export async function startEmbeddedBenchServer(env: Record<string, string>, opts: { workers: boolean }) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wcb-bench-'));
+  const config = loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent', BOOTSTRAP_ADMIN_KEY: 'false', ...env });
+  const log = createLogger({ logLevel: 'silent' });
+  const runtime = await createRuntime({
+    config,
+    persona: loadPersona(config.personaPath),
+    log,
+    workers: opts.workers,
+  });
+  const app = await buildApp({ runtime, logger: log });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    runtime,
+    url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`,
+    async close() {
+      await app.close();
+      await runtime.close();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

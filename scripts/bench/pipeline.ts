@@ -12,6 +12,7 @@ import {
   type ScenarioResult,
   sleep,
   startBenchServer,
+  startEmbeddedBenchServer,
   summarize,
   webhookBody,
 } from './lib';
@@ -230,6 +231,147 @@ export async function benchPipeline(
       notes,
     },
   );
+}
+
+/**
+ * Pipeline overhead with knowledge retrieval on: two servers on the same database kind and the same
+ * fakes, one with a `passages`-passage knowledge base (embedded through the fake OpenAI embeddings),
+ * one without any, measured in alternating rounds with the same customer questions. On Postgres (no
+ * pgvector here) retrieval is lexical; on the embedded database (pgvector loaded) it is hybrid, with an
+ * embeddings call per reply. Judged: the p99 overhead with knowledge ≤ 200 ms in every round.
+ */
+export async function benchPipelineKnowledge(
+  pgUrl: string,
+  quick: boolean,
+  passages = 1000,
+): Promise<ScenarioResult[]> {
+  const AI_DELAY = 400;
+  const perRound = quick ? 9 : 30;
+  const roundsN = 5;
+  const out: ScenarioResult[] = [];
+  let n = 0;
+  for (const kind of ['postgres', 'embedded'] as const) {
+    const openai = await startFakeOpenAI({ delayMs: AI_DELAY, responder: knowledgeResponder });
+    const wasender = await startFakeWasender();
+    const env = {
+      WASENDER_WEBHOOK_SECRET: SECRET,
+      OPENAI_API_KEY: openai.apiKey,
+      OPENAI_BASE_URL: openai.url,
+      WASENDER_API_TOKEN: wasender.token,
+      WASENDER_BASE_URL: wasender.url,
+      REPLY_QUIET_MS: '0',
+      SEND_RATE_PER_MINUTE: '6000',
+    };
+    const start = () =>
+      kind === 'postgres'
+        ? startBenchServer(pgUrl, env, { workers: true })
+        : startEmbeddedBenchServer(env, { workers: true });
+    const servers: Array<Awaited<ReturnType<typeof start>>> = [];
+    const rounds: Array<{ baseline: number; subject: number }> = [];
+    const notes: string[] = [];
+    const all = { plain: [] as number[], knowledge: [] as number[] };
+    let retrieval = '?';
+    try {
+      const plain = await start();
+      servers.push(plain);
+      const withKb = await start();
+      servers.push(withKb);
+      const t0 = Date.now();
+      await loadKnowledge(withKb.runtime, passages);
+      retrieval = withKb.runtime.knowledge.retrieval();
+      notes.push(`${passages} passages stored and embedded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      // One warm-up customer each: first connections and compiled code are not what is measured.
+      await overheadRound(plain.url, wasender, AI_DELAY, 3, () => ++n);
+      await overheadRound(withKb.url, wasender, AI_DELAY, 3, () => ++n);
+      for (let r = 0; r < roundsN; r++) {
+        const a = await overheadRound(plain.url, wasender, AI_DELAY, perRound, () => ++n);
+        const b = await overheadRound(withKb.url, wasender, AI_DELAY, perRound, () => ++n);
+        all.plain.push(...a);
+        all.knowledge.push(...b);
+        rounds.push({ baseline: Math.max(1, percentile(a, 99)), subject: percentile(b, 99) });
+        notes.push(
+          `round ${r + 1}: p50/p99 overhead without knowledge ${fmt(a)}, with ${passages} passages ${fmt(b)}`,
+        );
+      }
+      const grounded = wasender.sent.filter((x) => x.text.startsWith('According to')).length;
+      notes.push(`${grounded} of ${wasender.sent.length} replies answered from a passage (both servers)`);
+    } catch (err) {
+      notes.push(`error: ${err instanceof Error ? err.message : String(err)}`.slice(0, 400));
+    } finally {
+      for (const s of servers.reverse()) await s.close().catch(() => {});
+      await openai.close();
+      await wasender.close();
+    }
+    out.push(
+      summarize(`pipeline overhead with a ${passages}-passage knowledge base, ${kind}`, {
+        metric:
+          'webhook → reply at gateway minus the 400 ms model time, p99 per round; with the knowledge base / ' +
+          'the same server kind without one, alternating',
+        unit: 'ms',
+        target: 'p99 overhead with knowledge ≤ 200 ms in every round',
+        rounds,
+        pass: (_median, rs) => rs.length === roundsN && rs.every((x) => x.subject <= 200),
+        notes,
+        table: {
+          title: `Pipeline overhead with knowledge retrieval, ${kind} (${retrieval} retrieval), ms`,
+          header: ['server', 'p50', 'p99', 'replies'],
+          rows: [
+            ['without knowledge', ...stats(all.plain)],
+            [`${passages} passages`, ...stats(all.knowledge)],
+          ],
+        },
+      }),
+    );
+  }
+  return out;
+}
+
+function fmt(xs: number[]) {
+  return `${percentile(xs, 50).toFixed(0)}/${percentile(xs, 99).toFixed(0)} ms`;
+}
+
+function stats(xs: number[]) {
+  return [percentile(xs, 50).toFixed(1), percentile(xs, 99).toFixed(1), String(xs.length)];
+}
+
+/** `count` customers, three at a time, each asking one question: overheads over the model time, ms. */
+async function overheadRound(
+  baseUrl: string,
+  wasender: { sent: Array<{ to: string; at: number }> },
+  aiDelayMs: number,
+  count: number,
+  next: () => number,
+): Promise<number[]> {
+  const overheads: number[] = [];
+  for (let i = 0; i < count; i += 3) {
+    await Promise.all(
+      [0, 1, 2].slice(0, count - i).map(async (k) => {
+        const n = next();
+        const phone = `1415557${String(1000 + n).padStart(4, '0')}`;
+        const t0 = Date.now();
+        const res = await fetch(`${baseUrl}/webhook`, {
+          method: 'POST',
+          headers: webhookHeaders(SECRET),
+          body: webhookBody(
+            phone,
+            `K${randomBytes(8).toString('hex')}${k}`,
+            QUESTIONS[n % QUESTIONS.length]!,
+          ),
+        });
+        await res.arrayBuffer();
+        for (;;) {
+          const hit = wasender.sent.find((s) => s.to === `+${phone}`);
+          if (hit) {
+            overheads.push(hit.at - t0 - aiDelayMs);
+            return;
+          }
+          if (Date.now() - t0 > 20_000) throw new Error('reply never arrived');
+          await sleep(2);
+        }
+      }),
+    );
+  }
+  return overheads;
 }
 
 /** Customer questions of the knowledge case: some answered by the loaded passages, some not. */

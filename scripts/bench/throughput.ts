@@ -1,19 +1,19 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { buildApp } from '../../server/app';
-import { loadConfig } from '../../server/config';
-import { createLogger } from '../../server/log';
-import { loadPersona } from '../../server/persona';
-import { createRuntime } from '../../server/runtime';
 import { startFakeOpenAI } from '../../tests/fakes/openai-server';
 import { startFakeWasender } from '../../tests/fakes/wasender-server';
 import { WEBHOOK_SECRET } from '../../tests/helpers/pipeline';
 import { deliverAll, inboundBurst, processFixture } from '../../tests/helpers/reliability';
 import { type ServerProcess, startServerProcess } from '../../tests/helpers/server-process';
 import { webhookHeaders } from '../lib/wasender-payloads';
-import { httpLoad, type ScenarioResult, sleep, startBenchServer, summarize, webhookBody } from './lib';
+import {
+  httpLoad,
+  type ScenarioResult,
+  sleep,
+  startBenchServer,
+  startEmbeddedBenchServer,
+  summarize,
+  webhookBody,
+} from './lib';
 
 const MODEL_MS = 20;
 /** A gateway that allows 200 sends a second (above the 100 a second SEND_RATE_PER_MINUTE used to stop at). */
@@ -185,7 +185,7 @@ async function benchAckRate(pgUrl: string, quick: boolean): Promise<ScenarioResu
           const server =
             db === 'postgres'
               ? await startBenchServer(pgUrl, env, { workers: flowing })
-              : await startEmbeddedServer(env, { workers: flowing });
+              : await startEmbeddedBenchServer(env, { workers: flowing });
           try {
             const tag = `A${++n}`;
             const load = await httpLoad({
@@ -238,29 +238,6 @@ async function benchAckRate(pgUrl: string, quick: boolean): Promise<ScenarioResu
       rows: table,
     },
   });
-}
-
-/** The real server on a fresh embedded database in a temporary folder, in this process. */
-async function startEmbeddedServer(env: Record<string, string>, opts: { workers: boolean }) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'wcb-bench-'));
-  const config = loadConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent', BOOTSTRAP_ADMIN_KEY: 'false', ...env });
-  const log = createLogger({ logLevel: 'silent' });
-  const runtime = await createRuntime({
-    config,
-    persona: loadPersona(config.personaPath),
-    log,
-    workers: opts.workers,
-  });
-  const app = await buildApp({ runtime, logger: log });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  return {
-    url: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`,
-    async close() {
-      await app.close();
-      await runtime.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 /** A `PROCESS_ROLE=worker` server (no HTTP host): started once it logs that its workers run. */

@@ -6,6 +6,7 @@ import * as q from '../db/queries/webhooks';
 import type { Db, DbOrTx } from '../db/types';
 import { postWebhook } from '../integrations/outbound-webhooks';
 import type { Logger } from '../logger';
+import { sleep } from '../sleep';
 import type { JobQueue } from './queue';
 
 /**
@@ -89,6 +90,9 @@ export const newWebhookId = () => `msg_${randomUUID().replaceAll('-', '')}`;
 
 export const wants = (events: string[], type: string) => events.includes('*') || events.includes(type);
 
+/** Least time between the starts of two fan-out rounds: a burst of events costs a round per this. */
+const FAN_OUT_SPACING_MS = 25;
+
 export function createOutboundWebhooks(deps: {
   db: Db;
   sql: postgres.Sql;
@@ -106,6 +110,7 @@ export function createOutboundWebhooks(deps: {
   let again = false;
   let stopped = false;
   let lastSweep = 0;
+  let lastRound = 0;
 
   async function enqueue(tx: DbOrTx, ids: string[]) {
     for (const deliveryId of ids) await queue.send<DeliverJob>(QUEUE_WEBHOOK_DELIVER, { deliveryId }, { tx });
@@ -181,7 +186,11 @@ export function createOutboundWebhooks(deps: {
 
   async function tick() {
     do {
+      // Events that arrive in quick succession share a round (one read while no subscription).
+      const wait = lastRound + FAN_OUT_SPACING_MS - Date.now();
+      if (wait > 0) await sleep(wait);
       again = false;
+      lastRound = Date.now();
       await fanOut();
       if (Date.now() - lastSweep > 60_000) {
         lastSweep = Date.now();

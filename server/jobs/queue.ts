@@ -172,6 +172,10 @@ export async function startJobQueue(
       // The fetch below is pg-boss's for its standard policies; keyed policies keep pg-boss's own.
       const keyed = queue?.policy === 'singleton' || queue?.policy === 'stately';
       const fetchSql = keyed ? null : fetchJobsSql(o.freshSeconds);
+      // Jobs that finish while a completion is being recorded are completed together by the next one.
+      const complete = groupedCompletions(async (ids) => {
+        await boss.complete(name, ids);
+      });
       const runner = createRunner({
         name,
         concurrency: Math.max(1, o.concurrency ?? 1),
@@ -194,9 +198,7 @@ export async function startJobQueue(
           const [row] = await database.sql.unsafe<Array<{ ms: number | null }>>(NEXT_DUE_SQL, [name]);
           return row?.ms == null ? null : Number(row.ms);
         },
-        complete: async (id) => {
-          await boss.complete(name, id);
-        },
+        complete,
         fail: async (id, err) => {
           await boss.fail(name, id, { message: err instanceof Error ? err.message : String(err) });
         },
@@ -287,8 +289,9 @@ interface Runner {
  * batches as large as the free slots; while the last fetch filled every free slot, more jobs may be
  * due, so the next fetch follows as soon as a job finishes. Once the queue is drained the runner
  * sleeps until it is woken (a job was enqueued), the next delayed job falls due, or the polling
- * interval passes. Each job is completed or failed on its own, and one running past its queue's
- * expiry is failed (pg-boss retries it) the way pg-boss's own workers do.
+ * interval passes. Finished jobs are completed in groups (see `groupedCompletions`), failed jobs one
+ * by one, and one running past its queue's expiry is failed (pg-boss retries it) the way pg-boss's
+ * own workers do.
  */
 function createRunner(p: {
   name: string;
@@ -395,6 +398,42 @@ function createRunner(p: {
       }
     },
   };
+}
+
+/** Most jobs one completion statement records. */
+const COMPLETION_BATCH = 200;
+
+/**
+ * Completions of one queue, recorded in as few statements as the load allows: the first finished
+ * job is recorded at the next turn of the event loop with any others finished by then; jobs that
+ * finish while a statement runs are gathered and recorded together when it returns. Each caller's
+ * promise settles with its own batch's statement, so a job counts as done only once its completion
+ * is stored. A statement that fails fails every job of its batch (their handlers' work is done; the
+ * jobs stay active until they expire and run again, as a lost completion did before).
+ */
+function groupedCompletions(record: (ids: string[]) => Promise<void>) {
+  let waiting: Array<{ id: string; resolve(): void; reject(err: unknown): void }> = [];
+  let busy = false;
+  async function drain() {
+    while (waiting.length) {
+      const batch = waiting.slice(0, COMPLETION_BATCH);
+      waiting = waiting.slice(batch.length);
+      try {
+        await record(batch.map((b) => b.id));
+        for (const b of batch) b.resolve();
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
+    busy = false;
+  }
+  return (id: string) =>
+    new Promise<void>((resolve, reject) => {
+      waiting.push({ id, resolve, reject });
+      if (busy) return;
+      busy = true;
+      setImmediate(() => void drain());
+    });
 }
 
 /** Rejects when the work outlasts the job's expiry (the work itself is not stopped). */

@@ -168,11 +168,17 @@ async function recordSent(deps: PipelineDeps, msg: SendRow, providerId: string |
           const row = await mq.findOutboundForSend(tx, msg.id);
           if (row && row.status !== 'pending' && row.gatewayMessageId === providerId) return;
         }
-        const status = await mq.markSent(tx, msg.id, providerId, at);
-        if (status === 'sent')
+        const marked = await mq.markSent(tx, msg.id, providerId, at);
+        if (marked?.status === 'sent')
           await recordEvents(tx, [
             { type: 'message.status', conversationId: msg.conversationId, messageId: msg.id, status: 'sent' },
           ]);
+        if (marked && !marked.earlyKept) {
+          // Nothing came early: the next part read with the update is still the one to send.
+          if (marked.nextPartId) await sendPart(tx, deps, marked.nextPartId);
+          return;
+        }
+        // Statuses came first (one may fail this part and the rest): apply them, then look again.
         await applyEarlyStatuses(tx, deps, {
           id: msg.id,
           providerMessageId: null,
@@ -196,11 +202,15 @@ async function scheduleNextPart(
 ) {
   if (!msg.replyGroup) return;
   const next = await mq.nextPart(tx, msg.replyGroup, msg.partIndex);
-  if (!next) return;
+  if (next) await sendPart(tx, deps, next.id);
+}
+
+/** Schedules a reply's next part, after the persona's delay between parts. */
+async function sendPart(tx: DbOrTx, deps: PipelineDeps, messageId: string) {
   const delay = deps.persona.replySplitting.delayMs;
   await deps.queue.send<SendJob>(
     QUEUE_SEND,
-    { messageId: next.id },
+    { messageId },
     { tx, ...(delay > 0 ? { startAfter: new Date(Date.now() + delay) } : {}) },
   );
 }

@@ -104,6 +104,39 @@ describe('draining a queue', () => {
   });
 });
 
+describe('completions', () => {
+  it('jobs finishing together are each completed once, in fewer statements than jobs, and run once', async () => {
+    const name = queueName('grouped');
+    await queue.define({ name, retryLimit: 3 });
+    const runs = new Map<number, number>();
+    await queue.work<{ i: number }>(
+      name,
+      { concurrency: 20, pollingIntervalSeconds: AN_HOUR },
+      async (job) => {
+        runs.set(job.data.i, (runs.get(job.data.i) ?? 0) + 1);
+        // Finish together: the completions of many jobs are due at the same moment.
+        await new Promise((r) => setTimeout(r, 10));
+      },
+    );
+    for (let i = 0; i < 60; i++) await queue.send(name, { i });
+    queue.wake(name);
+    const rows = await waitUntil(
+      'every job completed',
+      async () => {
+        const r = await t.runtime.database.sql<Array<{ state: string; completedOn: string }>>`
+          select state::text, completed_on::text as "completedOn" from pgboss.job where name = ${name}`;
+        return r.length === 60 && r.every((x) => x.state === 'completed') && r;
+      },
+      { timeoutMs: BOUND_MS },
+    );
+    expect([...runs.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect([...runs.values()].every((v) => v === 1)).toBe(true);
+    // completed_on is the statement's transaction time: jobs completed together share it.
+    const statements = new Set(rows.map((r) => r.completedOn)).size;
+    expect(statements).toBeLessThan(60);
+  });
+});
+
 describe('fresh jobs before a backlog', () => {
   it('jobs that fell due recently are started before jobs due for longer, whatever the order they were enqueued in', async () => {
     await fc.assert(

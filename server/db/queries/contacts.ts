@@ -1,16 +1,13 @@
-import { and, desc, eq, gte, inArray, isNull, lt, lte, type SQL, sql } from 'drizzle-orm';
+import { and, eq, gte, inArray, isNull, lt, lte, type SQL, sql } from 'drizzle-orm';
 import {
-  activities,
   contactActivityAt,
   contactIdentities,
   contactSearchText,
   contacts,
   conversations,
-  deals,
   type IdentityKind,
   type LeadStatus,
   type ScoreBreakdownItem,
-  tasks,
 } from '../../../drizzle';
 import type { DbOrTx } from '../types';
 import { afterKeyset, type Keyset, type KeyType, keysetOrder, keyText, likePattern } from './keyset';
@@ -346,33 +343,44 @@ export async function setOptOut(db: DbOrTx, contactId: string, optedOutAt: Date 
   return row !== undefined;
 }
 
-/** What the bot knows about a customer beyond the chat: open deals, pending tasks, recent activities. */
+/**
+ * What the bot knows about a customer beyond the chat: open deals, pending tasks, recent activities,
+ * read in one statement (each list as JSON).
+ */
 export async function crmContext(db: DbOrTx, contactId: string) {
-  const [openDeals, pendingTasks, recent] = await Promise.all([
-    db
-      .select({ title: deals.title, stage: deals.stage, value: deals.value, currency: deals.currency })
-      .from(deals)
-      .where(
-        and(
-          eq(deals.contactId, contactId),
-          isNull(deals.deletedAt),
-          sql`${deals.stage} not in ('won','lost')`,
-        ),
-      )
-      .limit(5),
-    db
-      .select({ title: tasks.title, dueAt: tasks.dueAt })
-      .from(tasks)
-      .where(and(eq(tasks.contactId, contactId), eq(tasks.status, 'open')))
-      .limit(5),
-    db
-      .select({ type: activities.type, summary: activities.summary, occurredAt: activities.occurredAt })
-      .from(activities)
-      .where(eq(activities.contactId, contactId))
-      .orderBy(desc(activities.occurredAt))
-      .limit(5),
-  ]);
+  const rows = await db.execute<{ deals: unknown; tasks: unknown; recent: unknown }>(sql`
+    select
+      (select coalesce(json_agg(d), '[]') from (
+        select title, stage, value::text as value, currency from deals
+        where contact_id = ${contactId} and deleted_at is null and stage not in ('won','lost')
+        limit 5) d) as deals,
+      (select coalesce(json_agg(t), '[]') from (
+        select title, due_at as "dueAt" from tasks
+        where contact_id = ${contactId} and status = 'open'
+        limit 5) t) as tasks,
+      (select coalesce(json_agg(a order by a."occurredAt" desc), '[]') from (
+        select type, summary, occurred_at as "occurredAt" from activities
+        where contact_id = ${contactId}
+        order by occurred_at desc
+        limit 5) a) as recent`);
+  const row = rows[0];
+  const openDeals = jsonList<{ title: string; stage: string; value: string; currency: string }>(row?.deals);
+  const pendingTasks = jsonList<{ title: string; dueAt: string | null }>(row?.tasks).map((t) => ({
+    title: t.title,
+    dueAt: t.dueAt === null ? null : new Date(t.dueAt),
+  }));
+  const recent = jsonList<{ type: string; summary: string; occurredAt: string }>(row?.recent).map((a) => ({
+    type: a.type,
+    summary: a.summary,
+    occurredAt: new Date(a.occurredAt),
+  }));
   return { openDeals, pendingTasks, recent };
+}
+
+/** A JSON array column: the driver gives JSON as text or as parsed values depending on its setup. */
+function jsonList<T>(raw: unknown): T[] {
+  const v = typeof raw === 'string' ? (JSON.parse(raw) as unknown) : raw;
+  return Array.isArray(v) ? (v as T[]) : [];
 }
 
 export async function setContactNameIfEmpty(db: DbOrTx, contactId: string, name: string) {

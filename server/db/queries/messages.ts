@@ -331,7 +331,10 @@ export async function claimForSend(db: DbOrTx, id: string): Promise<'claimed' | 
 /**
  * The gateway accepted the message: it is sent, unless a status webhook moved it further already.
  * A failure of our own attempt with an unknown outcome (interrupted) is corrected to sent; a failure
- * the gateway reported is not. Returns the row's status afterwards (null: no such message).
+ * the gateway reported is not. Returns the row's status afterwards and, read in the same statement,
+ * what recording the send needs next: whether statuses for the gateway id came before it
+ * (`earlyKept`: they are applied with `takeEarlyStatuses`) and the reply's next queued part
+ * (`nextPartId`, as `nextPart` reads it). Null: no such message.
  */
 export async function markSent(db: DbOrTx, id: string, gatewayMessageId: string | null, at: Date) {
   const [row] = await db
@@ -343,8 +346,17 @@ export async function markSent(db: DbOrTx, id: string, gatewayMessageId: string 
       error: sql`case when ${advanceGuard('sent')} then null else ${messages.error} end`,
     })
     .where(eq(messages.id, id))
-    .returning({ status: messages.status });
-  return row?.status ?? null;
+    .returning({
+      status: messages.status,
+      earlyKept: sql<boolean>`(${gatewayMessageId}::text is not null and exists (
+        select 1 from ${earlyStatuses} e where e.gateway_message_id = ${gatewayMessageId}::text))`,
+      // The updated row's columns are written out in full: Drizzle leaves them unqualified here.
+      nextPartId: sql<string | null>`(select n.id from ${messages} n
+        where n.reply_group = "messages"."reply_group" and n.part_index > "messages"."part_index"
+          and n.status = 'queued'
+        order by n.part_index limit 1)`,
+    });
+  return row ?? null;
 }
 
 /**
