@@ -28,6 +28,7 @@ export const conversationColumns = {
   lastMessageAt: conversations.lastMessageAt,
   lastMessagePreview: conversations.lastMessagePreview,
   createdAt: conversations.createdAt,
+  channel: conversations.channel,
 };
 
 /** The inbox fields of a conversation (status, assignee, labels, waiting time). */
@@ -155,6 +156,7 @@ export function conversationListQuery(db: DbOrTx, f: ConversationListFilter, pla
       sortKey: keyText(activityAt),
       contact: contactSummaryColumns,
       ...inboxColumns,
+      channel: conversations.channel,
     })
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
@@ -211,6 +213,7 @@ function listRow(r: unknown[]): ListRow {
     assigneeName: r[21],
     labels: r[22],
     waitingSince: date(r[23]),
+    channel: r[24],
   } as ListRow;
 }
 

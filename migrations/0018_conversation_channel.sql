@@ -1,0 +1,2 @@
+ALTER TABLE "conversations" ADD COLUMN "channel" text DEFAULT 'wasender' NOT NULL;--> statement-breakpoint
+ALTER TABLE "conversations" ADD CONSTRAINT "conversations_channel_check" CHECK ("conversations"."channel" in ('wasender','whatsapp-cloud'));
