@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { TAppEvent } from '../contracts';
 import { CAMPAIGN_MAX_TEMPLATE_CHARS } from '../contracts';
 import { applyEarlyStatuses } from '../conversation/statuses';
+import { WINDOW_CLOSED_REASON, windowRefusal } from '../conversation/window';
 import * as dq from '../db/queries/campaign-recipients';
 import * as convQ from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
@@ -261,6 +262,16 @@ class CampaignRun {
 
   private async send(c: Campaign, p: Prepared): Promise<StepResult> {
     const { db, gateway, log, settings } = this.deps;
+    // The Cloud API's 24-hour window, checked before the gateway: outside it the recipient fails
+    // with the reason instead of being sent a message Meta would refuse.
+    if (gateway.name === 'whatsapp-cloud') {
+      const facts = await convQ.windowFacts(db, p.conversationId);
+      const refusal = facts ? windowRefusal(gateway.name, facts) : WINDOW_CLOSED_REASON;
+      if (refusal) {
+        await this.fail(c, p, 'rejected', `Not sent: ${refusal}`);
+        return 'not-sent';
+      }
+    }
     try {
       const res = await gateway.sendText({ to: p.phone, text: p.text });
       // A crash of the database may lose this commit: the recipient would then fail as `unknown`

@@ -28,3 +28,17 @@ export function windowOpen(channel: TChannel, lastInboundAt: Date | null, now = 
 /** The reason shown when a free-form message is refused outside the window. */
 export const WINDOW_CLOSED_REASON =
   "outside the WhatsApp Cloud API's 24-hour customer service window (no customer message in the last 24 hours): only an approved template can be sent";
+
+/**
+ * Why a free-form message may not go now through `gatewayName`, or null when it may. Only the Cloud
+ * API has the window; a conversation whose customer never wrote on the Cloud channel has none open.
+ */
+export function windowRefusal(
+  gatewayName: string,
+  conv: { channel: TChannel; lastInboundAt: Date | null },
+  now = new Date(),
+): string | null {
+  if (gatewayName !== 'whatsapp-cloud') return null;
+  if (conv.channel === 'whatsapp-cloud' && windowOpen('whatsapp-cloud', conv.lastInboundAt, now)) return null;
+  return WINDOW_CLOSED_REASON;
+}

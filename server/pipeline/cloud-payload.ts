@@ -206,7 +206,8 @@ function parseStatus(s: unknown, path: string): WebhookStatusItem | null {
     providerId,
     status,
     error: status === 'failed' ? (errorsText(s.errors) ?? 'failed (no reason given by Meta)') : null,
-    msgId: null,
+    // The Cloud API's send answer names the message by this same id (stored as the gateway's id).
+    msgId: providerId,
   };
 }
 

@@ -12,6 +12,7 @@ import { notePersonReply } from '../conversation/inbox';
 import { queueOutbound } from '../conversation/outbox';
 import { noteAgentActivity, setOwner } from '../conversation/ownership';
 import { buildPrompt } from '../conversation/prompt';
+import { windowRefusal } from '../conversation/window';
 import * as contactQ from '../db/queries/contacts';
 import * as convQ from '../db/queries/conversations';
 import * as inboxQ from '../db/queries/inbox';
@@ -75,10 +76,16 @@ export function createMessagingService(
     return conv;
   }
 
+  /** Refuses a free-form message outside the Cloud API's 24-hour window, before anything is stored. */
+  function requireWindow(conv: Parameters<typeof windowRefusal>[1]) {
+    const refusal = windowRefusal(deps.gateway.name, conv);
+    if (refusal) throw new AppError('PRECONDITION_FAILED', `Cannot send a free-form message: ${refusal}`);
+  }
+
   return {
     async sendMessage(input, caller) {
       await visible(input.conversationId, caller);
-      await requireConversation(input.conversationId);
+      requireWindow(await requireConversation(input.conversationId));
       const text = await textToSend(caller, input);
       const actor = actorOf(caller);
       const { messageIds } = await db.transaction(async (tx) => {
@@ -139,6 +146,7 @@ export function createMessagingService(
           `${phone} has opted out of messages; they must write first`,
         );
       }
+      requireWindow(conv);
       if (!text) {
         const crm = await contactQ.crmContext(db, conv.contactId);
         const messages = buildPrompt({

@@ -559,6 +559,8 @@ export async function readConversation(db: DbOrTx, id: string) {
     .select({
       id: conversations.id,
       contactId: conversations.contactId,
+      channel: conversations.channel,
+      lastInboundAt: conversations.lastInboundAt,
       owner: conversations.owner,
       botResumesAt: conversations.botResumesAt,
       botHandledThrough: conversations.botHandledThrough,
@@ -595,4 +597,14 @@ export function conversationsDueForResume(db: DbOrTx, now: Date, limit: number) 
     .from(conversations)
     .where(and(eq(conversations.owner, 'human'), lte(conversations.botResumesAt, now)))
     .limit(limit);
+}
+
+/** What the Cloud API's 24-hour window is counted from: the conversation's channel and last customer message. */
+export async function windowFacts(db: DbOrTx, id: string) {
+  const [row] = await db
+    .select({ channel: conversations.channel, lastInboundAt: conversations.lastInboundAt })
+    .from(conversations)
+    .where(eq(conversations.id, id))
+    .limit(1);
+  return row ?? null;
 }

@@ -292,6 +292,8 @@ export async function findOutboundForSend(db: DbOrTx, id: string) {
       updatedAt: messages.updatedAt,
       contactId: contacts.id,
       phone: contacts.phone,
+      channel: conversations.channel,
+      lastInboundAt: conversations.lastInboundAt,
     })
     .from(messages)
     .innerJoin(conversations, eq(conversations.id, messages.conversationId))
