@@ -1,0 +1,228 @@
+import { and, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { campaignRecipients, contacts, conversations, messages, tasks } from '../../drizzle';
+import { waitFor } from '../campaigns/support';
+import { type GatewayHarness, type GatewayKind, startGateway } from '../helpers/gateways';
+
+/**
+ * The same customer scenarios against both gateways' fakes (WaSender and Meta's Cloud API), each over
+ * its own webhook: a reply, a handoff, an opt-out, delivery statuses and a campaign.
+ */
+describe.each<GatewayKind>(['wasender', 'whatsapp-cloud'])('customer scenarios through %s', (kind) => {
+  let h: GatewayHarness;
+  beforeAll(async () => {
+    h = await startGateway(kind, { GATEWAY_RETRY_AFTER_MAX_SECONDS: '1' });
+  });
+  afterAll(() => h?.closeAll());
+  const db = () => h.runtime.database.db;
+  // Distinct numbers per gateway, so a failure names its own customer.
+  const phoneOf = (n: number) => `1415555${kind === 'wasender' ? '1' : '2'}${String(n).padStart(3, '0')}`;
+
+  async function conversationOf(phone: string) {
+    const [row] = await db()
+      .select({ conv: conversations, contact: contacts })
+      .from(conversations)
+      .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+      .where(eq(contacts.phone, `+${phone}`));
+    return row!;
+  }
+
+  it('a customer message gets the bot reply; the conversation records its channel and window', async () => {
+    const phone = phoneOf(1);
+    const res = await h.inbound(phone, 'Hello, do you deliver?');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ stored: 1 });
+    const [sent] = await h.sendsTo(phone);
+    expect(sent!.text).toBe('Echo: Hello, do you deliver?');
+    const { conv } = await conversationOf(phone);
+    expect(conv.channel).toBe(kind);
+    const got = await h.caller('agent').conversations.get({ id: conv.id });
+    expect(got.conversation.channel).toBe(kind);
+    const list = await h.caller('agent').conversations.list({ limit: 50 });
+    const item = list.items.find((i) => i.id === conv.id)!;
+    if (kind === 'wasender') {
+      expect(got.conversation.windowClosesAt).toBeNull();
+      expect(item.windowClosesAt).toBeNull();
+    } else {
+      const closes = got.conversation.windowClosesAt!.getTime();
+      expect(closes - conv.lastInboundAt!.getTime()).toBe(24 * 3600 * 1000);
+      expect(item.windowClosesAt?.getTime()).toBe(closes);
+    }
+  });
+
+  it('the same message delivered twice is stored once and answered once', async () => {
+    const phone = phoneOf(2);
+    const id = `ONCE${kind.length}${Date.now()}`;
+    expect(await (await h.inbound(phone, 'Only once', id)).json()).toMatchObject({ stored: 1 });
+    await h.sendsTo(phone);
+    expect(await (await h.inbound(phone, 'Only once', id)).json()).toMatchObject({
+      stored: 0,
+      duplicates: 1,
+    });
+    const { conv } = await conversationOf(phone);
+    const inbound = await db()
+      .select()
+      .from(messages)
+      .where(and(eq(messages.conversationId, conv.id), eq(messages.direction, 'inbound')));
+    expect(inbound).toHaveLength(1);
+  });
+
+  it('asking for a person hands over: the handoff message, a human owner and a task', async () => {
+    const phone = phoneOf(3);
+    await h.inbound(phone, 'Can I talk to a human please?');
+    const [msg] = await h.sendsTo(phone);
+    expect(msg!.text).toBe(h.runtime.persona.handoff.message);
+    const { conv } = await conversationOf(phone);
+    expect(conv.owner).toBe('human');
+    const t = await db().select().from(tasks).where(eq(tasks.conversationId, conv.id));
+    expect(t).toHaveLength(1);
+  });
+
+  it('STOP opts the customer out with one confirmation', async () => {
+    const phone = phoneOf(4);
+    await h.inbound(phone, 'STOP');
+    const [confirm] = await h.sendsTo(phone);
+    expect(confirm!.text).toBe(h.runtime.persona.optOut.confirmation);
+    expect((await conversationOf(phone)).contact.optedOutAt).not.toBeNull();
+  });
+
+  it('delivery statuses move the sent message forward to read', async () => {
+    const phone = phoneOf(5);
+    await h.inbound(phone, 'Status please');
+    const [sent] = await h.sendsTo(phone);
+    const { conv } = await conversationOf(phone);
+    const outbound = async () =>
+      (
+        await db()
+          .select()
+          .from(messages)
+          .where(and(eq(messages.conversationId, conv.id), eq(messages.direction, 'outbound')))
+      )[0]!;
+    await waitFor(async () => (await outbound()).status === 'sent');
+    expect((await h.status(sent!, 'delivered')).status).toBe(200);
+    await waitFor(async () => (await outbound()).status === 'delivered');
+    expect((await h.status(sent!, 'read')).status).toBe(200);
+    await waitFor(async () => (await outbound()).status === 'read');
+  });
+
+  it('a campaign reaches a customer who wrote today', async () => {
+    const phone = phoneOf(6);
+    await h.inbound(phone, 'Hi there');
+    await h.sendsTo(phone);
+    const { contact } = await conversationOf(phone);
+    const c = await h.caller('agent').campaigns.create({
+      name: `Spring ${kind}`,
+      template: 'Spring sale for {{name|you}}',
+      audience: { contactIds: [contact.id] },
+    });
+    await h.caller('agent').campaigns.start({ id: c.id });
+    const sent = await h.sendsTo(phone, 2);
+    expect(sent[1]!.text).toBe('Spring sale for Customer');
+  });
+});
+
+describe('the Cloud API 24-hour customer service window', () => {
+  let h: GatewayHarness;
+  beforeAll(async () => {
+    h = await startGateway('whatsapp-cloud', { GATEWAY_RETRY_AFTER_MAX_SECONDS: '1' });
+  });
+  afterAll(() => h?.closeAll());
+  const db = () => h.runtime.database.db;
+
+  async function conversationOf(phone: string) {
+    const [row] = await db()
+      .select({ conv: conversations, contact: contacts })
+      .from(conversations)
+      .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+      .where(eq(contacts.phone, `+${phone}`));
+    return row!;
+  }
+
+  it('an agent message after the window is refused (412) before anything is stored or sent', async () => {
+    const phone = '14155553001';
+    await h.inbound(phone, 'hello');
+    await h.sendsTo(phone);
+    const { conv } = await conversationOf(phone);
+    await db()
+      .update(conversations)
+      .set({ lastInboundAt: new Date(Date.now() - 25 * 3600 * 1000) })
+      .where(eq(conversations.id, conv.id));
+    const before = await db().select().from(messages).where(eq(messages.conversationId, conv.id));
+    const sends = h.sends().length;
+    const err = await h
+      .caller('agent')
+      .conversations.sendMessage({ conversationId: conv.id, text: 'Are you still there?' })
+      .catch((e: { code?: string; message?: string }) => e);
+    expect(err).toMatchObject({ code: 'PRECONDITION_FAILED' });
+    expect((err as Error).message).toMatch(/24-hour customer service window/);
+    expect(await db().select().from(messages).where(eq(messages.conversationId, conv.id))).toHaveLength(
+      before.length,
+    );
+    expect(h.sends()).toHaveLength(sends);
+    const got = await h.caller('agent').conversations.get({ id: conv.id });
+    expect(got.conversation.windowClosesAt!.getTime()).toBeLessThan(Date.now());
+  });
+
+  it('starting a conversation with a number that never wrote is refused', async () => {
+    const err = await h
+      .caller('agent')
+      .conversations.start({ phone: '+14155553002', text: 'Hello from the shop' })
+      .catch((e: { code?: string }) => e);
+    expect(err).toMatchObject({ code: 'PRECONDITION_FAILED' });
+    expect(h.sends().filter((s) => s.to === '+14155553002')).toHaveLength(0);
+  });
+
+  it('a campaign recipient outside the window fails with the reason and is never sent', async () => {
+    const [contact] = await db()
+      .insert(contacts)
+      .values({ phone: '+14155553003', name: 'Cold' })
+      .returning({ id: contacts.id });
+    const c = await h.caller('agent').campaigns.create({
+      name: 'Cold campaign',
+      template: 'Hello {{name}}',
+      audience: { contactIds: [contact!.id] },
+    });
+    await h.caller('agent').campaigns.start({ id: c.id });
+    const failed = await waitFor(async () => {
+      const [r] = await db().select().from(campaignRecipients).where(eq(campaignRecipients.campaignId, c.id));
+      return r?.status === 'failed' ? r : null;
+    });
+    expect(failed.error).toMatch(/24-hour customer service window/);
+    expect(h.sends().filter((s) => s.to === '+14155553003')).toHaveLength(0);
+  });
+
+  it("Meta's re-engagement error (131047) fails the reply with the reason and a task", async () => {
+    const phone = '14155553004';
+    h.cloud!.script({ code: 131047, status: 400, message: 'Re-engagement message' });
+    await h.inbound(phone, 'hello again');
+    const { conv } = await waitFor(async () => {
+      const row = await conversationOf(phone).catch(() => null);
+      return row?.conv ? row : null;
+    });
+    const failed = await waitFor(async () => {
+      const [m] = await db()
+        .select()
+        .from(messages)
+        .where(and(eq(messages.conversationId, conv.id), eq(messages.direction, 'outbound')));
+      return m?.status === 'failed' ? m : null;
+    });
+    expect(failed.error).toMatch(/24-hour customer service window/);
+    const t = await waitFor(async () => {
+      const rows = await db().select().from(tasks).where(eq(tasks.conversationId, conv.id));
+      return rows.length ? rows : null;
+    });
+    expect(t).toHaveLength(1);
+  });
+
+  it('a rate limit (130429) waits and sends the reply afterwards', async () => {
+    const phone = '14155553005';
+    h.cloud!.script({ code: 130429, status: 400, message: 'Rate limit hit', retryAfterHeader: '1' });
+    const tries = () => h.cloud!.requests.filter((r) => r.path.endsWith('/messages')).length;
+    const before = tries();
+    await h.inbound(phone, 'busy day');
+    const [sent] = await h.sendsTo(phone, 1, 20_000);
+    expect(sent!.text).toBe('Echo: busy day');
+    // The first try was refused with the rate limit; the second went out.
+    expect(tries() - before).toBe(2);
+  });
+});
