@@ -21,6 +21,7 @@ import { createStaffService, type StaffService } from './staff';
 import { createStaffAuthenticator } from './staff-auth';
 import { createStatsService, type StatsService } from './stats';
 import { createSystemService, integrationFlags, type SystemService, systemProbe } from './system';
+import { createTemplatesService, type TemplatesService } from './templates';
 import { createVisibility, type Visibility } from './visibility';
 import { createWebhooksService, type WebhookDeliveryEngine, type WebhooksService } from './webhooks';
 
@@ -53,6 +54,8 @@ export interface Services {
   inbox: InboxService;
   /** Saved replies with variables. */
   cannedResponses: CannedResponsesService;
+  /** WhatsApp Cloud API message templates (sync, list). */
+  templates: TemplatesService;
   /** Which conversations a caller may see (AGENT_VISIBILITY). */
   visibility: Visibility;
 }
@@ -107,6 +110,7 @@ export function createServices(deps: ServicesDeps): Services {
         ...config.campaigns,
         kicker: deps.campaignKicker,
         gatewayConfigured: pipeline.gateway.configured,
+        gatewayName: pipeline.gateway.name,
         sendRatePerMinute: config.pipeline.sendRatePerMinute,
       },
     }),
@@ -137,6 +141,7 @@ export function createServices(deps: ServicesDeps): Services {
       humanQuietMinutes: () => pipeline.settings.humanQuietMinutes,
     }),
     cannedResponses: createCannedResponsesService({ db }),
+    templates: createTemplatesService({ pipeline }),
     visibility,
   };
 }

@@ -11,6 +11,7 @@ import { leadsRouter } from './routers/leads';
 import { staffRouter } from './routers/staff';
 import { statsRouter } from './routers/stats';
 import { systemRouter } from './routers/system';
+import { templatesRouter } from './routers/templates';
 import { webhooksRouter } from './routers/webhooks';
 
 export const appRouter = router({
@@ -26,6 +27,7 @@ export const appRouter = router({
   staff: staffRouter,
   knowledge: knowledgeRouter,
   cannedResponses: cannedResponsesRouter,
+  templates: templatesRouter,
 });
 
 export type AppRouter = typeof appRouter;
