@@ -174,6 +174,8 @@ export const messages = pgTable(
     replyGroup: uuid(),
     partIndex: integer().notNull().default(0),
     ai: jsonb().$type<AiUsage>(),
+    /** Cloud API: this message is the named approved template with these body values (null: free-form text). */
+    cloudTemplate: jsonb().$type<{ name: string; language: string; values: string[] }>(),
     /**
      * Who wrote a message sent from the dashboard or the API: the staff id or the API key's id, its kind
      * (`staff`, `apiKey`, `system`) and name at the time. Null for customers', the bot's and campaigns'

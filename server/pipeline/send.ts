@@ -85,7 +85,7 @@ export async function runSendJob(
   }
   // The Cloud API's 24-hour window is checked here, before the gateway: a free-form message outside
   // it fails (a task for a person) with the reason, and is never sent to be refused.
-  const refusal = windowRefusal(gateway.name, msg);
+  const refusal = msg.cloudTemplate ? null : windowRefusal(gateway.name, msg);
   if (refusal) {
     await failPart(deps, msg, `Not sent: ${refusal}`);
     return 'failed';
@@ -113,7 +113,20 @@ export async function runSendJob(
 
   let res: Awaited<ReturnType<typeof gateway.sendText>>;
   try {
-    res = await gateway.sendText({ to: msg.phone, text: msg.body ?? '' });
+    const template = msg.cloudTemplate;
+    if (template && !gateway.sendTemplate) {
+      await failPart(deps, msg, `Not sent: the ${gateway.name} gateway cannot send templates`);
+      return 'failed';
+    }
+    res =
+      template && gateway.sendTemplate
+        ? await gateway.sendTemplate({
+            to: msg.phone,
+            name: template.name,
+            language: template.language,
+            bodyParameters: template.values,
+          })
+        : await gateway.sendText({ to: msg.phone, text: msg.body ?? '' });
   } catch (err) {
     const failure = classifySendFailure(err, {
       attempt: job.retryCount + 1,

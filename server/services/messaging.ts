@@ -1,3 +1,4 @@
+import { render } from '../campaigns/template';
 import type {
   THandBackInput,
   TOwnerChanged,
@@ -22,6 +23,7 @@ import { toE164 } from '../phone';
 import { actorOf } from './actor';
 import type { Caller } from './caller';
 import { expandVariables } from './canned-responses';
+import { requireApprovedTemplate } from './templates';
 import type { Visibility } from './visibility';
 
 /** Staff actions that send messages or move a conversation between the bot and a human. */
@@ -127,7 +129,7 @@ export function createMessagingService(
         });
       let text = input.text ?? null;
       let ai = null;
-      if (!text) {
+      if (!text && input.aiIntro) {
         if (!deps.ai.configured)
           throw new AppError(
             'PRECONDITION_FAILED',
@@ -146,7 +148,38 @@ export function createMessagingService(
           `${phone} has opted out of messages; they must write first`,
         );
       }
-      requireWindow(conv);
+      // Outside the Cloud API's 24-hour window (or when only a template is given): the approved template.
+      const refusal = windowRefusal(deps.gateway.name, conv);
+      if (refusal || (!input.text && !input.aiIntro)) {
+        if (!input.template)
+          throw new AppError('PRECONDITION_FAILED', `Cannot send a free-form message: ${refusal}`);
+        if (deps.gateway.name !== 'whatsapp-cloud') {
+          throw new AppError(
+            'PRECONDITION_FAILED',
+            `The ${deps.gateway.name} gateway has no message templates: templates need GATEWAY=whatsapp-cloud`,
+          );
+        }
+        await requireApprovedTemplate(db, input.template, 'template');
+        const contact = { ...conv, leadStatus: conv.leadStatus ?? 'new', source: 'whatsapp', tags: [] };
+        const values = input.template.variables.map(
+          (v) => render(v, { contact, variables: {}, defaults: {} }).text || '-',
+        );
+        const { name, language } = input.template;
+        const actor = actorOf(caller);
+        const { messageIds } = await db.transaction((tx) =>
+          queueOutbound(tx, deps, {
+            conversationId,
+            text: `[template ${name} (${language})]${values.length ? ` ${values.join(' | ')}` : ''}`,
+            author: 'agent',
+            actorId: actor.id,
+            actorType: actor.type,
+            actorName: actor.name,
+            cloudTemplate: { name, language, values },
+          }),
+        );
+        deps.queue.wake(QUEUE_SEND);
+        return { conversationId, messageIds, status: status() };
+      }
       if (!text) {
         const crm = await contactQ.crmContext(db, conv.contactId);
         const messages = buildPrompt({

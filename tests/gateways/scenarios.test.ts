@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { campaignRecipients, contacts, conversations, messages, tasks } from '../../drizzle';
+import { contacts, conversations, messages, tasks } from '../../drizzle';
 import { waitFor } from '../campaigns/support';
 import { type GatewayHarness, type GatewayKind, startGateway } from '../helpers/gateways';
 
@@ -172,7 +172,7 @@ describe('the Cloud API 24-hour customer service window', () => {
     expect(h.sends().filter((s) => s.to === '+14155553002')).toHaveLength(0);
   });
 
-  it('a campaign recipient outside the window fails with the reason and is never sent', async () => {
+  it('a campaign with recipients outside the window and no template is refused before it starts', async () => {
     const [contact] = await db()
       .insert(contacts)
       .values({ phone: '+14155553003', name: 'Cold' })
@@ -182,13 +182,93 @@ describe('the Cloud API 24-hour customer service window', () => {
       template: 'Hello {{name}}',
       audience: { contactIds: [contact!.id] },
     });
-    await h.caller('agent').campaigns.start({ id: c.id });
-    const failed = await waitFor(async () => {
-      const [r] = await db().select().from(campaignRecipients).where(eq(campaignRecipients.campaignId, c.id));
-      return r?.status === 'failed' ? r : null;
-    });
-    expect(failed.error).toMatch(/24-hour customer service window/);
+    const err = await h
+      .caller('agent')
+      .campaigns.start({ id: c.id })
+      .catch((e: { code?: string; message?: string }) => e);
+    expect(err).toMatchObject({ code: 'PRECONDITION_FAILED' });
+    expect((err as Error).message).toMatch(/1 recipient\(s\) are outside .*24-hour/);
+    expect((await h.caller('agent').campaigns.get({ id: c.id })).status).toBe('draft');
     expect(h.sends().filter((s) => s.to === '+14155553003')).toHaveLength(0);
+  });
+
+  it('templates: admins sync them; campaigns refuse unapproved ones and send approved ones outside the window', async () => {
+    h.cloud!.templates.push(
+      {
+        name: 'spring_sale',
+        language: 'en_US',
+        category: 'MARKETING',
+        status: 'APPROVED',
+        body: 'Hi {{1}}, {{2}} off',
+      },
+      { name: 'draft_offer', language: 'en_US', category: 'MARKETING', status: 'PENDING', body: 'Hi {{1}}' },
+      { name: 'hello', language: 'en_US', category: 'UTILITY', status: 'APPROVED', body: 'Hello {{1}}' },
+    );
+    expect(
+      await h
+        .caller('agent')
+        .templates.sync()
+        .catch((e: { code?: string }) => e.code),
+    ).toBe('FORBIDDEN');
+    expect(await h.caller('admin').templates.sync()).toEqual({ synced: 3, removed: 0 });
+    const list = await h.caller('agent').templates.list();
+    expect(list.items.find((t) => t.name === 'spring_sale')).toMatchObject({
+      status: 'APPROVED',
+      bodyVariables: 2,
+    });
+
+    const [contact] = await db()
+      .insert(contacts)
+      .values({ phone: '+14155553010', name: 'Maria Silva' })
+      .returning({ id: contacts.id });
+    const base = { name: 'Spring', template: 'Hi {{name}}', audience: { contactIds: [contact!.id] } };
+    const pending = await h
+      .caller('agent')
+      .campaigns.create({
+        ...base,
+        cloudTemplate: { name: 'draft_offer', language: 'en_US', variables: ['{{name}}'] },
+      })
+      .catch((e: { code?: string; message?: string }) => e);
+    expect(pending).toMatchObject({ code: 'BAD_REQUEST' });
+    expect((pending as Error).message).toMatch(/PENDING, not APPROVED/);
+    const wrongCount = await h
+      .caller('agent')
+      .campaigns.create({
+        ...base,
+        cloudTemplate: { name: 'spring_sale', language: 'en_US', variables: ['{{name}}'] },
+      })
+      .catch((e: { code?: string }) => e.code);
+    expect(wrongCount).toBe('BAD_REQUEST');
+
+    const c = await h.caller('agent').campaigns.create({
+      ...base,
+      cloudTemplate: { name: 'spring_sale', language: 'en_US', variables: ['{{first_name|there}}', '20%'] },
+    });
+    expect(c.cloudTemplate).toMatchObject({ name: 'spring_sale' });
+    await h.caller('agent').campaigns.start({ id: c.id });
+    const [sent] = await h.sendsTo('14155553010');
+    const recorded = h.cloud!.sent.find((s) => s.id === sent!.id)!;
+    expect(recorded).toMatchObject({
+      type: 'template',
+      template: { name: 'spring_sale', language: 'en_US', parameters: ['Maria', '20%'] },
+    });
+  });
+
+  it('conversations.start outside the window sends the approved template', async () => {
+    const res = await h.caller('agent').conversations.start({
+      phone: '+14155553011',
+      name: 'Rui',
+      template: { name: 'hello', language: 'en_US', variables: ['{{name}}'] },
+    });
+    const [sent] = await h.sendsTo('14155553011');
+    expect(h.cloud!.sent.find((s) => s.id === sent!.id)).toMatchObject({
+      type: 'template',
+      template: { name: 'hello', parameters: ['Rui'] },
+    });
+    await waitFor(async () => {
+      const [m] = await db().select().from(messages).where(eq(messages.id, res.messageIds[0]!));
+      return m?.status === 'sent';
+    });
   });
 
   it("Meta's re-engagement error (131047) fails the reply with the reason and a task", async () => {

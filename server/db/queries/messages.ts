@@ -82,6 +82,7 @@ export interface OutboundRow {
   actorName?: string | null;
   campaignId?: string | null;
   error?: string | null;
+  cloudTemplate?: { name: string; language: string; values: string[] } | null;
 }
 
 export function insertOutbound(db: DbOrTx, rows: OutboundRow[]) {
@@ -294,6 +295,7 @@ export async function findOutboundForSend(db: DbOrTx, id: string) {
       phone: contacts.phone,
       channel: conversations.channel,
       lastInboundAt: conversations.lastInboundAt,
+      cloudTemplate: messages.cloudTemplate,
     })
     .from(messages)
     .innerJoin(conversations, eq(conversations.id, messages.conversationId))

@@ -1,0 +1,1 @@
+ALTER TABLE "messages" ADD COLUMN "cloud_template" jsonb;
