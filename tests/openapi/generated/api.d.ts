@@ -1521,6 +1521,46 @@ export interface paths {
         patch: operations["cannedResponses-update"];
         trace?: never;
     };
+    "/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * templates.list
+         * @description Needs an agent or admin key. tRPC: `templates.list`.
+         */
+        get: operations["templates-list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/templates/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * templates.sync
+         * @description Needs an admin key. tRPC: `templates.sync`.
+         */
+        post: operations["templates-sync"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1748,6 +1788,9 @@ export interface operations {
                                 tags: string[];
                                 optedOutAt: string | null;
                             };
+                            /** @enum {string} */
+                            channel: "wasender" | "whatsapp-cloud";
+                            windowClosesAt: string | null;
                         }[];
                         nextCursor: string | null;
                     };
@@ -1823,6 +1866,12 @@ export interface operations {
                     name?: string;
                     text?: string;
                     aiIntro?: boolean;
+                    template?: {
+                        name: string;
+                        language: string;
+                        /** @default [] */
+                        variables?: string[];
+                    };
                 };
             };
         };
@@ -1942,6 +1991,9 @@ export interface operations {
                             lastMessagePreview: string | null;
                             /** Format: date-time */
                             createdAt: string;
+                            /** @enum {string} */
+                            channel: "wasender" | "whatsapp-cloud";
+                            windowClosesAt: string | null;
                             lastInboundAt: string | null;
                             lastAgentAt: string | null;
                         };
@@ -7177,6 +7229,12 @@ export interface operations {
                     variableDefaults?: {
                         [key: string]: string;
                     };
+                    cloudTemplate?: {
+                        name: string;
+                        language: string;
+                        /** @default [] */
+                        variables?: string[];
+                    };
                     audience: {
                         /** @default [] */
                         contactIds?: string[];
@@ -7217,6 +7275,11 @@ export interface operations {
                         recipients: number;
                         pausedReason: string | null;
                         template: string;
+                        cloudTemplate: {
+                            name: string;
+                            language: string;
+                            variables: string[];
+                        } | null;
                         variableDefaults: {
                             [key: string]: string;
                         };
@@ -7476,6 +7539,11 @@ export interface operations {
                         recipients: number;
                         pausedReason: string | null;
                         template: string;
+                        cloudTemplate: {
+                            name: string;
+                            language: string;
+                            variables: string[];
+                        } | null;
                         variableDefaults: {
                             [key: string]: string;
                         };
@@ -7610,6 +7678,11 @@ export interface operations {
                         recipients: number;
                         pausedReason: string | null;
                         template: string;
+                        cloudTemplate: {
+                            name: string;
+                            language: string;
+                            variables: string[];
+                        } | null;
                         variableDefaults: {
                             [key: string]: string;
                         };
@@ -7750,6 +7823,11 @@ export interface operations {
                         recipients: number;
                         pausedReason: string | null;
                         template: string;
+                        cloudTemplate: {
+                            name: string;
+                            language: string;
+                            variables: string[];
+                        } | null;
                         variableDefaults: {
                             [key: string]: string;
                         };
@@ -7884,6 +7962,11 @@ export interface operations {
                         recipients: number;
                         pausedReason: string | null;
                         template: string;
+                        cloudTemplate: {
+                            name: string;
+                            language: string;
+                            variables: string[];
+                        } | null;
                         variableDefaults: {
                             [key: string]: string;
                         };
@@ -8018,6 +8101,11 @@ export interface operations {
                         recipients: number;
                         pausedReason: string | null;
                         template: string;
+                        cloudTemplate: {
+                            name: string;
+                            language: string;
+                            variables: string[];
+                        } | null;
                         variableDefaults: {
                             [key: string]: string;
                         };
@@ -8161,6 +8249,11 @@ export interface operations {
                             recipients: number;
                             pausedReason: string | null;
                             template: string;
+                            cloudTemplate: {
+                                name: string;
+                                language: string;
+                                variables: string[];
+                            } | null;
                             variableDefaults: {
                                 [key: string]: string;
                             };
@@ -8296,6 +8389,11 @@ export interface operations {
                         recipients: number;
                         pausedReason: string | null;
                         template: string;
+                        cloudTemplate: {
+                            name: string;
+                            language: string;
+                            variables: string[];
+                        } | null;
                         variableDefaults: {
                             [key: string]: string;
                         };
@@ -11479,6 +11577,168 @@ export interface operations {
                         createdAt: string;
                         /** Format: date-time */
                         updatedAt: string;
+                    };
+                };
+            };
+            /** @description Invalid input; `issues` names each field at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs an admin key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "templates-list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            id: string;
+                            name: string;
+                            language: string;
+                            category: string | null;
+                            status: string;
+                            bodyVariables: number;
+                            /** Format: date-time */
+                            syncedAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input; `issues` names each field at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Insufficient access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["error.FORBIDDEN"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "templates-sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        synced: number;
+                        removed: number;
                     };
                 };
             };
