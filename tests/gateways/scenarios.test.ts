@@ -124,7 +124,11 @@ describe.each<GatewayKind>(['wasender', 'whatsapp-cloud'])('customer scenarios t
 describe('the Cloud API 24-hour customer service window', () => {
   let h: GatewayHarness;
   beforeAll(async () => {
-    h = await startGateway('whatsapp-cloud', { GATEWAY_RETRY_AFTER_MAX_SECONDS: '1' });
+    // A longer quiet time, so a test can close a window between a message and its reply.
+    h = await startGateway('whatsapp-cloud', {
+      GATEWAY_RETRY_AFTER_MAX_SECONDS: '1',
+      REPLY_QUIET_MS: '1500',
+    });
   });
   afterAll(() => h?.closeAll());
   const db = () => h.runtime.database.db;
@@ -269,6 +273,34 @@ describe('the Cloud API 24-hour customer service window', () => {
       const [m] = await db().select().from(messages).where(eq(messages.id, res.messageIds[0]!));
       return m?.status === 'sent';
     });
+  });
+
+  it('a bot reply whose window closed before it was sent fails with the reason and a task, unsent', async () => {
+    const phone = '14155553020';
+    const requestsBefore = h.cloud!.requests.length;
+    await h.inbound(phone, 'reply to me later');
+    const { conv } = await conversationOf(phone);
+    await db()
+      .update(conversations)
+      .set({ lastInboundAt: new Date(Date.now() - 25 * 3600 * 1000) })
+      .where(eq(conversations.id, conv.id));
+    const failed = await waitFor(async () => {
+      const [m] = await db()
+        .select()
+        .from(messages)
+        .where(and(eq(messages.conversationId, conv.id), eq(messages.direction, 'outbound')));
+      return m?.status === 'failed' ? m : null;
+    });
+    expect(failed.error).toMatch(/^Not sent: outside .*24-hour customer service window/);
+    const t = await waitFor(async () => {
+      const rows = await db().select().from(tasks).where(eq(tasks.conversationId, conv.id));
+      return rows.length ? rows : null;
+    });
+    expect(t).toHaveLength(1);
+    // Nothing reached Meta for it.
+    expect(h.cloud!.requests.slice(requestsBefore).filter((r) => r.path.endsWith('/messages'))).toHaveLength(
+      0,
+    );
   });
 
   it("Meta's re-engagement error (131047) fails the reply with the reason and a task", async () => {
