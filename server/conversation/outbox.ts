@@ -46,7 +46,11 @@ export async function queueOutbound(
       author: msg.author,
       body,
       status: configured ? 'queued' : 'not_configured',
-      error: configured ? null : 'WASENDER_API_TOKEN is not configured',
+      error: configured
+        ? null
+        : deps.gateway.name === 'whatsapp-cloud'
+          ? 'WHATSAPP_CLOUD_ACCESS_TOKEN or WHATSAPP_CLOUD_PHONE_NUMBER_ID is not configured'
+          : 'WASENDER_API_TOKEN is not configured',
       replyGroup,
       partIndex: i,
       ai: i === 0 ? (msg.ai ?? null) : null,

@@ -89,7 +89,9 @@ export function createCampaignsService(deps: {
     if (!opts.gatewayConfigured) {
       throw new AppError(
         'PRECONDITION_FAILED',
-        'The WhatsApp gateway is not configured (WASENDER_API_TOKEN): campaigns cannot be sent',
+        opts.gatewayName === 'whatsapp-cloud'
+          ? 'The WhatsApp gateway is not configured (WHATSAPP_CLOUD_ACCESS_TOKEN, WHATSAPP_CLOUD_PHONE_NUMBER_ID): campaigns cannot be sent'
+          : 'The WhatsApp gateway is not configured (WASENDER_API_TOKEN): campaigns cannot be sent',
       );
     }
   }

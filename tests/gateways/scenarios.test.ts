@@ -27,6 +27,13 @@ describe.each<GatewayKind>(['wasender', 'whatsapp-cloud'])('customer scenarios t
     return row!;
   }
 
+  it('the system status reports the sending gateway as configured', async () => {
+    const status = await h.caller('admin').stats.systemStatus();
+    expect(status.integrations.wasender.configured).toBe(true);
+    expect(status.integrations.wasender.detail).toMatch(kind === 'wasender' ? /WaSender/ : /Cloud API/);
+    expect(status.integrations.webhook.configured).toBe(true);
+  });
+
   it('a customer message gets the bot reply; the conversation records its channel and window', async () => {
     const phone = phoneOf(1);
     const res = await h.inbound(phone, 'Hello, do you deliver?');
