@@ -310,3 +310,38 @@ describe('stored messages', () => {
     expect(rows[0]).toMatchObject({ type: 'image', direction: 'inbound' });
   });
 });
+
+describe('POST /webhook/whatsapp-cloud: unsigned floods', () => {
+  let limited: TestRuntime;
+  beforeAll(async () => {
+    limited = await createTestRuntime({
+      WHATSAPP_CLOUD_APP_SECRET: CLOUD_APP_SECRET,
+      WEBHOOK_RATE_LIMIT_PER_MINUTE: '5',
+      REPLY_QUIET_MS: '600000',
+    });
+  });
+  afterAll(() => limited?.close());
+
+  const send = async (signed: boolean, phone: string) => {
+    const payload = JSON.stringify(cloudWebhook.message({ phone, text: 'hello' }));
+    return (await limited.app()).inject({
+      method: 'POST',
+      url: '/webhook/whatsapp-cloud',
+      remoteAddress: '192.0.2.40',
+      headers: {
+        'content-type': 'application/json',
+        'x-hub-signature-256': signed ? hubSignature(payload, CLOUD_APP_SECRET) : 'sha256=00',
+      },
+      payload,
+    });
+  };
+
+  it('badly signed posts never spend the budget of signed ones, which have their own limit', async () => {
+    const codes = new Set<number>();
+    for (let i = 0; i < 20; i++) codes.add((await send(false, '14155554300')).statusCode);
+    expect([...codes].sort()).toEqual([401, 429]);
+    const signed: number[] = [];
+    for (let i = 0; i < 6; i++) signed.push((await send(true, `1415555431${i}`)).statusCode);
+    expect(signed).toEqual([200, 200, 200, 200, 200, 429]);
+  });
+});
