@@ -135,6 +135,7 @@ export async function buildApp({ runtime, logger, rateLimiter }: AppOptions): Pr
     bodyLimit: config.http.webhookBodyLimit,
     limiter,
     rateLimitPerMinute: config.http.webhookRateLimitPerMinute,
+    cloud: { appSecret: config.whatsappCloud.appSecret, verifyToken: config.whatsappCloud.verifyToken },
   });
 
   closeStreamsOnShutdown(app, runtime.events);

@@ -171,6 +171,28 @@ const envSchema = z.object({
   /** Development only: accept webhooks without a signature when no secret is configured. */
   WEBHOOK_ALLOW_UNSIGNED: bool.default(false),
 
+  /** Which gateway sends: WaSender (default) or Meta's WhatsApp Cloud API. */
+  GATEWAY: z.enum(['wasender', 'whatsapp-cloud']).default('wasender'),
+  WHATSAPP_CLOUD_PHONE_NUMBER_ID: z
+    .string()
+    .trim()
+    .regex(/^\d{1,40}$/, { error: 'must be the numeric phone number id from the Meta app' })
+    .optional(),
+  WHATSAPP_CLOUD_WABA_ID: z
+    .string()
+    .trim()
+    .regex(/^\d{1,40}$/, { error: 'must be the numeric WhatsApp Business Account id' })
+    .optional(),
+  WHATSAPP_CLOUD_ACCESS_TOKEN: optionalSecret,
+  WHATSAPP_CLOUD_APP_SECRET: optionalSecret,
+  WHATSAPP_CLOUD_VERIFY_TOKEN: optionalSecret,
+  WHATSAPP_CLOUD_API_VERSION: z
+    .string()
+    .trim()
+    .regex(/^v\d{1,3}\.\d{1,3}$/, { error: 'must look like v21.0' })
+    .default('v21.0'),
+  WHATSAPP_CLOUD_BASE_URL: urlString.default('https://graph.facebook.com'),
+
   /** Quiet time after a customer's latest message before the bot answers the burst. */
   REPLY_QUIET_MS: int(0, 600_000).default(3000),
   /** Minutes of silence from a human owner after which the bot takes the conversation back. */
@@ -317,6 +339,18 @@ export interface Config {
     timeoutMs: number;
     allowUnsigned: boolean;
   };
+  /** The gateway that sends (GATEWAY). */
+  gateway: 'wasender' | 'whatsapp-cloud';
+  /** Meta's WhatsApp Cloud API (used when `gateway` is `whatsapp-cloud`; its webhook is served either way). */
+  whatsappCloud: {
+    phoneNumberId: string | undefined;
+    wabaId: string | undefined;
+    accessToken: string | undefined;
+    appSecret: string | undefined;
+    verifyToken: string | undefined;
+    apiVersion: string;
+    baseUrl: string;
+  };
   /** The team inbox: who sees what, SLA, and canned responses' business name. */
   inbox: {
     agentVisibility: 'all' | 'assigned';
@@ -451,6 +485,16 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
       timeoutMs: e.WASENDER_TIMEOUT_MS,
       allowUnsigned: e.WEBHOOK_ALLOW_UNSIGNED,
     },
+    gateway: e.GATEWAY,
+    whatsappCloud: {
+      phoneNumberId: e.WHATSAPP_CLOUD_PHONE_NUMBER_ID,
+      wabaId: e.WHATSAPP_CLOUD_WABA_ID,
+      accessToken: e.WHATSAPP_CLOUD_ACCESS_TOKEN,
+      appSecret: e.WHATSAPP_CLOUD_APP_SECRET,
+      verifyToken: e.WHATSAPP_CLOUD_VERIFY_TOKEN,
+      apiVersion: e.WHATSAPP_CLOUD_API_VERSION,
+      baseUrl: e.WHATSAPP_CLOUD_BASE_URL.replace(/\/+$/, ''),
+    },
     inbox: {
       agentVisibility: e.AGENT_VISIBILITY,
       humanSlaMinutes: e.HUMAN_SLA_MINUTES,
@@ -510,6 +554,9 @@ export function secretsOf(config: Config): string[] {
     config.openai.apiKey,
     config.wasender.apiToken,
     config.wasender.webhookSecret,
+    config.whatsappCloud.accessToken,
+    config.whatsappCloud.appSecret,
+    config.whatsappCloud.verifyToken,
     config.signIn.jwtSecret,
   ].filter((s): s is string => typeof s === 'string' && s.length > 0);
 }

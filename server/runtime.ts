@@ -6,7 +6,9 @@ import { runMigrations } from './db/migrate';
 import { createEventHub, type EventHub } from './events/hub';
 import { createAiClient } from './integrations/ai';
 import { createEmbeddingsClient } from './integrations/embeddings';
+import type { Gateway } from './integrations/gateway';
 import { createWasenderGateway } from './integrations/wasender';
+import { createWhatsappCloudGateway } from './integrations/whatsapp-cloud';
 import { createOutboundWebhooks, type OutboundWebhooks } from './jobs/outbound-webhooks';
 import { type JobQueue, startJobQueue } from './jobs/queue';
 import { createKnowledge, type Knowledge } from './knowledge';
@@ -52,6 +54,26 @@ export interface RuntimeOptions {
   whenDataDirInUse?: 'refuse' | 'attach';
 }
 
+/** The gateway GATEWAY names (WaSender by default, or Meta's WhatsApp Cloud API). */
+export function createGateway(config: Config): Gateway {
+  if (config.gateway === 'whatsapp-cloud') {
+    const c = config.whatsappCloud;
+    return createWhatsappCloudGateway({
+      baseUrl: c.baseUrl,
+      apiVersion: c.apiVersion,
+      phoneNumberId: c.phoneNumberId,
+      wabaId: c.wabaId,
+      accessToken: c.accessToken,
+      timeoutMs: config.wasender.timeoutMs,
+    });
+  }
+  return createWasenderGateway({
+    baseUrl: config.wasender.baseUrl,
+    apiToken: config.wasender.apiToken,
+    timeoutMs: config.wasender.timeoutMs,
+  });
+}
+
 export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
   const { config, persona, log } = opts;
   const database = await openDatabase({
@@ -89,11 +111,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
     const pipeline = createPipeline({
       db: database.db,
       queue,
-      gateway: createWasenderGateway({
-        baseUrl: config.wasender.baseUrl,
-        apiToken: config.wasender.apiToken,
-        timeoutMs: config.wasender.timeoutMs,
-      }),
+      gateway: createGateway(config),
       ai: createAiClient({
         apiKey: config.openai.apiKey,
         baseUrl: config.openai.baseUrl,

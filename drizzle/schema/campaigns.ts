@@ -43,6 +43,11 @@ export const campaigns = pgTable(
     name: text().notNull(),
     template: text().notNull(),
     variableDefaults: jsonb().$type<Record<string, string>>().notNull().default({}),
+    /**
+     * Cloud API: the approved template sent to recipients outside the 24-hour window, with its body
+     * values (each rendered like the campaign text, e.g. `{{name|there}}`). Null: free-form text only.
+     */
+    cloudTemplate: jsonb().$type<{ name: string; language: string; variables: string[] }>(),
     audience: jsonb().$type<CampaignAudience>().notNull().default({}),
     status: text().$type<CampaignStatus>().notNull().default('draft'),
     ratePerMinute: integer().notNull().default(20),

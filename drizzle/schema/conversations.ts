@@ -13,6 +13,7 @@ import {
 } from 'drizzle-orm/pg-core';
 import {
   ACTOR_TYPE_VALUES,
+  CHANNEL_VALUES,
   CONVERSATION_STATUS_VALUES,
   MESSAGE_AUTHOR_VALUES,
   MESSAGE_DIRECTION_VALUES,
@@ -25,6 +26,8 @@ import { staff } from './staff';
 export const OWNERS = OWNER_VALUES;
 export type Owner = (typeof OWNERS)[number];
 export const CONVERSATION_STATUSES = CONVERSATION_STATUS_VALUES;
+export const CHANNELS = CHANNEL_VALUES;
+export type Channel = (typeof CHANNELS)[number];
 export type ConversationStatus = (typeof CONVERSATION_STATUSES)[number];
 
 /** The time a conversation list is ordered by: its latest message, else its creation. */
@@ -67,6 +70,8 @@ export const conversations = pgTable(
     turnStartedAt: timestamp({ withTimezone: true, precision: 3 }),
     /** A person's first reply in the current turn (null: not answered yet). */
     turnAnsweredAt: timestamp({ withTimezone: true, precision: 3 }),
+    /** The gateway the conversation lives on (set by the customer's messages). */
+    channel: text().$type<Channel>().notNull().default('wasender'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -91,6 +96,7 @@ export const conversations = pgTable(
     index('conversations_labels_idx').using('gin', t.labels),
     index('conversations_waiting_idx').on(t.waitingSince).where(sql`${t.waitingSince} is not null`),
     check('conversations_owner_check', sql`${t.owner} in ('bot','human')`),
+    check('conversations_channel_check', sql`${t.channel} in ('wasender','whatsapp-cloud')`),
     check(
       'conversations_status_check',
       sql`${t.status} in ('open','pending','resolved','snoozed') and (${t.status} = 'snoozed') = (${t.snoozedUntil} is not null)`,
@@ -168,6 +174,8 @@ export const messages = pgTable(
     replyGroup: uuid(),
     partIndex: integer().notNull().default(0),
     ai: jsonb().$type<AiUsage>(),
+    /** Cloud API: this message is the named approved template with these body values (null: free-form text). */
+    cloudTemplate: jsonb().$type<{ name: string; language: string; values: string[] }>(),
     /**
      * Who wrote a message sent from the dashboard or the API: the staff id or the API key's id, its kind
      * (`staff`, `apiKey`, `system`) and name at the time. Null for customers', the bot's and campaigns'

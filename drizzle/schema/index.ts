@@ -11,5 +11,6 @@ export * from './settings';
 export * from './staff';
 export * from './stats';
 export * from './system';
+export * from './templates';
 export * from './throttle';
 export * from './webhooks';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { TAppEvent } from '../contracts';
 import { CAMPAIGN_MAX_TEMPLATE_CHARS } from '../contracts';
 import { applyEarlyStatuses } from '../conversation/statuses';
+import { WINDOW_CLOSED_REASON, windowRefusal } from '../conversation/window';
 import * as dq from '../db/queries/campaign-recipients';
 import * as convQ from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
@@ -128,6 +129,8 @@ interface Prepared {
   conversationId: string;
   phone: string;
   text: string;
+  /** The campaign's Cloud template's body values for this recipient (null: no template). */
+  templateValues: string[] | null;
   attempts: number;
 }
 
@@ -248,12 +251,18 @@ class CampaignRun {
           },
         ]),
       );
+      const templateValues = c.cloudTemplate
+        ? c.cloudTemplate.variables.map(
+            (v) => render(v, { contact: next, variables: next.variables, defaults }).text || '-',
+          )
+        : null;
       return {
         recipientId: next.id,
         messageId: r.messageId,
         conversationId: r.conversationId,
         phone: next.phone,
         text,
+        templateValues,
         attempts: r.attempts,
       };
     }
@@ -261,8 +270,33 @@ class CampaignRun {
 
   private async send(c: Campaign, p: Prepared): Promise<StepResult> {
     const { db, gateway, log, settings } = this.deps;
+    // The Cloud API's 24-hour window, checked before the gateway: outside it the campaign's approved
+    // template goes instead, and without one the recipient fails with the reason (never sent to be refused).
+    let template: { name: string; language: string; values: string[] } | null = null;
+    if (gateway.name === 'whatsapp-cloud') {
+      const facts = await convQ.windowFacts(db, p.conversationId);
+      const refusal = facts ? windowRefusal(gateway.name, facts) : WINDOW_CLOSED_REASON;
+      if (refusal && c.cloudTemplate && p.templateValues && gateway.sendTemplate) {
+        template = {
+          name: c.cloudTemplate.name,
+          language: c.cloudTemplate.language,
+          values: p.templateValues,
+        };
+      } else if (refusal) {
+        await this.fail(c, p, 'rejected', `Not sent: ${refusal}`);
+        return 'not-sent';
+      }
+    }
     try {
-      const res = await gateway.sendText({ to: p.phone, text: p.text });
+      const res =
+        template && gateway.sendTemplate
+          ? await gateway.sendTemplate({
+              to: p.phone,
+              name: template.name,
+              language: template.language,
+              bodyParameters: template.values,
+            })
+          : await gateway.sendText({ to: p.phone, text: p.text });
       // A crash of the database may lose this commit: the recipient would then fail as `unknown`
       // (never be sent twice), so it need not wait for the disk. The next campaign slot goes with it.
       const [, slot] = await dq.withAsyncCommit(db, (tx) =>

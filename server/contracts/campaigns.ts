@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ZId, ZPageInput, ZTag, zPage } from './common';
 import { ZLeadStatus } from './crm';
+import { ZTemplateUse } from './templates';
 
 export const CAMPAIGN_STATUS_VALUES = [
   'draft',
@@ -97,6 +98,12 @@ export const ZCampaignCreateInput = z.object({
   template: z.string().trim().min(1).max(CAMPAIGN_MAX_TEMPLATE_CHARS),
   /** Values used when a recipient has none for a variable. */
   variableDefaults: z.record(ZVariableName, z.string().max(500)).default({}),
+  /**
+   * WhatsApp Cloud API: the approved template sent to recipients outside the 24-hour customer service
+   * window (the text above goes to those inside it). Without it, a Cloud campaign with recipients
+   * outside the window is refused at start.
+   */
+  cloudTemplate: ZTemplateUse.optional(),
   /** The union of every source given; each contact is messaged once. */
   audience: ZCampaignAudienceInput,
   /** Average pace in messages per minute (default from the server's settings). */
@@ -173,6 +180,9 @@ export type TCampaignProgress = z.infer<typeof ZCampaignProgress>;
 
 export const ZCampaignDetail = ZCampaignSummary.extend({
   template: z.string(),
+  cloudTemplate: z
+    .object({ name: z.string(), language: z.string(), variables: z.array(z.string()) })
+    .nullable(),
   variableDefaults: z.record(z.string(), z.string()),
   audience: z.object({
     contactIds: z.number(),

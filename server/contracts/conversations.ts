@@ -7,6 +7,18 @@ export const OWNER_VALUES = ['bot', 'human'] as const;
 export const ZOwner = z.enum(OWNER_VALUES);
 export type TOwner = z.infer<typeof ZOwner>;
 
+/** The gateway a conversation lives on: WaSender, or Meta's WhatsApp Cloud API. */
+export const CHANNEL_VALUES = ['wasender', 'whatsapp-cloud'] as const;
+export const ZChannel = z.enum(CHANNEL_VALUES);
+export type TChannel = z.infer<typeof ZChannel>;
+
+/**
+ * The Cloud API's customer-service window: free-form messages only until 24 hours after the customer's
+ * last message (then only approved templates). Null on WaSender, which has no such window, and on a
+ * Cloud conversation the customer never wrote in (closed).
+ */
+const windowClosesAt = z.date().nullable();
+
 export const CONVERSATION_STATUS_VALUES = ['open', 'pending', 'resolved', 'snoozed'] as const;
 /** open: needs the team; pending: waiting for the customer; resolved: done; snoozed: open again at a time. */
 export const ZConversationStatus = z.enum(CONVERSATION_STATUS_VALUES);
@@ -41,6 +53,8 @@ export const ZConversation = z.object({
   lastMessageAt: z.date().nullable(),
   lastMessagePreview: z.string().nullable(),
   createdAt: z.date(),
+  channel: ZChannel,
+  windowClosesAt,
 });
 export type TConversation = z.infer<typeof ZConversation>;
 
@@ -81,6 +95,8 @@ export const ZConversationListItem = z.object({
   lastInboundAt: z.date().nullable(),
   hasOpenHandoff: z.boolean(),
   contact: ZContactSummary,
+  channel: ZChannel,
+  windowClosesAt,
 });
 export type TConversationListItem = z.infer<typeof ZConversationListItem>;
 export const ZConversationPage = zPage(ZConversationListItem);

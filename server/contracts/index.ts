@@ -17,4 +17,5 @@ export * from './staff';
 export * from './stats';
 export * from './system';
 export * from './tasks';
+export * from './templates';
 export * from './webhooks';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ZId } from './common';
+import { ZTemplateUse } from './templates';
 
 export const ZSendMessageInput = z
   .object({
@@ -34,9 +35,14 @@ export const ZStartConversationInput = z
     text: z.string().trim().min(1).max(4096).optional(),
     /** Or let the bot write a short introduction in the persona's voice. */
     aiIntro: z.boolean().optional(),
+    /**
+     * WhatsApp Cloud API: the approved template sent when the customer's 24-hour window is closed
+     * (alone, or beside `text`/`aiIntro`, which go when the window is open).
+     */
+    template: ZTemplateUse.optional(),
   })
-  .refine((v) => Boolean(v.text) !== Boolean(v.aiIntro), {
-    error: 'give either text or aiIntro: true',
+  .refine((v) => !(v.text && v.aiIntro) && Boolean(v.text || v.aiIntro || v.template), {
+    error: 'give text, aiIntro: true or a template (text and aiIntro not both)',
     path: ['text'],
   });
 export type TStartConversationInput = z.infer<typeof ZStartConversationInput>;

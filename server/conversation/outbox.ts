@@ -19,6 +19,8 @@ export interface OutboundText {
   campaignId?: string | null;
   /** Split into WhatsApp-sized parts by the persona's limits (default true). */
   split?: boolean;
+  /** Cloud API: send this approved template instead (`text` is what the message row shows). */
+  cloudTemplate?: { name: string; language: string; values: string[] } | null;
 }
 
 /**
@@ -32,7 +34,8 @@ export async function queueOutbound(
   msg: OutboundText,
 ): Promise<{ messageIds: string[] }> {
   const { maxChars, maxParts } = deps.persona.replySplitting;
-  const parts = msg.split === false ? [msg.text] : splitReply(msg.text, { maxChars, maxParts });
+  const parts =
+    msg.split === false || msg.cloudTemplate ? [msg.text] : splitReply(msg.text, { maxChars, maxParts });
   if (!parts.length) return { messageIds: [] };
   const replyGroup = randomUUID();
   const configured = deps.gateway.configured;
@@ -43,7 +46,11 @@ export async function queueOutbound(
       author: msg.author,
       body,
       status: configured ? 'queued' : 'not_configured',
-      error: configured ? null : 'WASENDER_API_TOKEN is not configured',
+      error: configured
+        ? null
+        : deps.gateway.name === 'whatsapp-cloud'
+          ? 'WHATSAPP_CLOUD_ACCESS_TOKEN or WHATSAPP_CLOUD_PHONE_NUMBER_ID is not configured'
+          : 'WASENDER_API_TOKEN is not configured',
       replyGroup,
       partIndex: i,
       ai: i === 0 ? (msg.ai ?? null) : null,
@@ -51,6 +58,7 @@ export async function queueOutbound(
       actorType: msg.actorType ?? null,
       actorName: msg.actorName ?? null,
       campaignId: msg.campaignId ?? null,
+      cloudTemplate: msg.cloudTemplate ?? null,
     })),
   );
   const ordered = [...rows].sort((a, b) => a.partIndex - b.partIndex);

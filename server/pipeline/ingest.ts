@@ -3,6 +3,7 @@ import * as dq from '../db/queries/dead-letters';
 import * as gq from '../db/queries/groups';
 import * as sq from '../db/queries/system';
 import { gatewayPhoneToE164 } from '../phone';
+import { CLOUD_EVENT, cloudRawEntryOf } from './cloud-payload';
 import { createInboundWriter, type InboundWriter } from './inbound-writer';
 import type { IngestOutcome } from './outcome';
 import { rawEntryOf, type WebhookItem, type WebhookMessageItem } from './payload';
@@ -20,6 +21,7 @@ export interface IngestOptions {
 
 /** Where webhook items come from, as recorded on their dead letters. */
 export const WEBHOOK_SOURCE = 'wasender.webhook';
+export const CLOUD_WEBHOOK_SOURCE = 'whatsapp-cloud.webhook';
 
 /**
  * Stores what a webhook brought. Each item is handled on its own: one that cannot be handled goes to
@@ -132,11 +134,12 @@ async function deadLetter(
     item.kind === 'rejected' ? item.providerId : item.kind === 'session' ? null : item.providerId;
   if (!keep) return { kind: 'dead-letter', reason, deadLetterId: null };
   let id: string;
+  const raw = rawEntryOf(item) ?? cloudRawEntryOf(item);
   try {
     ({ id } = await dq.insertDeadLetter(deps.db, {
-      source: WEBHOOK_SOURCE,
+      source: raw?.event === CLOUD_EVENT ? CLOUD_WEBHOOK_SOURCE : WEBHOOK_SOURCE,
       reason,
-      raw: rawEntryOf(item) ?? { event: null, data: null },
+      raw: raw ?? { event: null, data: null },
       providerMessageId,
     }));
   } catch (err) {
@@ -225,6 +228,7 @@ async function ingestInbound(
     body: item.text,
     preview: item.text ?? `[${item.type}]`,
     replyQuietMs: deps.settings.replyQuietMs,
+    channel: item.channel ?? 'wasender',
   });
   if (r.kind === 'stored') return r;
   if (r.kind === 'duplicate') return r;

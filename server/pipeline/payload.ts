@@ -50,6 +50,8 @@ export interface WebhookMessageItem {
   isProtocol: boolean;
   /** The attachment of an image, audio, video, document or sticker message, when the payload names one. */
   media?: InboundMediaRef;
+  /** The gateway the message came through (absent: WaSender). */
+  channel?: 'wasender' | 'whatsapp-cloud';
 }
 
 export interface WebhookStatusItem {

@@ -7,6 +7,7 @@ import {
 } from '../conversation/deps';
 import { handOffFailedMessage } from '../conversation/handoff';
 import { applyEarlyStatuses } from '../conversation/statuses';
+import { windowRefusal } from '../conversation/window';
 import { recordEvents } from '../db/queries/events';
 import * as mq from '../db/queries/messages';
 import * as tq from '../db/queries/throttles';
@@ -79,8 +80,15 @@ export async function runSendJob(
   }
   if (msg.status !== 'queued') return 'skipped';
   if (!gateway.configured) {
-    await mq.markNotConfigured(db, msg.id, 'WASENDER_API_TOKEN is not configured');
+    await mq.markNotConfigured(db, msg.id, notConfiguredText(gateway.name));
     return 'not-configured';
+  }
+  // The Cloud API's 24-hour window is checked here, before the gateway: a free-form message outside
+  // it fails (a task for a person) with the reason, and is never sent to be refused.
+  const refusal = msg.cloudTemplate ? null : windowRefusal(gateway.name, msg);
+  if (refusal) {
+    await failPart(deps, msg, `Not sent: ${refusal}`);
+    return 'failed';
   }
 
   // This part's turn in the shared throttle: the slot it holds, or a new one.
@@ -105,7 +113,20 @@ export async function runSendJob(
 
   let res: Awaited<ReturnType<typeof gateway.sendText>>;
   try {
-    res = await gateway.sendText({ to: msg.phone, text: msg.body ?? '' });
+    const template = msg.cloudTemplate;
+    if (template && !gateway.sendTemplate) {
+      await failPart(deps, msg, `Not sent: the ${gateway.name} gateway cannot send templates`);
+      return 'failed';
+    }
+    res =
+      template && gateway.sendTemplate
+        ? await gateway.sendTemplate({
+            to: msg.phone,
+            name: template.name,
+            language: template.language,
+            bodyParameters: template.values,
+          })
+        : await gateway.sendText({ to: msg.phone, text: msg.body ?? '' });
   } catch (err) {
     const failure = classifySendFailure(err, {
       attempt: job.retryCount + 1,
@@ -139,7 +160,7 @@ export async function runSendJob(
         await failPart(deps, msg, failure.error);
         return 'failed';
       case 'not-configured':
-        await mq.markNotConfigured(db, msg.id, 'WASENDER_API_TOKEN is not configured');
+        await mq.markNotConfigured(db, msg.id, notConfiguredText(gateway.name));
         return 'not-configured';
       case 'backoff':
       case 'unknown':
@@ -238,6 +259,13 @@ async function failPart(deps: PipelineDeps, msg: SendRow, error: string) {
     if (!(await mq.markSendFailed(tx, msg.id, error))) return;
     await handOffFailedMessage(tx, deps, msg, error);
   });
+}
+
+/** What a message says when the gateway has no credentials. */
+function notConfiguredText(gatewayName: string): string {
+  return gatewayName === 'whatsapp-cloud'
+    ? 'WHATSAPP_CLOUD_ACCESS_TOKEN or WHATSAPP_CLOUD_PHONE_NUMBER_ID is not configured'
+    : 'WASENDER_API_TOKEN is not configured';
 }
 
 /** A conversation message queued this long has lost its send job (a live one is sent or rescheduled sooner). */

@@ -26,6 +26,7 @@ import type {
   TCampaignSuggestCopyInput,
   TCampaignSummary,
 } from '../contracts';
+import { CUSTOMER_WINDOW_MS } from '../conversation/window';
 import * as q from '../db/queries/campaigns';
 import { recordEvents } from '../db/queries/events';
 import type { Db, DbOrTx } from '../db/types';
@@ -33,6 +34,7 @@ import { AppError, badRequest, conflict, notFound } from '../errors';
 import type { Caller } from './caller';
 import { type CopywriterDeps, suggestCopy } from './campaign-copy';
 import { decodeCursor, toPage } from './pagination';
+import { requireApprovedTemplate } from './templates';
 
 /** Campaigns: drafts, their audience and preview, the lifecycle, and progress figures. */
 export interface CampaignsService {
@@ -61,6 +63,8 @@ export interface CampaignsService {
 export interface CampaignServiceOptions {
   kicker: CampaignKicker;
   gatewayConfigured: boolean;
+  /** The sending gateway's name: `whatsapp-cloud` has the 24-hour window and templates. */
+  gatewayName: string;
   defaultRatePerMinute: number;
   jitterPercent: number;
   failureWindow: number;
@@ -92,7 +96,9 @@ export function createCampaignsService(deps: {
     if (!opts.gatewayConfigured) {
       throw new AppError(
         'PRECONDITION_FAILED',
-        'The WhatsApp gateway is not configured (WASENDER_API_TOKEN): campaigns cannot be sent',
+        opts.gatewayName === 'whatsapp-cloud'
+          ? 'The WhatsApp gateway is not configured (WHATSAPP_CLOUD_ACCESS_TOKEN, WHATSAPP_CLOUD_PHONE_NUMBER_ID): campaigns cannot be sent'
+          : 'The WhatsApp gateway is not configured (WASENDER_API_TOKEN): campaigns cannot be sent',
       );
     }
   }
@@ -146,6 +152,7 @@ export function createCampaignsService(deps: {
       recipients: c.recipients,
       pausedReason: c.pausedReason,
       template: c.template,
+      cloudTemplate: c.cloudTemplate ?? null,
       variableDefaults: c.variableDefaults,
       audience: {
         contactIds: c.audience.contactIds?.length ?? 0,
@@ -211,10 +218,21 @@ export function createCampaignsService(deps: {
           { template: [`unknown variables: ${unknown.join(', ')}`] },
         );
       }
+      if (input.cloudTemplate) {
+        await requireApprovedTemplate(db, input.cloudTemplate, 'cloudTemplate');
+        const known = [...Object.keys(input.variableDefaults), ...(numbers?.columns ?? [])];
+        const unknownInTemplate = input.cloudTemplate.variables.flatMap((v) => unknownVariables(v, known));
+        if (unknownInTemplate.length) {
+          throw badRequest(`cloudTemplate.variables: unknown variables ${unknownInTemplate.join(', ')}`, {
+            cloudTemplate: [`unknown variables: ${unknownInTemplate.join(', ')}`],
+          });
+        }
+      }
       const id = await db.transaction(async (tx) => {
         const id = await q.insertCampaign(tx, {
           name: input.name,
           template: input.template,
+          cloudTemplate: input.cloudTemplate ?? null,
           variableDefaults: normaliseDefaults(input.variableDefaults),
           ratePerMinute: input.ratePerMinute ?? opts.defaultRatePerMinute,
           jitterPercent: input.jitterPercent ?? opts.jitterPercent,
@@ -299,6 +317,7 @@ export function createCampaignsService(deps: {
         });
       }
       await requireRecipients(input.id);
+      await requireWindowOrTemplate(input.id);
       await change(input.id, ['draft', 'scheduled'], { status: 'scheduled', scheduledAt: input.at });
       await opts.kicker.kick(input.id, input.at);
       return detail(input.id);
@@ -307,6 +326,7 @@ export function createCampaignsService(deps: {
     async start(id) {
       requireGateway();
       await requireRecipients(id);
+      await requireWindowOrTemplate(id);
       await change(id, ['draft', 'scheduled'], { status: 'running', startedAt: new Date() });
       await opts.kicker.kick(id);
       return detail(id);
@@ -419,6 +439,26 @@ export function createCampaignsService(deps: {
 
     suggestCopy: (input) => suggestCopy(deps.copywriter, input),
   };
+
+  /**
+   * On the Cloud API, recipients outside the 24-hour window can only get the campaign's approved
+   * template: without one (or with one no longer approved) the campaign is refused before it starts.
+   */
+  async function requireWindowOrTemplate(id: string) {
+    if (opts.gatewayName !== 'whatsapp-cloud') return;
+    const c = await requireCampaign(id);
+    if (c.cloudTemplate) {
+      await requireApprovedTemplate(db, c.cloudTemplate, 'cloudTemplate');
+      return;
+    }
+    const outside = await q.countOutsideWindow(db, id, new Date(Date.now() - CUSTOMER_WINDOW_MS + 60_000));
+    if (outside > 0) {
+      throw new AppError(
+        'PRECONDITION_FAILED',
+        `${outside} recipient(s) are outside the WhatsApp Cloud API's 24-hour customer service window: give the campaign an approved cloudTemplate to reach them`,
+      );
+    }
+  }
 
   async function requireRecipients(id: string) {
     const c = await requireCampaign(id);

@@ -6,6 +6,7 @@ import type {
   TMessage,
   TSearchResult,
 } from '../contracts';
+import { windowClosesAt } from '../conversation/window';
 import * as cq from '../db/queries/contacts';
 import * as q from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
@@ -88,6 +89,7 @@ export function createConversationsService(deps: { db: Db; visibility: Visibilit
         ({ sortKey: _, assigneeId, assigneeName, ...item }) => ({
           ...item,
           assignee: assigneeOf({ assigneeId, assigneeName }),
+          windowClosesAt: windowClosesAt(item.channel, item.lastInboundAt),
         }),
       );
     },
@@ -96,7 +98,11 @@ export function createConversationsService(deps: { db: Db; visibility: Visibilit
       const found = await q.findConversation(db, id);
       if (!found || !visibility.allows(found.assigneeId, caller)) throw notFound('Conversation', id);
       const { assigneeId, assigneeName, ...rest } = found;
-      const conversation = { ...rest, assignee: assigneeOf({ assigneeId, assigneeName }) };
+      const conversation = {
+        ...rest,
+        assignee: assigneeOf({ assigneeId, assigneeName }),
+        windowClosesAt: windowClosesAt(rest.channel, rest.lastInboundAt),
+      };
       const [contact, history, openHandoff] = await Promise.all([
         cq.findContactIncludingDeleted(db, conversation.contactId),
         q.listOwnerChanges(db, { conversationId: id, limit: 20, after: null }),

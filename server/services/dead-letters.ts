@@ -2,6 +2,7 @@ import type { TDeadLetter, TDeadLetterPage, TDeadLettersInput, TRetriedDeadLette
 import type { PipelineDeps } from '../conversation/deps';
 import * as dq from '../db/queries/dead-letters';
 import { conflict, notFound } from '../errors';
+import { CLOUD_EVENT, parseCloudWebhook } from '../pipeline/cloud-payload';
 import { type IngestOutcome, ingestItems } from '../pipeline/ingest';
 import { parseWebhook } from '../pipeline/payload';
 import type { Caller } from './caller';
@@ -68,7 +69,8 @@ export function createDeadLettersService(pipeline: PipelineDeps): DeadLettersSer
 
     async retry(id, caller) {
       const row = await requireOpen(id);
-      const parsed = parseWebhook(row.raw);
+      const raw = row.raw as { event?: unknown; data?: unknown } | null;
+      const parsed = raw?.event === CLOUD_EVENT ? parseCloudWebhook(raw.data) : parseWebhook(row.raw);
       let result: { ok: boolean; detail: string };
       if (!parsed.ok) result = { ok: false, detail: parsed.error };
       else if (parsed.items.length === 0) result = { ok: true, detail: 'nothing to store in this item' };

@@ -23,6 +23,7 @@ import { createStaffService, type StaffService } from './staff';
 import { createStaffAuthenticator } from './staff-auth';
 import { createStatsService, type StatsService } from './stats';
 import { createSystemService, integrationFlags, type SystemService, systemProbe } from './system';
+import { createTemplatesService, type TemplatesService } from './templates';
 import { createVisibility, type Visibility } from './visibility';
 import { createWebhooksService, type WebhookDeliveryEngine, type WebhooksService } from './webhooks';
 
@@ -55,6 +56,8 @@ export interface Services {
   inbox: InboxService;
   /** Saved replies with variables. */
   cannedResponses: CannedResponsesService;
+  /** WhatsApp Cloud API message templates (sync, list). */
+  templates: TemplatesService;
   /** Which conversations a caller may see (AGENT_VISIBILITY). */
   visibility: Visibility;
   /** WhatsApp groups: sync, send now, at a time or as a campaign, members' messages. */
@@ -121,6 +124,7 @@ export function createServices(deps: ServicesDeps): Services {
         ...config.campaigns,
         kicker: deps.campaignKicker,
         gatewayConfigured: pipeline.gateway.configured,
+        gatewayName: pipeline.gateway.name,
         sendRatePerMinute: config.pipeline.sendRatePerMinute,
       },
       copywriter: { ai: pipeline.ai, model: () => pipeline.settings.model },
@@ -153,6 +157,7 @@ export function createServices(deps: ServicesDeps): Services {
       humanQuietMinutes: () => pipeline.settings.humanQuietMinutes,
     }),
     cannedResponses: createCannedResponsesService({ db }),
+    templates: createTemplatesService({ pipeline }),
     visibility,
     groups: createGroupsService({ db, queue: pipeline.queue, gateway: pipeline.gateway, sync: gatewaySync }),
     gatewaySync,

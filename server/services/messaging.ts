@@ -1,3 +1,4 @@
+import { render } from '../campaigns/template';
 import type {
   THandBackInput,
   TOwnerChanged,
@@ -13,6 +14,7 @@ import { conversationLanguage, fixedText } from '../conversation/language';
 import { queueOutbound } from '../conversation/outbox';
 import { noteAgentActivity, setOwner } from '../conversation/ownership';
 import { buildPrompt } from '../conversation/prompt';
+import { windowRefusal } from '../conversation/window';
 import * as contactQ from '../db/queries/contacts';
 import * as convQ from '../db/queries/conversations';
 import * as inboxQ from '../db/queries/inbox';
@@ -22,6 +24,7 @@ import { toE164 } from '../phone';
 import { actorOf } from './actor';
 import type { Caller } from './caller';
 import { expandVariables } from './canned-responses';
+import { requireApprovedTemplate } from './templates';
 import type { Visibility } from './visibility';
 
 /** Staff actions that send messages or move a conversation between the bot and a human. */
@@ -76,10 +79,16 @@ export function createMessagingService(
     return conv;
   }
 
+  /** Refuses a free-form message outside the Cloud API's 24-hour window, before anything is stored. */
+  function requireWindow(conv: Parameters<typeof windowRefusal>[1]) {
+    const refusal = windowRefusal(deps.gateway.name, conv);
+    if (refusal) throw new AppError('PRECONDITION_FAILED', `Cannot send a free-form message: ${refusal}`);
+  }
+
   return {
     async sendMessage(input, caller) {
       await visible(input.conversationId, caller);
-      await requireConversation(input.conversationId);
+      requireWindow(await requireConversation(input.conversationId));
       const text = await textToSend(caller, input);
       const actor = actorOf(caller);
       const { messageIds } = await db.transaction(async (tx) => {
@@ -121,7 +130,7 @@ export function createMessagingService(
         });
       let text = input.text ?? null;
       let ai = null;
-      if (!text) {
+      if (!text && input.aiIntro) {
         if (!deps.ai.configured)
           throw new AppError(
             'PRECONDITION_FAILED',
@@ -139,6 +148,38 @@ export function createMessagingService(
           'PRECONDITION_FAILED',
           `${phone} has opted out of messages; they must write first`,
         );
+      }
+      // Outside the Cloud API's 24-hour window (or when only a template is given): the approved template.
+      const refusal = windowRefusal(deps.gateway.name, conv);
+      if (refusal || (!input.text && !input.aiIntro)) {
+        if (!input.template)
+          throw new AppError('PRECONDITION_FAILED', `Cannot send a free-form message: ${refusal}`);
+        if (deps.gateway.name !== 'whatsapp-cloud') {
+          throw new AppError(
+            'PRECONDITION_FAILED',
+            `The ${deps.gateway.name} gateway has no message templates: templates need GATEWAY=whatsapp-cloud`,
+          );
+        }
+        await requireApprovedTemplate(db, input.template, 'template');
+        const contact = { ...conv, leadStatus: conv.leadStatus ?? 'new', source: 'whatsapp', tags: [] };
+        const values = input.template.variables.map(
+          (v) => render(v, { contact, variables: {}, defaults: {} }).text || '-',
+        );
+        const { name, language } = input.template;
+        const actor = actorOf(caller);
+        const { messageIds } = await db.transaction((tx) =>
+          queueOutbound(tx, deps, {
+            conversationId,
+            text: `[template ${name} (${language})]${values.length ? ` ${values.join(' | ')}` : ''}`,
+            author: 'agent',
+            actorId: actor.id,
+            actorType: actor.type,
+            actorName: actor.name,
+            cloudTemplate: { name, language, values },
+          }),
+        );
+        deps.queue.wake(QUEUE_SEND);
+        return { conversationId, messageIds, status: status() };
       }
       if (!text) {
         const crm = await contactQ.crmContext(db, conv.contactId);

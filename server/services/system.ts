@@ -75,15 +75,23 @@ export function systemProbe(deps: {
 }
 
 /** Which integrations the configuration sets up. */
-export const integrationFlags = (config: Config): IntegrationFlags => ({
-  openaiKey: Boolean(config.openai.apiKey),
-  wasenderToken: Boolean(config.wasender.apiToken),
-  webhookSecret: Boolean(config.wasender.webhookSecret),
-  allowUnsigned: config.wasender.allowUnsigned,
-});
+export const integrationFlags = (config: Config): IntegrationFlags => {
+  const cloud = config.gateway === 'whatsapp-cloud';
+  const c = config.whatsappCloud;
+  return {
+    openaiKey: Boolean(config.openai.apiKey),
+    gateway: config.gateway,
+    // The sending gateway's credentials and its webhook's secret (reported under `wasender` and `webhook`).
+    wasenderToken: cloud ? Boolean(c.accessToken && c.phoneNumberId) : Boolean(config.wasender.apiToken),
+    webhookSecret: cloud ? Boolean(c.appSecret) : Boolean(config.wasender.webhookSecret),
+    allowUnsigned: config.wasender.allowUnsigned,
+  };
+};
 
 export interface IntegrationFlags {
   openaiKey: boolean;
+  /** The gateway that sends (GATEWAY). */
+  gateway?: 'wasender' | 'whatsapp-cloud';
   wasenderToken: boolean;
   webhookSecret: boolean;
   allowUnsigned: boolean;
@@ -177,14 +185,30 @@ export function createSystemService(deps: {
             detail:
               'OPENAI_API_KEY is not set: customers get the persona fallback message and a human is asked',
           },
-      wasender: flags.wasenderToken
-        ? { configured: true, detail: 'sending through WaSender' }
-        : {
-            configured: false,
-            detail: 'WASENDER_API_TOKEN is not set: outbound messages are stored with status not_configured',
-          },
+      wasender:
+        flags.gateway === 'whatsapp-cloud'
+          ? flags.wasenderToken
+            ? { configured: true, detail: "sending through Meta's WhatsApp Cloud API" }
+            : {
+                configured: false,
+                detail:
+                  'WHATSAPP_CLOUD_ACCESS_TOKEN or WHATSAPP_CLOUD_PHONE_NUMBER_ID is not set: outbound messages are stored with status not_configured',
+              }
+          : flags.wasenderToken
+            ? { configured: true, detail: 'sending through WaSender' }
+            : {
+                configured: false,
+                detail:
+                  'WASENDER_API_TOKEN is not set: outbound messages are stored with status not_configured',
+              },
       webhook: flags.webhookSecret
-        ? { configured: true, detail: 'webhook signature checked' }
+        ? {
+            configured: true,
+            detail:
+              flags.gateway === 'whatsapp-cloud'
+                ? 'Cloud API webhook signature (X-Hub-Signature-256) checked'
+                : 'webhook signature checked',
+          }
         : flags.allowUnsigned
           ? {
               configured: false,
@@ -192,7 +216,10 @@ export function createSystemService(deps: {
             }
           : {
               configured: false,
-              detail: 'WASENDER_WEBHOOK_SECRET is not set: /webhook refuses every request',
+              detail:
+                flags.gateway === 'whatsapp-cloud'
+                  ? 'WHATSAPP_CLOUD_APP_SECRET is not set: /webhook/whatsapp-cloud refuses every post'
+                  : 'WASENDER_WEBHOOK_SECRET is not set: /webhook refuses every request',
             },
     };
   }

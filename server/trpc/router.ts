@@ -12,6 +12,7 @@ import { leadsRouter } from './routers/leads';
 import { staffRouter } from './routers/staff';
 import { statsRouter } from './routers/stats';
 import { systemRouter } from './routers/system';
+import { templatesRouter } from './routers/templates';
 import { webhooksRouter } from './routers/webhooks';
 
 export const appRouter = router({
@@ -28,6 +29,7 @@ export const appRouter = router({
   knowledge: knowledgeRouter,
   cannedResponses: cannedResponsesRouter,
   groups: groupsRouter,
+  templates: templatesRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,8 +1,9 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { RateLimiter } from '../http/rate-limit';
 import type { Pipeline } from '../pipeline';
-import { parseWebhook } from '../pipeline/payload';
+import { parseCloudWebhook } from '../pipeline/cloud-payload';
+import { type ParsedWebhook, parseWebhook } from '../pipeline/payload';
 
 export interface WebhookOptions {
   pipeline: Pipeline;
@@ -13,6 +14,13 @@ export interface WebhookOptions {
   /** Counters shared with the rest of the host; `rateLimitPerMinute` 0 turns the limit off. */
   limiter: RateLimiter;
   rateLimitPerMinute: number;
+  /** Meta's WhatsApp Cloud API webhook (`/webhook/whatsapp-cloud`). */
+  cloud: {
+    /** WHATSAPP_CLOUD_APP_SECRET: signs every post (X-Hub-Signature-256); without it posts are refused. */
+    appSecret: string | undefined;
+    /** WHATSAPP_CLOUD_VERIFY_TOKEN: the subscription handshake's token; without it the handshake fails. */
+    verifyToken: string | undefined;
+  };
 }
 
 declare module 'fastify' {
@@ -28,6 +36,16 @@ export function signatureMatches(given: string | undefined, secret: string): boo
   const b = Buffer.from(secret, 'utf8');
   return a.length === b.length && timingSafeEqual(a, b);
 }
+
+/** Whether `header` is `sha256=<hex>` of the HMAC-SHA256 of `body` under `secret` (constant time). */
+export function hubSignatureMatches(header: string | undefined, body: Buffer, secret: string): boolean {
+  if (!header) return false;
+  const expected = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+  return signatureMatches(header.trim().toLowerCase(), expected);
+}
+
+/** Longest `hub.challenge` echoed back (Meta sends a short number). */
+const MAX_CHALLENGE_CHARS = 256;
 
 /**
  * POST /webhook: WaSender's events. A plain route (not tRPC) in its own plugin, so its body parser
@@ -74,15 +92,17 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opt
     }
   };
 
-  app.post('/webhook', { onRequest: verify, bodyLimit: opts.bodyLimit }, async (req, reply) => {
-    let body: unknown;
+  /** The body as JSON (a leading BOM allowed); undefined when it is not JSON. */
+  const readJson = (req: FastifyRequest): { ok: true; body: unknown } | { ok: false } => {
     try {
       const raw = (req.rawBody ?? Buffer.alloc(0)).toString('utf8');
-      body = JSON.parse(raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw);
+      return { ok: true, body: JSON.parse(raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw) };
     } catch {
-      return reply.code(400).send({ error: 'Body is not valid JSON' });
+      return { ok: false };
     }
-    const parsed = parseWebhook(body);
+  };
+
+  const ingest = async (reply: FastifyReply, parsed: ParsedWebhook) => {
     if (!parsed.ok) return reply.code(400).send({ error: parsed.error });
     const outcomes = await opts.pipeline.ingest(parsed.items);
     return reply.code(200).send({
@@ -92,5 +112,69 @@ export const webhookRoutes: FastifyPluginAsync<WebhookOptions> = async (app, opt
       duplicates: outcomes.filter((o) => o.kind === 'duplicate').length,
       deadLettered: outcomes.filter((o) => o.kind === 'dead-letter').length,
     });
+  };
+
+  app.post('/webhook', { onRequest: verify, bodyLimit: opts.bodyLimit }, async (req, reply) => {
+    const json = readJson(req);
+    if (!json.ok) return reply.code(400).send({ error: 'Body is not valid JSON' });
+    return ingest(reply, parseWebhook(json.body));
   });
+
+  // Meta's subscription handshake: the verify token must match; the challenge is echoed as text.
+  app.get('/webhook/whatsapp-cloud', async (req, reply) => {
+    if (!limit(req, reply, false)) return reply;
+    const q = (req.query ?? {}) as Record<string, unknown>;
+    const one = (v: unknown) =>
+      typeof v === 'string' ? v : Array.isArray(v) && typeof v[0] === 'string' ? v[0] : '';
+    const mode = one(q['hub.mode']);
+    const token = one(q['hub.verify_token']);
+    const challenge = one(q['hub.challenge']);
+    const { verifyToken } = opts.cloud;
+    const ok =
+      mode === 'subscribe' &&
+      verifyToken !== undefined &&
+      signatureMatches(token, verifyToken) &&
+      challenge !== '' &&
+      challenge.length <= MAX_CHALLENGE_CHARS;
+    if (!ok) return reply.code(403).type('text/plain; charset=utf-8').send('Verification failed');
+    return reply.code(200).type('text/plain; charset=utf-8').send(challenge);
+  });
+
+  // Meta signs the raw body: the check runs once it is read (within the body limit), before the JSON parse.
+  const verifyCloud = async (req: FastifyRequest, reply: FastifyReply) => {
+    const { appSecret } = opts.cloud;
+    if (appSecret) {
+      const header = req.headers['x-hub-signature-256'];
+      const signed = hubSignatureMatches(
+        Array.isArray(header) ? header[0] : header,
+        req.rawBody ?? Buffer.alloc(0),
+        appSecret,
+      );
+      if (!limit(req, reply, signed)) return reply;
+      if (!signed) return reply.code(401).send({ error: 'Missing or wrong X-Hub-Signature-256' });
+    } else if (!opts.allowUnsigned) {
+      if (!limit(req, reply, false)) return reply;
+      return reply
+        .code(503)
+        .send({ error: 'The WhatsApp Cloud API webhook is not configured on this server' });
+    } else if (!limit(req, reply, true)) {
+      return reply;
+    }
+  };
+
+  app.post(
+    '/webhook/whatsapp-cloud',
+    {
+      onRequest: async (req) => {
+        req.headers['content-type'] = 'application/octet-stream';
+      },
+      preHandler: verifyCloud,
+      bodyLimit: opts.bodyLimit,
+    },
+    async (req, reply) => {
+      const json = readJson(req);
+      if (!json.ok) return reply.code(400).send({ error: 'Body is not valid JSON' });
+      return ingest(reply, parseCloudWebhook(json.body));
+    },
+  );
 };

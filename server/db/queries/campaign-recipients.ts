@@ -24,6 +24,7 @@ const dispatchColumns = {
   id: campaigns.id,
   status: campaigns.status,
   template: campaigns.template,
+  cloudTemplate: campaigns.cloudTemplate,
   variableDefaults: campaigns.variableDefaults,
   ratePerMinute: campaigns.ratePerMinute,
   jitterPercent: campaigns.jitterPercent,

@@ -54,6 +54,7 @@ export async function findCampaign(db: DbOrTx, id: string) {
       name: campaigns.name,
       status: campaigns.status,
       template: campaigns.template,
+      cloudTemplate: campaigns.cloudTemplate,
       variableDefaults: campaigns.variableDefaults,
       audience: campaigns.audience,
       audienceReport: campaigns.audienceReport,
@@ -302,4 +303,19 @@ export async function requeueFailed(db: DbOrTx, campaignId: string, includeUnkno
       );
   }
   return rows.length;
+}
+
+/**
+ * Pending recipients a free-form message may not reach on the Cloud API: no conversation on the Cloud
+ * channel, or the customer's last message before `since` (24 hours ago).
+ */
+export async function countOutsideWindow(db: DbOrTx, campaignId: string, since: Date): Promise<number> {
+  const rows = await db.execute<{ n: number }>(sql`
+    select count(*)::int as n
+    from campaign_recipients r
+    left join conversations v on v.contact_id = r.contact_id
+    where r.campaign_id = ${campaignId} and r.status = 'pending'
+      and (v.id is null or v.channel <> 'whatsapp-cloud' or v.last_inbound_at is null
+        or v.last_inbound_at < ${since.toISOString()}::timestamptz)`);
+  return [...rows][0]?.n ?? 0;
 }

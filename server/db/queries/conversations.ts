@@ -28,6 +28,7 @@ export const conversationColumns = {
   lastMessageAt: conversations.lastMessageAt,
   lastMessagePreview: conversations.lastMessagePreview,
   createdAt: conversations.createdAt,
+  channel: conversations.channel,
 };
 
 /** The inbox fields of a conversation (status, assignee, labels, waiting time). */
@@ -155,6 +156,7 @@ export function conversationListQuery(db: DbOrTx, f: ConversationListFilter, pla
       sortKey: keyText(activityAt),
       contact: contactSummaryColumns,
       ...inboxColumns,
+      channel: conversations.channel,
     })
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
@@ -211,6 +213,7 @@ function listRow(r: unknown[]): ListRow {
     assigneeName: r[21],
     labels: r[22],
     waitingSince: date(r[23]),
+    channel: r[24],
   } as ListRow;
 }
 
@@ -556,6 +559,8 @@ export async function readConversation(db: DbOrTx, id: string) {
     .select({
       id: conversations.id,
       contactId: conversations.contactId,
+      channel: conversations.channel,
+      lastInboundAt: conversations.lastInboundAt,
       owner: conversations.owner,
       botResumesAt: conversations.botResumesAt,
       botHandledThrough: conversations.botHandledThrough,
@@ -592,4 +597,14 @@ export function conversationsDueForResume(db: DbOrTx, now: Date, limit: number) 
     .from(conversations)
     .where(and(eq(conversations.owner, 'human'), lte(conversations.botResumesAt, now)))
     .limit(limit);
+}
+
+/** What the Cloud API's 24-hour window is counted from: the conversation's channel and last customer message. */
+export async function windowFacts(db: DbOrTx, id: string) {
+  const [row] = await db
+    .select({ channel: conversations.channel, lastInboundAt: conversations.lastInboundAt })
+    .from(conversations)
+    .where(eq(conversations.id, id))
+    .limit(1);
+  return row ?? null;
 }

@@ -82,6 +82,7 @@ export interface OutboundRow {
   actorName?: string | null;
   campaignId?: string | null;
   error?: string | null;
+  cloudTemplate?: { name: string; language: string; values: string[] } | null;
 }
 
 export function insertOutbound(db: DbOrTx, rows: OutboundRow[]) {
@@ -292,6 +293,9 @@ export async function findOutboundForSend(db: DbOrTx, id: string) {
       updatedAt: messages.updatedAt,
       contactId: contacts.id,
       phone: contacts.phone,
+      channel: conversations.channel,
+      lastInboundAt: conversations.lastInboundAt,
+      cloudTemplate: messages.cloudTemplate,
     })
     .from(messages)
     .innerJoin(conversations, eq(conversations.id, messages.conversationId))
@@ -603,6 +607,8 @@ export interface InboundToStore {
   preview: string;
   /** How long the reply job waits for the customer to finish typing. */
   replyQuietMs: number;
+  /** The gateway it came through (default WaSender): the conversation lives there from now on. */
+  channel?: 'wasender' | 'whatsapp-cloud';
 }
 
 export type StoreInboundResult =
@@ -645,8 +651,9 @@ function inboundStatement(replyQueue: string) {
   return sql`
     with input as (
       select * from unnest(${sql.placeholder('ord')}::int[], ${text('phone')}, ${text('lid')}, ${text('pushName')},
-        ${text('providerMessageId')}, ${text('type')}, ${text('body')}, ${text('preview')}, ${sql.placeholder('quietMs')}::int[])
-        as i (ord, phone, lid, push_name, provider_id, type, body, preview, quiet_ms)
+        ${text('providerMessageId')}, ${text('type')}, ${text('body')}, ${text('preview')}, ${sql.placeholder('quietMs')}::int[],
+        ${text('channel')})
+        as i (ord, phone, lid, push_name, provider_id, type, body, preview, quiet_ms, channel)
     ),
     fresh as (
       select i.* from input i
@@ -668,10 +675,12 @@ function inboundStatement(replyQueue: string) {
       where coalesce(nc.id, c.id, ci.contact_id) is not null
     ),
     new_conversation as (
-      insert into conversations (contact_id, last_message_at, last_inbound_at, last_message_preview, unread_count)
-      select id, last_at, last_at, preview, n from (
+      insert into conversations (contact_id, last_message_at, last_inbound_at, last_message_preview, unread_count,
+        channel)
+      select id, last_at, last_at, preview, n, channel from (
         select c.id, ((now() + (count(*) - 1) * interval '1 millisecond')::timestamptz(3)) as last_at,
-          (array_agg(f.preview order by f.ord desc))[1] as preview, count(*) as n
+          (array_agg(f.preview order by f.ord desc))[1] as preview, count(*) as n,
+          (array_agg(f.channel order by f.ord desc))[1] as channel
         from contact c join fresh f using (ord)
         group by c.id) g
       on conflict (contact_id) do nothing
@@ -695,7 +704,7 @@ function inboundStatement(replyQueue: string) {
       returning id, conversation_id, provider_message_id, created_at
     ),
     stored as (
-      select f.ord, f.phone, f.lid, f.push_name, f.preview, f.quiet_ms, v.contact_id, m.conversation_id, m.id,
+      select f.ord, f.phone, f.lid, f.push_name, f.preview, f.quiet_ms, f.channel, v.contact_id, m.conversation_id, m.id,
         m.created_at
       from message m
       join fresh f on f.provider_id = m.provider_message_id
@@ -713,12 +722,14 @@ function inboundStatement(replyQueue: string) {
     touch_conversation as (
       update conversations v set last_message_at = s.created_at, last_inbound_at = s.created_at,
         last_message_preview = s.preview, unread_count = v.unread_count + s.n, updated_at = now(),
+        channel = s.channel,
         status = case when o.status in ('resolved', 'snoozed') then 'open' else o.status end,
         snoozed_until = case when o.status in ('resolved', 'snoozed') then null else o.snoozed_until end,
         waiting_since = case when o.owner = 'human' then coalesce(o.waiting_since, s.first_at) else o.waiting_since end,
         turn_started_at = case when o.owner = 'human' then coalesce(o.turn_started_at, s.first_at) else o.turn_started_at end
       from (select conversation_id, count(*)::int as n, max(created_at) as created_at, min(created_at) as first_at,
-          (array_agg(preview order by ord desc))[1] as preview
+          (array_agg(preview order by ord desc))[1] as preview,
+          (array_agg(channel order by ord desc))[1] as channel
         from stored group by conversation_id) s, conversations o
       where v.id = s.conversation_id and o.id = s.conversation_id
       returning v.id, o.status as was
@@ -794,6 +805,7 @@ export async function storeInboundMessages(
     body: column('body'),
     preview: batch.map((m) => m.preview.slice(0, 200)),
     quietMs: column('replyQuietMs'),
+    channel: batch.map((m) => m.channel ?? 'wasender'),
   };
   const client = db.$client;
   // A named prepared statement where the connection allows them (not behind a transaction pooler):

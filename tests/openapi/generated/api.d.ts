@@ -1769,6 +1769,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * templates.list
+         * @description Needs an agent or admin key. tRPC: `templates.list`.
+         */
+        get: operations["templates-list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/templates/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * templates.sync
+         * @description Needs an admin key. tRPC: `templates.sync`.
+         */
+        post: operations["templates-sync"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1996,6 +2036,9 @@ export interface operations {
                                 tags: string[];
                                 optedOutAt: string | null;
                             };
+                            /** @enum {string} */
+                            channel: "wasender" | "whatsapp-cloud";
+                            windowClosesAt: string | null;
                         }[];
                         nextCursor: string | null;
                     };
@@ -2071,6 +2114,12 @@ export interface operations {
                     name?: string;
                     text?: string;
                     aiIntro?: boolean;
+                    template?: {
+                        name: string;
+                        language: string;
+                        /** @default [] */
+                        variables?: string[];
+                    };
                 };
             };
         };
@@ -2190,6 +2239,9 @@ export interface operations {
                             lastMessagePreview: string | null;
                             /** Format: date-time */
                             createdAt: string;
+                            /** @enum {string} */
+                            channel: "wasender" | "whatsapp-cloud";
+                            windowClosesAt: string | null;
                             lastInboundAt: string | null;
                             lastAgentAt: string | null;
                         };
@@ -7615,6 +7667,12 @@ export interface operations {
                     variableDefaults?: {
                         [key: string]: string;
                     };
+                    cloudTemplate?: {
+                        name: string;
+                        language: string;
+                        /** @default [] */
+                        variables?: string[];
+                    };
                     audience: {
                         /** @default [] */
                         contactIds?: string[];
@@ -7655,6 +7713,11 @@ export interface operations {
                         recipients: number;
                         pausedReason: string | null;
                         template: string;
+                        cloudTemplate: {
+                            name: string;
+                            language: string;
+                            variables: string[];
+                        } | null;
                         variableDefaults: {
                             [key: string]: string;
                         };
@@ -8001,6 +8064,11 @@ export interface operations {
                         recipients: number;
                         pausedReason: string | null;
                         template: string;
+                        cloudTemplate: {
+                            name: string;
+                            language: string;
+                            variables: string[];
+                        } | null;
                         variableDefaults: {
                             [key: string]: string;
                         };
@@ -8135,6 +8203,11 @@ export interface operations {
                         recipients: number;
                         pausedReason: string | null;
                         template: string;
+                        cloudTemplate: {
+                            name: string;
+                            language: string;
+                            variables: string[];
+                        } | null;
                         variableDefaults: {
                             [key: string]: string;
                         };
@@ -8275,6 +8348,11 @@ export interface operations {
                         recipients: number;
                         pausedReason: string | null;
                         template: string;
+                        cloudTemplate: {
+                            name: string;
+                            language: string;
+                            variables: string[];
+                        } | null;
                         variableDefaults: {
                             [key: string]: string;
                         };
@@ -8409,6 +8487,11 @@ export interface operations {
                         recipients: number;
                         pausedReason: string | null;
                         template: string;
+                        cloudTemplate: {
+                            name: string;
+                            language: string;
+                            variables: string[];
+                        } | null;
                         variableDefaults: {
                             [key: string]: string;
                         };
@@ -8543,6 +8626,11 @@ export interface operations {
                         recipients: number;
                         pausedReason: string | null;
                         template: string;
+                        cloudTemplate: {
+                            name: string;
+                            language: string;
+                            variables: string[];
+                        } | null;
                         variableDefaults: {
                             [key: string]: string;
                         };
@@ -8686,6 +8774,11 @@ export interface operations {
                             recipients: number;
                             pausedReason: string | null;
                             template: string;
+                            cloudTemplate: {
+                                name: string;
+                                language: string;
+                                variables: string[];
+                            } | null;
                             variableDefaults: {
                                 [key: string]: string;
                             };
@@ -8821,6 +8914,11 @@ export interface operations {
                         recipients: number;
                         pausedReason: string | null;
                         template: string;
+                        cloudTemplate: {
+                            name: string;
+                            language: string;
+                            variables: string[];
+                        } | null;
                         variableDefaults: {
                             [key: string]: string;
                         };
@@ -13076,6 +13174,168 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["error.FORBIDDEN"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "templates-list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: {
+                            id: string;
+                            name: string;
+                            language: string;
+                            category: string | null;
+                            status: string;
+                            bodyVariables: number;
+                            /** Format: date-time */
+                            syncedAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid input; `issues` names each field at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Insufficient access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["error.FORBIDDEN"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "templates-sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        synced: number;
+                        removed: number;
+                    };
+                };
+            };
+            /** @description Invalid input; `issues` names each field at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Needs an admin key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Not found */
