@@ -6,6 +6,13 @@ import { runMigrations } from './db/migrate';
 import { createEventHub, type EventHub } from './events/hub';
 import { createAiClient } from './integrations/ai';
 import { createEmbeddingsClient } from './integrations/embeddings';
+import {
+  createLocalMediaStore,
+  createMediaLinks,
+  createS3MediaStore,
+  mediaSigningKey,
+} from './integrations/media-store';
+import { createTranscriber } from './integrations/transcription';
 import { createWasenderGateway } from './integrations/wasender';
 import { createOutboundWebhooks, type OutboundWebhooks } from './jobs/outbound-webhooks';
 import { type JobQueue, startJobQueue } from './jobs/queue';
@@ -82,6 +89,14 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       replyQuietMs: config.pipeline.replyQuietMs,
       humanQuietMinutes: config.pipeline.humanQuietMinutes,
     });
+    const mediaStore = config.media.s3
+      ? createS3MediaStore(config.media.s3)
+      : createLocalMediaStore(config.media.dir);
+    const mediaLinks = createMediaLinks({
+      key: await mediaSigningKey(config.media.signingSecret, config.database.dataDir),
+      ttlSeconds: config.media.urlTtlSeconds,
+      publicBaseUrl: config.media.publicBaseUrl,
+    });
     const pipeline = createPipeline({
       db: database.db,
       queue,
@@ -99,6 +114,17 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       settings: withLiveSettings({ ...config.pipeline, model, defaultRegion: config.defaultRegion }, live),
       log: log.child({ component: 'pipeline' }),
       knowledge,
+      media: {
+        store: mediaStore,
+        links: mediaLinks,
+        maxBytes: config.media.maxBytes,
+        transcriber: createTranscriber({
+          apiKey: config.openai.apiKey,
+          baseUrl: config.openai.baseUrl,
+          timeoutMs: config.openai.timeoutMs,
+          model: config.media.transcriptionModel,
+        }),
+      },
     });
     await definePipelineQueues(pipeline.deps);
     const campaigns = createCampaignDispatcher({

@@ -168,6 +168,8 @@ export const messages = pgTable(
     replyGroup: uuid(),
     partIndex: integer().notNull().default(0),
     ai: jsonb().$type<AiUsage>(),
+    /** A location or contact card, as structured data (server/pipeline/payload.ts `MessageCard`). */
+    card: jsonb().$type<Record<string, unknown>>(),
     /**
      * Who wrote a message sent from the dashboard or the API: the staff id or the API key's id, its kind
      * (`staff`, `apiKey`, `system`) and name at the time. Null for customers', the bot's and campaigns'

@@ -2,6 +2,8 @@ import type { Config } from '../config';
 import type { Db } from '../db/types';
 import type { AiClient } from '../integrations/ai';
 import type { Gateway } from '../integrations/gateway';
+import type { MediaLinks, MediaStore } from '../integrations/media-store';
+import type { Transcriber } from '../integrations/transcription';
 import type { JobQueue } from '../jobs/queue';
 import type { Logger } from '../logger';
 import type { Persona } from '../persona';
@@ -18,6 +20,16 @@ export interface PipelineDeps {
   log: Logger;
   /** The knowledge base the replies are grounded on (absent: replies without business facts). */
   knowledge?: FactsSource;
+  /** Media files: where they are stored, their signed links, limits, speech to text (absent: no media). */
+  media?: MediaDeps;
+}
+
+export interface MediaDeps {
+  store: MediaStore;
+  links: MediaLinks;
+  /** MEDIA_MAX_BYTES: larger files are refused. */
+  maxBytes: number;
+  transcriber?: Transcriber;
 }
 
 /** Where a reply's business facts come from (the knowledge base implements it). */
@@ -31,6 +43,7 @@ export interface FactsSource {
 
 export const QUEUE_REPLY = 'pipeline.reply';
 export const QUEUE_SEND = 'pipeline.send';
+export { QUEUE_MEDIA } from '../db/queries/media';
 /** The send throttle every gateway send (replies and campaigns) takes its slot from. */
 export const GATEWAY_THROTTLE = 'gateway';
 

@@ -12,6 +12,24 @@ export interface AiRequest {
   maxTokens: number;
   /** Offer the model a `request_human` tool it may call instead of answering. */
   allowHandoff: boolean;
+  /** Images the customer sent (data: URLs), given with the last user message as image parts. */
+  images?: string[];
+}
+
+/** The messages as the API takes them: the images go with the last user message. */
+function withImages(messages: ChatMessage[], images: string[] | undefined) {
+  if (!images?.length) return messages;
+  const at = messages.findLastIndex((m) => m.role === 'user');
+  if (at === -1) return messages;
+  const out: OpenAI.Chat.ChatCompletionMessageParam[] = [...messages];
+  out[at] = {
+    role: 'user',
+    content: [
+      { type: 'text', text: messages[at]!.content },
+      ...images.map((url) => ({ type: 'image_url' as const, image_url: { url } })),
+    ],
+  };
+  return out;
 }
 
 export type AiResult =
@@ -82,7 +100,7 @@ export function createAiClient(opts: {
         completion = await client.chat.completions.create(
           {
             model: req.model,
-            messages: req.messages,
+            messages: withImages(req.messages, req.images),
             temperature: req.temperature,
             max_tokens: req.maxTokens,
             ...(req.allowHandoff ? { tools: [HANDOFF_TOOL] } : {}),

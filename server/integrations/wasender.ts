@@ -1,10 +1,12 @@
 import {
+  type DownloadedMedia,
   type Gateway,
   GatewayNotConfiguredError,
   GatewayRateLimitedError,
   GatewayRejectedError,
   GatewayTransientError,
   redact,
+  type SendMediaInput,
   type SendOptions,
   type SendResult,
   type SendTextInput,
@@ -30,6 +32,20 @@ export function wasenderSendUrl(baseUrl: string): string {
   const trimmed = baseUrl.trim().replace(/\/+$/, '');
   return /\/api$/i.test(trimmed) ? `${trimmed}/send-message` : `${trimmed}/api/send-message`;
 }
+
+/** `POST …/api/decrypt-media`, whether or not the configured base URL already ends in `/api`. */
+export function wasenderApiUrl(baseUrl: string, path: string): string {
+  const trimmed = baseUrl.trim().replace(/\/+$/, '');
+  return /\/api$/i.test(trimmed) ? `${trimmed}/${path}` : `${trimmed}/api/${path}`;
+}
+
+/** The send-message field that carries each kind of media's URL. */
+const MEDIA_URL_FIELD = {
+  image: 'imageUrl',
+  video: 'videoUrl',
+  audio: 'audioUrl',
+  document: 'documentUrl',
+} as const;
 
 type Json = Record<string, unknown>;
 
@@ -103,22 +119,44 @@ function networkErrorCode(error: unknown): string {
   return codeOf(cause) ?? codeOf(error) ?? (error instanceof Error ? error.name : 'unknown');
 }
 
+/** A download refused because the file is larger than allowed (`declaredBytes`: the size the server announced). */
+export class MediaTooLargeError extends GatewayRejectedError {
+  readonly maxBytes: number;
+  readonly declaredBytes: number | null;
+
+  constructor(gateway: string, maxBytes: number, declaredBytes: number | null) {
+    super(
+      gateway,
+      null,
+      `file is larger than the ${maxBytes}-byte limit${declaredBytes === null ? '' : ` (${declaredBytes} bytes)`}`,
+    );
+    this.maxBytes = maxBytes;
+    this.declaredBytes = declaredBytes;
+  }
+}
+
 export function createWasenderGateway(options: WasenderGatewayOptions): Gateway {
   const token = options.apiToken?.trim() ?? '';
   const configured = token !== '';
   const url = wasenderSendUrl(options.baseUrl);
+  const decryptUrl = wasenderApiUrl(options.baseUrl, 'decrypt-media');
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const { timeoutMs } = options;
   const safe = (text: string) => redact(text, [token, options.apiToken]);
 
-  async function sendText(input: SendTextInput, opts: SendOptions = {}): Promise<SendResult> {
+  function checkRecipient(to: string) {
     if (!configured) throw new GatewayNotConfiguredError(NAME);
-    const to = input.to.trim();
     if (!E164.test(to) && !to.includes('@')) {
       throw new GatewayRejectedError(NAME, null, 'recipient must be an E.164 number with a leading +');
     }
-    if (input.text.trim() === '') throw new GatewayRejectedError(NAME, null, 'text is empty');
+  }
 
+  /**
+   * One JSON POST to the API: the parsed body of a 2xx answer, or the gateway error the failure
+   * means. `sent` says whether a 2xx whose body could not be read counts as done (a send must not
+   * be reported as failed once accepted).
+   */
+  async function post(target: string, body: Json, opts: SendOptions, sent: boolean): Promise<Json | null> {
     // A caller's abort is not a gateway failure: it propagates as the caller's own reason.
     opts.signal?.throwIfAborted();
     const timeout = AbortSignal.timeout(timeoutMs);
@@ -143,14 +181,14 @@ export function createWasenderGateway(options: WasenderGatewayOptions): Gateway 
 
     let response: Response;
     try {
-      response = await fetchImpl(url, {
+      response = await fetchImpl(target, {
         method: 'POST',
         headers: {
           Authorization: `Bearer ${token}`,
           'Content-Type': 'application/json',
           Accept: 'application/json',
         },
-        body: JSON.stringify({ to, text: input.text }),
+        body: JSON.stringify(body),
         signal,
       });
     } catch (error) {
@@ -162,7 +200,7 @@ export function createWasenderGateway(options: WasenderGatewayOptions): Gateway 
       bodyText = await response.text();
     } catch (error) {
       // With a 2xx status line the message was accepted; reporting a failure would invite a double send.
-      if (response.ok) return { providerId: null };
+      if (response.ok && sent) return null;
       throw failure(error);
     }
     const json = parseJson(bodyText);
@@ -185,8 +223,108 @@ export function createWasenderGateway(options: WasenderGatewayOptions): Gateway 
     if (!response.ok) throw new GatewayRejectedError(NAME, response.status, reason());
     // The API can report a failure inside a 2xx body.
     if (json?.success === false) throw new GatewayRejectedError(NAME, response.status, reason());
-    return { providerId: msgIdFrom(json) };
+    return json;
   }
 
-  return { name: NAME, configured, sendText };
+  async function sendText(input: SendTextInput, opts: SendOptions = {}): Promise<SendResult> {
+    const to = input.to.trim();
+    checkRecipient(to);
+    if (input.text.trim() === '') throw new GatewayRejectedError(NAME, null, 'text is empty');
+    return { providerId: msgIdFrom(await post(url, { to, text: input.text }, opts, true)) };
+  }
+
+  /** Media by URL: WaSender fetches the file from `publicUrl` itself. */
+  async function sendMedia(input: SendMediaInput, opts: SendOptions = {}): Promise<SendResult> {
+    const to = input.to.trim();
+    checkRecipient(to);
+    const field = MEDIA_URL_FIELD[input.kind];
+    if (!field) throw new GatewayRejectedError(NAME, null, `cannot send media of kind ${input.kind}`);
+    const body: Json = { to, [field]: input.publicUrl };
+    const caption = input.caption?.trim();
+    if (caption && input.kind !== 'audio') body.text = caption;
+    if (input.kind === 'document' && input.fileName) body.fileName = input.fileName;
+    return { providerId: msgIdFrom(await post(url, body, opts, true)) };
+  }
+
+  /**
+   * Decrypts an inbound attachment (`POST /api/decrypt-media` with the message object) and downloads
+   * the file from the short-lived URL it returns, refusing it once more than `maxBytes` arrived.
+   */
+  async function downloadMedia(
+    handle: Record<string, unknown>,
+    opts: { maxBytes: number; signal?: AbortSignal },
+  ): Promise<DownloadedMedia> {
+    if (!configured) throw new GatewayNotConfiguredError(NAME);
+    const json = await post(decryptUrl, { data: { messages: handle } }, opts, false);
+    const data = json && isJsonObject(json.data) ? json.data : null;
+    const publicUrl = json?.publicUrl ?? data?.publicUrl ?? json?.url;
+    if (typeof publicUrl !== 'string' || !/^https?:\/\//i.test(publicUrl)) {
+      throw new GatewayRejectedError(NAME, null, 'decrypt-media answered without a file URL');
+    }
+    opts.signal?.throwIfAborted();
+    const timeout = AbortSignal.timeout(timeoutMs * 4);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    let response: Response;
+    try {
+      response = await fetchImpl(publicUrl, { signal });
+    } catch (error) {
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      throw new GatewayTransientError(
+        NAME,
+        `${NAME}: media download failed (${networkErrorCode(error)})`,
+        null,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (response.status === 408 || response.status === 429 || response.status >= 500) {
+      await response.body?.cancel().catch(() => {});
+      throw new GatewayTransientError(
+        NAME,
+        `${NAME}: media download: HTTP ${response.status}`,
+        response.status,
+      );
+    }
+    if (!response.ok || !response.body) {
+      await response.body?.cancel().catch(() => {});
+      throw new GatewayRejectedError(NAME, response.status, `media download: HTTP ${response.status}`);
+    }
+    const declared = Number(response.headers.get('content-length'));
+    if (Number.isFinite(declared) && declared > opts.maxBytes) {
+      await response.body.cancel().catch(() => {});
+      throw new MediaTooLargeError(NAME, opts.maxBytes, declared);
+    }
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    try {
+      for await (const chunk of response.body) {
+        total += chunk.byteLength;
+        if (total > opts.maxBytes) throw new MediaTooLargeError(NAME, opts.maxBytes, null);
+        chunks.push(chunk);
+      }
+    } catch (error) {
+      await response.body.cancel().catch(() => {});
+      if (error instanceof MediaTooLargeError) throw error;
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      throw new GatewayTransientError(
+        NAME,
+        `${NAME}: media download cut (${networkErrorCode(error)})`,
+        null,
+        {
+          cause: error,
+        },
+      );
+    }
+    const bytes = new Uint8Array(total);
+    let at = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    const type = response.headers.get('content-type');
+    return { bytes, mimeType: type ? type.split(';')[0]!.trim().toLowerCase() || null : null };
+  }
+
+  return { name: NAME, configured, sendText, sendMedia, downloadMedia };
 }

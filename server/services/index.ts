@@ -15,6 +15,7 @@ import { createDeadLettersService, type DeadLettersService } from './dead-letter
 import { createInboxService, type InboxService } from './inbox';
 import { createKnowledgeService, type KnowledgeService } from './knowledge';
 import { createLeadsService, type LeadsService } from './leads';
+import { createMediaService, type MediaService } from './media';
 import { createMessagingService, type MessagingService } from './messaging';
 import { createSettingsService, type SettingsService } from './settings';
 import { createStaffService, type StaffService } from './staff';
@@ -33,6 +34,8 @@ export interface Services {
   system: SystemService;
   crm: CrmService;
   conversations: ConversationsService;
+  /** Media files: signed links, agents sending files. */
+  media: MediaService;
   bot: BotService;
   campaigns: CampaignsService;
   leads: LeadsService;
@@ -114,6 +117,7 @@ export function createServices(deps: ServicesDeps): Services {
     stats: createStatsService({ db, humanSlaMinutes: config.inbox.humanSlaMinutes }),
     events: deps.events,
     messaging: createMessagingService(pipeline, { visibility, businessName: config.inbox.businessName }),
+    media: createMediaService(pipeline, { visibility, sendMaxBytes: config.media.sendMaxBytes }),
     settings: createSettingsService({
       db,
       defaults: {
