@@ -182,7 +182,7 @@ const envSchema = z.object({
   /** Key of the signed media links (HMAC); unset: a random key kept in DATA_DIR. */
   MEDIA_SIGNING_SECRET: optionalSecret,
   /** Lifetime of a signed media link, for dashboards and for the gateway fetching an outbound file. */
-  MEDIA_URL_TTL_SECONDS: int(10, 7 * 24 * 3600).default(900),
+  MEDIA_URL_TTL_SECONDS: int(1, 7 * 24 * 3600).default(900),
   /** The server's public address (https://bot.example.com): the gateway fetches outbound media from it. */
   PUBLIC_BASE_URL: urlString.optional(),
 
