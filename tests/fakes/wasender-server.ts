@@ -96,7 +96,7 @@ export interface FakeWasender {
   script(...steps: FakeWasenderStep[]): void;
   setRatePerSecond(perSecond: number | null): void;
   /** Registers the file `POST /api/decrypt-media` gives for the message with this key id. */
-  addMedia(messageId: string, bytes: Uint8Array, mimeType: string): void;
+  addMedia(messageId: string, bytes: Uint8Array, mimeType: string, opts?: { chunked?: boolean }): void;
   /** Every decrypt-media request body, in order. */
   decryptRequests: unknown[];
   /** Downloads a URL as WaSender would (status, type and bytes). */
@@ -148,8 +148,9 @@ export async function startFakeWasender(options: FakeWasenderOptions = {}): Prom
   let ratePerSecond = options.ratePerSecond ?? null;
   let nextMsgId = options.firstMsgId ?? 100_000;
   let closed = false;
-  const mediaById = new Map<string, { bytes: Uint8Array; mimeType: string }>();
-  const mediaByToken = new Map<string, { bytes: Uint8Array; mimeType: string }>();
+  type MediaFile = { bytes: Uint8Array; mimeType: string; chunked: boolean };
+  const mediaById = new Map<string, MediaFile>();
+  const mediaByToken = new Map<string, MediaFile>();
   const decryptRequests: unknown[] = [];
 
   async function fetchUrl(url: string) {
@@ -335,8 +336,28 @@ export async function startFakeWasender(options: FakeWasenderOptions = {}): Prom
         sendJson(res, 404, { success: false, message: 'Not found' });
         return;
       }
-      res.writeHead(200, { 'content-type': file.mimeType, 'content-length': file.bytes.byteLength });
-      res.end(file.bytes);
+      if (!file.chunked) {
+        res.writeHead(200, { 'content-type': file.mimeType, 'content-length': file.bytes.byteLength });
+        res.end(file.bytes);
+        return;
+      }
+      // No Content-Length: the client only learns the size while reading.
+      res.writeHead(200, { 'content-type': file.mimeType });
+      const step = 64 * 1024;
+      let at = 0;
+      const pump = () => {
+        while (at < file.bytes.byteLength) {
+          const chunk = file.bytes.subarray(at, at + step);
+          at += step;
+          if (!res.write(chunk)) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      res.on('error', () => {});
+      pump();
       return;
     }
     req.resume();
@@ -355,8 +376,8 @@ export async function startFakeWasender(options: FakeWasenderOptions = {}): Prom
     script(...next) {
       steps.push(...next);
     },
-    addMedia(messageId, bytes, mimeType) {
-      mediaById.set(messageId, { bytes, mimeType });
+    addMedia(messageId, bytes, mimeType, opts = {}) {
+      mediaById.set(messageId, { bytes, mimeType, chunked: opts.chunked ?? false });
     },
     decryptRequests,
     fetchUrl,
