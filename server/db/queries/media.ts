@@ -28,6 +28,12 @@ export async function mediaForMessages(db: DbOrTx, messageIds: string[]): Promis
   return db.select().from(messageMedia).where(inArray(messageMedia.messageId, messageIds));
 }
 
+/**
+ * A file still pending this long no longer holds the reply back (its job died for good): the bot
+ * answers without it rather than never.
+ */
+export const MEDIA_WAIT_LIMIT_MS = 10 * 60_000;
+
 /** Whether an inbound message of the conversation in (after, upTo] still waits for its file. */
 export async function pendingInbound(db: DbOrTx, conversationId: string, after: Date | null, upTo: Date) {
   const [row] = await db
@@ -39,6 +45,7 @@ export async function pendingInbound(db: DbOrTx, conversationId: string, after: 
         eq(messages.conversationId, conversationId),
         eq(messages.direction, 'inbound'),
         eq(messageMedia.status, 'pending'),
+        gt(messageMedia.createdAt, new Date(Date.now() - MEDIA_WAIT_LIMIT_MS)),
         after ? gt(messages.createdAt, after) : undefined,
         lte(messages.createdAt, upTo),
       ),
