@@ -11,6 +11,7 @@ import type { Logger as PinoLogger } from 'pino';
 import { API_VERSION, API_VERSION_HEADER } from './contracts/version';
 import { AppError } from './errors';
 import { closeStreamsOnShutdown } from './events/shutdown';
+import { mediaRoutes } from './http/media';
 import { openApiRoutes, REST_PREFIX, requestToken } from './http/openapi';
 import { createRateLimiter, type RateLimiter } from './http/rate-limit';
 import { procedureCount, trpcErrorBody } from './http/trpc-error';
@@ -51,6 +52,16 @@ export async function buildApp({ runtime, logger, rateLimiter }: AppOptions): Pr
 
   // Set before any route or plugin, so every plain route inherits it (tRPC masks its own errors).
   app.setErrorHandler(handleError);
+  // tRPC and the REST door carry an agent's file as base64 in `conversations.sendMedia`: their routes
+  // take a body that large (4/3 of MEDIA_SEND_MAX_BYTES plus room for the JSON around it).
+  const mediaBodyLimit = Math.max(
+    config.http.bodyLimit,
+    Math.ceil((config.media.sendMaxBytes * 4) / 3) + 64 * 1024,
+  );
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/trpc') || /^\/api\/v1\/conversations\/[^/]+\/media$/.test(route.url))
+      route.bodyLimit = mediaBodyLimit;
+  });
 
   await app.register(cors, {
     origin: config.http.corsOrigins.includes('*') ? true : config.http.corsOrigins,
@@ -162,6 +173,8 @@ export async function buildApp({ runtime, logger, rateLimiter }: AppOptions): Pr
       },
     } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
   });
+
+  await app.register(mediaRoutes, { services });
 
   // REST routes under /api/v1, /openapi.json and the reference page at /docs.
   await app.register(openApiRoutes, { services, version: API_VERSION });

@@ -164,6 +164,28 @@ const envSchema = z.object({
   /** ...or when this share of the question's words (stemmed, stop words left out) occurs in it. */
   KNOWLEDGE_MIN_LEXICAL: z.coerce.number({ error: 'must be a number' }).min(0).max(1).default(0.5),
 
+  /** Speech to text of voice notes (same endpoint and key as replies). */
+  OPENAI_TRANSCRIPTION_MODEL: z.string().trim().min(1).default('whisper-1'),
+
+  /** Largest media file downloaded from customers or sent by agents; larger ones are refused. */
+  MEDIA_MAX_BYTES: int(1024, 100 * 1024 * 1024).default(16 * 1024 * 1024),
+  /** Largest file an agent may send through `conversations.sendMedia` (base64 in the request). */
+  MEDIA_SEND_MAX_BYTES: int(1024, 16 * 1024 * 1024).default(5 * 1024 * 1024),
+  /** Folder of stored media when no bucket is configured (default: DATA_DIR/media). */
+  MEDIA_DIR: z.string().trim().min(1).optional(),
+  /** An S3-compatible bucket (Supabase Storage's S3 endpoint) for media; all five set, or none. */
+  MEDIA_S3_ENDPOINT: urlString.optional(),
+  MEDIA_S3_BUCKET: z.string().trim().min(1).optional(),
+  MEDIA_S3_REGION: z.string().trim().min(1).optional(),
+  MEDIA_S3_ACCESS_KEY_ID: optionalSecret,
+  MEDIA_S3_SECRET_ACCESS_KEY: optionalSecret,
+  /** Key of the signed media links (HMAC); unset: a random key kept in DATA_DIR. */
+  MEDIA_SIGNING_SECRET: optionalSecret,
+  /** Lifetime of a signed media link, for dashboards and for the gateway fetching an outbound file. */
+  MEDIA_URL_TTL_SECONDS: int(1, 7 * 24 * 3600).default(900),
+  /** The server's public address (https://bot.example.com): the gateway fetches outbound media from it. */
+  PUBLIC_BASE_URL: urlString.optional(),
+
   WASENDER_API_TOKEN: optionalSecret,
   WASENDER_BASE_URL: urlString.default('https://www.wasenderapi.com'),
   WASENDER_WEBHOOK_SECRET: optionalSecret,
@@ -332,6 +354,22 @@ export interface Config {
     minSimilarity: number;
     minLexical: number;
   };
+  media: {
+    maxBytes: number;
+    sendMaxBytes: number;
+    dir: string;
+    s3: {
+      endpoint: string;
+      bucket: string;
+      region: string;
+      accessKeyId: string;
+      secretAccessKey: string;
+    } | null;
+    signingSecret: string | undefined;
+    urlTtlSeconds: number;
+    publicBaseUrl: string | undefined;
+    transcriptionModel: string;
+  };
   wasender: {
     apiToken: string | undefined;
     baseUrl: string;
@@ -429,7 +467,22 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
   if (e.NODE_ENV === 'production' && e.WEBHOOK_ALLOW_UNSIGNED) {
     problems.push('WEBHOOK_ALLOW_UNSIGNED: must not be true when NODE_ENV is production');
   }
+  const s3Vars = {
+    MEDIA_S3_ENDPOINT: e.MEDIA_S3_ENDPOINT,
+    MEDIA_S3_BUCKET: e.MEDIA_S3_BUCKET,
+    MEDIA_S3_REGION: e.MEDIA_S3_REGION,
+    MEDIA_S3_ACCESS_KEY_ID: e.MEDIA_S3_ACCESS_KEY_ID,
+    MEDIA_S3_SECRET_ACCESS_KEY: e.MEDIA_S3_SECRET_ACCESS_KEY,
+  };
+  const s3Set = Object.entries(s3Vars).filter(([, v]) => v !== undefined);
+  if (s3Set.length > 0 && s3Set.length < 5) {
+    const missing = Object.entries(s3Vars)
+      .filter(([, v]) => v === undefined)
+      .map(([k]) => k);
+    problems.push(`MEDIA_S3_*: set all five or none (missing ${missing.join(', ')})`);
+  }
   if (problems.length) throw new ConfigError(problems);
+  const dataDir = e.DATA_DIR === 'memory://' ? e.DATA_DIR : path.resolve(e.DATA_DIR);
   return {
     env: e.NODE_ENV,
     host: e.HOST,
@@ -477,6 +530,29 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
       promptTokens: e.KNOWLEDGE_PROMPT_TOKENS,
       minSimilarity: e.KNOWLEDGE_MIN_SIMILARITY,
       minLexical: e.KNOWLEDGE_MIN_LEXICAL,
+    },
+    media: {
+      maxBytes: e.MEDIA_MAX_BYTES,
+      sendMaxBytes: e.MEDIA_SEND_MAX_BYTES,
+      dir: e.MEDIA_DIR
+        ? path.resolve(e.MEDIA_DIR)
+        : dataDir === 'memory://'
+          ? path.resolve('data', 'media')
+          : path.join(dataDir, 'media'),
+      s3:
+        s3Set.length === 5
+          ? {
+              endpoint: e.MEDIA_S3_ENDPOINT!.replace(/\/+$/, ''),
+              bucket: e.MEDIA_S3_BUCKET!,
+              region: e.MEDIA_S3_REGION!,
+              accessKeyId: e.MEDIA_S3_ACCESS_KEY_ID!,
+              secretAccessKey: e.MEDIA_S3_SECRET_ACCESS_KEY!,
+            }
+          : null,
+      signingSecret: e.MEDIA_SIGNING_SECRET,
+      urlTtlSeconds: e.MEDIA_URL_TTL_SECONDS,
+      publicBaseUrl: e.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
+      transcriptionModel: e.OPENAI_TRANSCRIPTION_MODEL,
     },
     wasender: {
       apiToken: e.WASENDER_API_TOKEN,
@@ -558,5 +634,8 @@ export function secretsOf(config: Config): string[] {
     config.whatsappCloud.appSecret,
     config.whatsappCloud.verifyToken,
     config.signIn.jwtSecret,
+    config.media.s3?.accessKeyId,
+    config.media.s3?.secretAccessKey,
+    config.media.signingSecret,
   ].filter((s): s is string => typeof s === 'string' && s.length > 0);
 }

@@ -161,6 +161,15 @@ export const personaSchema = z
         reply: z.string().min(1),
       })
       .strict(),
+    /**
+     * Media messages: `vision` sends customers' photos to the model as images (a model that reads
+     * images is needed); `handoff` hands a conversation to a person when the bot cannot read a file
+     * the customer sent (after the non-text reply). Voice notes are transcribed either way.
+     */
+    media: z
+      .object({ vision: z.boolean().default(false), handoff: z.boolean().default(false) })
+      .strict()
+      .optional(),
     replySplitting: z
       .object({
         maxChars: z.number().int().min(50).max(4096),

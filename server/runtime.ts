@@ -7,6 +7,13 @@ import { createEventHub, type EventHub } from './events/hub';
 import { createAiClient } from './integrations/ai';
 import { createEmbeddingsClient } from './integrations/embeddings';
 import type { Gateway } from './integrations/gateway';
+import {
+  createLocalMediaStore,
+  createMediaLinks,
+  createS3MediaStore,
+  mediaSigningKey,
+} from './integrations/media-store';
+import { createTranscriber } from './integrations/transcription';
 import { createWasenderGateway } from './integrations/wasender';
 import { createWhatsappCloudGateway } from './integrations/whatsapp-cloud';
 import { createOutboundWebhooks, type OutboundWebhooks } from './jobs/outbound-webhooks';
@@ -108,6 +115,14 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       humanQuietMinutes: config.pipeline.humanQuietMinutes,
       storeGroupMessages: false,
     });
+    const mediaStore = config.media.s3
+      ? createS3MediaStore(config.media.s3)
+      : createLocalMediaStore(config.media.dir);
+    const mediaLinks = createMediaLinks({
+      key: await mediaSigningKey(config.media.signingSecret, config.database.dataDir),
+      ttlSeconds: config.media.urlTtlSeconds,
+      publicBaseUrl: config.media.publicBaseUrl,
+    });
     const pipeline = createPipeline({
       db: database.db,
       queue,
@@ -126,6 +141,17 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       knowledge,
       // The model tools that keep the CRM of the conversation's contact, with the bot as actor.
       tools: createBotToolsService({ db: database.db, log: log.child({ component: 'bot-tools' }) }),
+      media: {
+        store: mediaStore,
+        links: mediaLinks,
+        maxBytes: config.media.maxBytes,
+        transcriber: createTranscriber({
+          apiKey: config.openai.apiKey,
+          baseUrl: config.openai.baseUrl,
+          timeoutMs: config.openai.timeoutMs,
+          model: config.media.transcriptionModel,
+        }),
+      },
     });
     await definePipelineQueues(pipeline.deps);
     const campaigns = createCampaignDispatcher({

@@ -176,6 +176,8 @@ export const messages = pgTable(
     ai: jsonb().$type<AiUsage>(),
     /** Cloud API: this message is the named approved template with these body values (null: free-form text). */
     cloudTemplate: jsonb().$type<{ name: string; language: string; values: string[] }>(),
+    /** A location or contact card, as structured data (server/pipeline/payload.ts `MessageCard`). */
+    card: jsonb().$type<Record<string, unknown>>(),
     /**
      * Who wrote a message sent from the dashboard or the API: the staff id or the API key's id, its kind
      * (`staff`, `apiKey`, `system`) and name at the time. Null for customers', the bot's and campaigns'

@@ -7,6 +7,7 @@ export * from './events';
 export * from './groups';
 export * from './inbox';
 export * from './knowledge';
+export * from './media';
 export * from './settings';
 export * from './staff';
 export * from './stats';

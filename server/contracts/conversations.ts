@@ -165,6 +165,47 @@ export const ZAiUsage = z.object({
   sources: z.array(ZKnowledgeSource).optional(),
 });
 
+export const MEDIA_KIND_VALUES = ['image', 'audio', 'video', 'document', 'sticker'] as const;
+export const MEDIA_STATUS_VALUES = ['pending', 'stored', 'refused', 'failed'] as const;
+
+/** The file of a media message (the bytes are fetched through `conversations.mediaUrl`). */
+export const ZMessageMedia = z.object({
+  id: ZId,
+  kind: z.enum(MEDIA_KIND_VALUES),
+  /** The type found in the file's content once stored (the sender's claim before). */
+  mimeType: z.string().nullable(),
+  fileName: z.string().nullable(),
+  /** A voice note rather than an audio file. */
+  voice: z.boolean(),
+  /** Size in bytes, when known. */
+  bytes: z.number().nullable(),
+  sha256: z.string().nullable(),
+  /** pending: downloading; stored: ready; refused: too large or not what it claimed; failed: could not be fetched. */
+  status: z.enum(MEDIA_STATUS_VALUES),
+  /** Why it was refused or failed. */
+  reason: z.string().nullable(),
+  /** A voice note's words. */
+  transcript: z.string().nullable(),
+});
+export type TMessageMedia = z.infer<typeof ZMessageMedia>;
+
+/** A location or contact card sent by the customer. */
+export const ZMessageCard = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('location'),
+    latitude: z.number(),
+    longitude: z.number(),
+    name: z.string().nullable(),
+    address: z.string().nullable(),
+  }),
+  z.object({
+    kind: z.literal('contacts'),
+    contacts: z.array(
+      z.object({ name: z.string().nullable(), vcard: z.string().nullable(), phones: z.array(z.string()) }),
+    ),
+  }),
+]);
+
 export const ZMessage = z.object({
   id: ZId,
   conversationId: ZId,
@@ -186,8 +227,43 @@ export const ZMessage = z.object({
   deliveredAt: z.date().nullable(),
   readAt: z.date().nullable(),
   createdAt: z.date(),
+  /** The message's file (image, voice note, document...); null for text. */
+  media: ZMessageMedia.nullable(),
+  /** A location or contact card; null otherwise. */
+  card: ZMessageCard.nullable(),
 });
 export type TMessage = z.infer<typeof ZMessage>;
+
+export const ZMediaUrlInput = z.object({ messageId: ZId });
+export const ZMediaUrl = z.object({
+  /** A signed link to the file, valid until `expiresAt`: absolute when PUBLIC_BASE_URL is set, else a path on this server. */
+  url: z.string(),
+  expiresAt: z.date(),
+  mimeType: z.string(),
+  fileName: z.string().nullable(),
+});
+export type TMediaUrl = z.infer<typeof ZMediaUrl>;
+
+/** Files agents may send, by kind (stickers are not sent). */
+export const SEND_MEDIA_KIND_VALUES = ['image', 'audio', 'video', 'document'] as const;
+
+export const ZSendMediaInput = z.object({
+  conversationId: ZId,
+  kind: z.enum(SEND_MEDIA_KIND_VALUES),
+  /** The file, base64-encoded (a `data:` URL prefix is accepted); at most MEDIA_SEND_MAX_BYTES once decoded. */
+  data: z.string().min(4).max(30_000_000),
+  fileName: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .refine((v) => ![...v].some((c) => c < ' ' || c === '/' || c === '\\'), {
+      error: 'must be a plain file name',
+    })
+    .nullish(),
+  caption: z.string().trim().max(1024).nullish(),
+});
+export type TSendMediaInput = z.infer<typeof ZSendMediaInput>;
 
 export const ZConversationMessagesInput = ZPageInput.extend({ conversationId: ZId });
 export const ZMessagePage = zPage(ZMessage);

@@ -2,6 +2,8 @@ import type { Config } from '../config';
 import type { Db, Tx } from '../db/types';
 import type { AiClient, AiTool, AiToolCall } from '../integrations/ai';
 import type { Gateway } from '../integrations/gateway';
+import type { MediaLinks, MediaStore } from '../integrations/media-store';
+import type { Transcriber } from '../integrations/transcription';
 import type { JobQueue } from '../jobs/queue';
 import type { Logger } from '../logger';
 import type { Persona } from '../persona';
@@ -25,6 +27,8 @@ export interface PipelineDeps {
   knowledge?: FactsSource;
   /** The model tools that keep the CRM (absent: the model may only ask for a human). */
   tools?: ReplyTools;
+  /** Media files: where they are stored, their signed links, limits, speech to text (absent: no media). */
+  media?: MediaDeps;
 }
 
 /** The contact (and conversation) a reply's tools act on: always the conversation's own. */
@@ -53,6 +57,14 @@ export interface ReplyTools {
   apply(tx: Tx, target: ToolTarget, actions: ToolAction[]): Promise<void>;
 }
 
+export interface MediaDeps {
+  store: MediaStore;
+  links: MediaLinks;
+  /** MEDIA_MAX_BYTES: larger files are refused. */
+  maxBytes: number;
+  transcriber?: Transcriber;
+}
+
 /** Where a reply's business facts come from (the knowledge base implements it). */
 export interface FactsSource {
   /** The business-facts message for the reply prompt, and the passages it holds. */
@@ -64,6 +76,7 @@ export interface FactsSource {
 
 export const QUEUE_REPLY = 'pipeline.reply';
 export const QUEUE_SEND = 'pipeline.send';
+export { QUEUE_MEDIA } from '../db/queries/media';
 /** The send throttle every gateway send (replies and campaigns) takes its slot from. */
 export const GATEWAY_THROTTLE = 'gateway';
 

@@ -28,6 +28,27 @@ export interface AiRequest {
   tools?: AiTool[];
   /** 'none': the tools are listed but the model must answer in text. */
   toolChoice?: 'auto' | 'none';
+  /** Images the customer sent (data: URLs), given with the last user message as image parts. */
+  images?: string[];
+}
+
+/** The messages as the API takes them: the images go with the last user message. */
+function withImages(
+  messages: OpenAI.Chat.ChatCompletionMessageParam[],
+  images: string[] | undefined,
+): OpenAI.Chat.ChatCompletionMessageParam[] {
+  if (!images?.length) return messages;
+  const at = messages.findLastIndex((m) => m.role === 'user');
+  if (at === -1) return messages;
+  const out: OpenAI.Chat.ChatCompletionMessageParam[] = [...messages];
+  out[at] = {
+    role: 'user',
+    content: [
+      { type: 'text', text: String(messages[at]!.content ?? '') },
+      ...images.map((url) => ({ type: 'image_url' as const, image_url: { url } })),
+    ],
+  };
+  return out;
 }
 
 /**
@@ -88,7 +109,7 @@ export function createAiClient(opts: {
         completion = await client.chat.completions.create(
           {
             model: req.model,
-            messages: req.messages.map(toOpenAI),
+            messages: withImages(req.messages.map(toOpenAI), req.images),
             temperature: req.temperature,
             max_tokens: req.maxTokens,
             ...(req.tools?.length

@@ -1,6 +1,7 @@
 import { sleep } from '../sleep';
 import type { GatewayStatus } from './gateway';
 import {
+  type DownloadedMedia,
   type Gateway,
   type GatewayContact,
   type GatewayGroup,
@@ -9,6 +10,7 @@ import {
   GatewayRejectedError,
   GatewayTransientError,
   redact,
+  type SendMediaInput,
   type SendOptions,
   type SendResult,
   type SendTextInput,
@@ -34,6 +36,20 @@ export function wasenderSendUrl(baseUrl: string): string {
   const trimmed = baseUrl.trim().replace(/\/+$/, '');
   return /\/api$/i.test(trimmed) ? `${trimmed}/send-message` : `${trimmed}/api/send-message`;
 }
+
+/** `POST …/api/decrypt-media`, whether or not the configured base URL already ends in `/api`. */
+export function wasenderApiUrl(baseUrl: string, path: string): string {
+  const trimmed = baseUrl.trim().replace(/\/+$/, '');
+  return /\/api$/i.test(trimmed) ? `${trimmed}/${path}` : `${trimmed}/api/${path}`;
+}
+
+/** The send-message field that carries each kind of media's URL. */
+const MEDIA_URL_FIELD = {
+  image: 'imageUrl',
+  video: 'videoUrl',
+  audio: 'audioUrl',
+  document: 'documentUrl',
+} as const;
 
 type Json = Record<string, unknown>;
 
@@ -96,6 +112,22 @@ function codeOf(value: unknown): string | null {
 function networkErrorCode(error: unknown): string {
   const cause = error instanceof Error ? error.cause : undefined;
   return codeOf(cause) ?? codeOf(error) ?? (error instanceof Error ? error.name : 'unknown');
+}
+
+/** A download refused because the file is larger than allowed (`declaredBytes`: the size the server announced). */
+export class MediaTooLargeError extends GatewayRejectedError {
+  readonly maxBytes: number;
+  readonly declaredBytes: number | null;
+
+  constructor(gateway: string, maxBytes: number, declaredBytes: number | null) {
+    super(
+      gateway,
+      null,
+      `file is larger than the ${maxBytes}-byte limit${declaredBytes === null ? '' : ` (${declaredBytes} bytes)`}`,
+    );
+    this.maxBytes = maxBytes;
+    this.declaredBytes = declaredBytes;
+  }
 }
 
 export function createWasenderGateway(options: WasenderGatewayOptions): Gateway {
@@ -189,12 +221,16 @@ export function createWasenderGateway(options: WasenderGatewayOptions): Gateway 
     return { value, json };
   }
 
-  async function sendText(input: SendTextInput, opts: SendOptions = {}): Promise<SendResult> {
+  function checkRecipient(to: string) {
     if (!configured) throw new GatewayNotConfiguredError(NAME);
-    const to = input.to.trim();
     if (!E164.test(to) && !to.includes('@')) {
       throw new GatewayRejectedError(NAME, null, 'recipient must be an E.164 number with a leading +');
     }
+  }
+
+  async function sendText(input: SendTextInput, opts: SendOptions = {}): Promise<SendResult> {
+    const to = input.to.trim();
+    checkRecipient(to);
     if (input.text.trim() === '') throw new GatewayRejectedError(NAME, null, 'text is empty');
     const mentions = input.mentions?.filter((m) => m.trim() !== '') ?? [];
     const body = { to, text: input.text, ...(mentions.length ? { mentions } : {}) };
@@ -253,7 +289,101 @@ export function createWasenderGateway(options: WasenderGatewayOptions): Gateway 
     return out;
   }
 
-  return { name: NAME, configured, sendText, status, listGroups, listContacts };
+  /** Media by URL: WaSender fetches the file from `publicUrl` itself. */
+  async function sendMedia(input: SendMediaInput, opts: SendOptions = {}): Promise<SendResult> {
+    const to = input.to.trim();
+    checkRecipient(to);
+    const field = MEDIA_URL_FIELD[input.kind];
+    if (!field) throw new GatewayRejectedError(NAME, null, `cannot send media of kind ${input.kind}`);
+    const body: Json = { to, [field]: input.publicUrl };
+    const caption = input.caption?.trim();
+    if (caption && input.kind !== 'audio') body.text = caption;
+    if (input.kind === 'document' && input.fileName) body.fileName = input.fileName;
+    const { json } = await request('POST', '/send-message', body, opts, true);
+    return { providerId: msgIdFrom(json) };
+  }
+
+  /**
+   * Decrypts an inbound attachment (`POST /api/decrypt-media` with the message object) and downloads
+   * the file from the short-lived URL it returns, refusing it once more than `maxBytes` arrived.
+   */
+  async function downloadMedia(
+    handle: Record<string, unknown>,
+    opts: { maxBytes: number; signal?: AbortSignal },
+  ): Promise<DownloadedMedia> {
+    if (!configured) throw new GatewayNotConfiguredError(NAME);
+    const { json } = await request('POST', '/decrypt-media', { data: { messages: handle } }, opts);
+    const data = json && isJsonObject(json.data) ? json.data : null;
+    const publicUrl = json?.publicUrl ?? data?.publicUrl ?? json?.url;
+    if (typeof publicUrl !== 'string' || !/^https?:\/\//i.test(publicUrl)) {
+      throw new GatewayRejectedError(NAME, null, 'decrypt-media answered without a file URL');
+    }
+    opts.signal?.throwIfAborted();
+    const timeout = AbortSignal.timeout(timeoutMs * 4);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    let response: Response;
+    try {
+      response = await fetchImpl(publicUrl, { signal });
+    } catch (error) {
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      throw new GatewayTransientError(
+        NAME,
+        `${NAME}: media download failed (${networkErrorCode(error)})`,
+        null,
+        {
+          cause: error,
+        },
+      );
+    }
+    if (response.status === 408 || response.status === 429 || response.status >= 500) {
+      await response.body?.cancel().catch(() => {});
+      throw new GatewayTransientError(
+        NAME,
+        `${NAME}: media download: HTTP ${response.status}`,
+        response.status,
+      );
+    }
+    if (!response.ok || !response.body) {
+      await response.body?.cancel().catch(() => {});
+      throw new GatewayRejectedError(NAME, response.status, `media download: HTTP ${response.status}`);
+    }
+    const declared = Number(response.headers.get('content-length'));
+    if (Number.isFinite(declared) && declared > opts.maxBytes) {
+      await response.body.cancel().catch(() => {});
+      throw new MediaTooLargeError(NAME, opts.maxBytes, declared);
+    }
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    try {
+      for await (const chunk of response.body) {
+        total += chunk.byteLength;
+        if (total > opts.maxBytes) throw new MediaTooLargeError(NAME, opts.maxBytes, null);
+        chunks.push(chunk);
+      }
+    } catch (error) {
+      await response.body.cancel().catch(() => {});
+      if (error instanceof MediaTooLargeError) throw error;
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      throw new GatewayTransientError(
+        NAME,
+        `${NAME}: media download cut (${networkErrorCode(error)})`,
+        null,
+        {
+          cause: error,
+        },
+      );
+    }
+    const bytes = new Uint8Array(total);
+    let at = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    const type = response.headers.get('content-type');
+    return { bytes, mimeType: type ? type.split(';')[0]!.trim().toLowerCase() || null : null };
+  }
+
+  return { name: NAME, configured, sendText, sendMedia, downloadMedia, status, listGroups, listContacts };
 }
 
 /** Rate-limit answers of one listing call waited out, while the caller's signal allows. */

@@ -1,5 +1,6 @@
 import {
   type PipelineDeps,
+  QUEUE_MEDIA,
   QUEUE_REPLY,
   QUEUE_SEND,
   type ReplyJob,
@@ -8,6 +9,7 @@ import {
 import { setOwner } from '../conversation/ownership';
 import * as convQ from '../db/queries/conversations';
 import { ingestItems } from './ingest';
+import { type MediaJob, runMediaJob } from './media';
 import type { WebhookItem } from './payload';
 import { runReplyJob } from './reply';
 import { runSendJob } from './send';
@@ -38,7 +40,18 @@ export async function definePipelineQueues(deps: PipelineDeps) {
     retryBackoff: true,
     expireInSeconds: settings.sendJobTimeoutSeconds,
   });
+  // Inbound media downloads (enqueued with the message by the inbound statement).
+  await deps.queue.define({
+    name: QUEUE_MEDIA,
+    retryLimit: MEDIA_MAX_ATTEMPTS - 1,
+    retryDelay: 5,
+    retryBackoff: true,
+    expireInSeconds: 300,
+  });
 }
+
+/** Tries of a media download (then the file is marked failed and the bot answers without it). */
+export const MEDIA_MAX_ATTEMPTS = 4;
 
 /**
  * A reply job due for longer than this without a free worker belongs to a backlog (a replay of many
@@ -73,6 +86,10 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
           if (outcome === 'sent') deps.queue.wake(QUEUE_SEND, { local: true });
         },
       );
+      await deps.queue.work<MediaJob>(QUEUE_MEDIA, { concurrency: 4 }, async (job) => {
+        const outcome = await runMediaJob(deps, job, MEDIA_MAX_ATTEMPTS);
+        deps.log.debug({ mediaId: job.data.mediaId, outcome }, 'media job done');
+      });
       sweep = setInterval(() => {
         resumeQuietConversations(deps).catch((err) => deps.log.error({ err }, 'hand-back sweep failed'));
       }, 30_000);

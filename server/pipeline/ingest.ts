@@ -229,6 +229,17 @@ async function ingestInbound(
     preview: item.text ?? `[${item.type}]`,
     replyQuietMs: deps.settings.replyQuietMs,
     channel: item.channel ?? 'wasender',
+    media: item.media
+      ? {
+          kind: item.media.kind,
+          mimeType: item.media.mimeType,
+          fileName: item.media.fileName,
+          declaredBytes: item.media.declaredBytes,
+          voice: item.media.voice,
+          handle: item.media.handle,
+        }
+      : null,
+    card: item.card ?? null,
   });
   if (r.kind === 'stored') return r;
   if (r.kind === 'duplicate') return r;

@@ -52,7 +52,20 @@ export interface WebhookMessageItem {
   media?: InboundMediaRef;
   /** The gateway the message came through (absent: WaSender). */
   channel?: 'wasender' | 'whatsapp-cloud';
+  /** A location or contact card, as structured data (stored on the message). */
+  card?: MessageCard;
 }
+
+/** The structured content of a location or contact-card message. */
+export type MessageCard =
+  | {
+      kind: 'location';
+      latitude: number;
+      longitude: number;
+      name: string | null;
+      address: string | null;
+    }
+  | { kind: 'contacts'; contacts: Array<{ name: string | null; vcard: string | null; phones: string[] }> };
 
 export interface WebhookStatusItem {
   kind: 'status';
@@ -562,6 +575,9 @@ function parseMessage(entry: Located, fallbackTime: Date): WebhookMessageItem {
   const raw = extractText(m);
   const text = raw === null ? null : boundText(raw);
   const { type, isProtocol } = classify(m.message ?? null, raw, m.messageStubType);
+  const inner = m.message ? unwrapContent(m.message) : null;
+  const media = inner && !isProtocol ? mediaOf(inner, key.id) : null;
+  const card = inner && !isProtocol ? cardOf(inner) : null;
   return {
     kind: 'message',
     providerId,
@@ -577,7 +593,108 @@ function parseMessage(entry: Located, fallbackTime: Date): WebhookMessageItem {
     isBroadcast,
     isNewsletter,
     isProtocol,
+    ...(media ? { media } : {}),
+    ...(card ? { card } : {}),
   };
+}
+
+const MEDIA_KEYS: ReadonlyArray<readonly [string, InboundMediaRef['kind']]> = [
+  ['imageMessage', 'image'],
+  ['videoMessage', 'video'],
+  ['ptvMessage', 'video'],
+  ['audioMessage', 'audio'],
+  ['pttMessage', 'audio'],
+  ['documentMessage', 'document'],
+  ['stickerMessage', 'sticker'],
+];
+
+function positiveInt(value: unknown): number | null {
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) return n;
+  // protobuf Long as { low, high }
+  if (isDict(n) && typeof n.low === 'number' && typeof n.high === 'number') {
+    const v = n.high * 2 ** 32 + (n.low >>> 0);
+    return Number.isSafeInteger(v) ? v : null;
+  }
+  return null;
+}
+
+/**
+ * The attachment of a media message. The handle is what WaSender's decrypt-media endpoint takes:
+ * the message key id and the one media object under `message` (`{ key: { id }, message: { imageMessage } }`).
+ */
+function mediaOf(content: Dict, id: string): InboundMediaRef | null {
+  for (const [key, kind] of MEDIA_KEYS) {
+    const obj = content[key];
+    if (!isDict(obj)) continue;
+    const sanitized = sanitizeJson(obj) as Dict;
+    // WaSender's decrypt endpoint names the voice-note object `audioMessage` (with `ptt: true`).
+    const handleKey = key === 'pttMessage' ? 'audioMessage' : key === 'ptvMessage' ? 'videoMessage' : key;
+    const mime = nonEmptyString(obj.mimetype);
+    return {
+      kind,
+      mimeType: mime ? cut(cleanString(mime).split(';')[0]!.trim().toLowerCase(), 100) || null : null,
+      fileName: boundName(nonEmptyString(obj.fileName) ?? nonEmptyString(obj.title)),
+      caption: nonEmptyString(obj.caption) === null ? null : boundText(obj.caption as string),
+      declaredBytes: positiveInt(obj.fileLength),
+      voice: key === 'pttMessage' || (kind === 'audio' && obj.ptt === true),
+      handle: { key: { id }, message: { [handleKey]: sanitized } },
+    };
+  }
+  return null;
+}
+
+function finiteNumber(value: unknown): number | null {
+  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  return typeof n === 'number' && Number.isFinite(n) ? n : null;
+}
+
+const VCARD_TEL = /^(?:item\d+\.)?TEL[^:]*:(.+)$/gim;
+const MAX_VCARD_CHARS = 8192;
+
+function contactOf(obj: Dict) {
+  const vcard = nonEmptyString(obj.vcard);
+  const phones = vcard
+    ? [...vcard.matchAll(VCARD_TEL)]
+        .map((m) => m[1]!.trim())
+        .filter(Boolean)
+        .slice(0, 20)
+    : [];
+  return {
+    name: boundName(nonEmptyString(obj.displayName)),
+    vcard: vcard ? cut(cleanString(vcard), MAX_VCARD_CHARS) : null,
+    phones: phones.map((p) => cut(cleanString(p), 64)),
+  };
+}
+
+/** A location or a contact card, as data; null for any other message. */
+function cardOf(content: Dict): MessageCard | null {
+  const loc = isDict(content.locationMessage)
+    ? content.locationMessage
+    : isDict(content.liveLocationMessage)
+      ? content.liveLocationMessage
+      : null;
+  if (loc) {
+    const latitude = finiteNumber(loc.degreesLatitude);
+    const longitude = finiteNumber(loc.degreesLongitude);
+    if (latitude === null || longitude === null || Math.abs(latitude) > 90 || Math.abs(longitude) > 180)
+      return null;
+    return {
+      kind: 'location',
+      latitude,
+      longitude,
+      name: boundName(nonEmptyString(loc.name)),
+      address: boundName(nonEmptyString(loc.address)),
+    };
+  }
+  if (isDict(content.contactMessage))
+    return { kind: 'contacts', contacts: [contactOf(content.contactMessage)] };
+  const arr = content.contactsArrayMessage;
+  if (isDict(arr) && Array.isArray(arr.contacts)) {
+    const contacts = arr.contacts.filter(isDict).slice(0, 20).map(contactOf);
+    return contacts.length ? { kind: 'contacts', contacts } : null;
+  }
+  return null;
 }
 
 /** Status posts and channels: the poster is in the participant fields, as in groups. */

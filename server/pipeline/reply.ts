@@ -9,6 +9,7 @@ import * as activityQ from '../db/queries/activities';
 import * as contactQ from '../db/queries/contacts';
 import * as convQ from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
+import * as mediaQ from '../db/queries/media';
 import * as mq from '../db/queries/messages';
 import * as oq from '../db/queries/ownership';
 import type { Tx } from '../db/types';
@@ -25,6 +26,7 @@ export type ReplyOutcome =
   | 'opted-in'
   | 'handoff'
   | 'non-text'
+  | 'waiting-media'
   | 'replied'
   | 'fallback';
 
@@ -83,8 +85,15 @@ export async function runReplyJob(
   const outcome = (ok: boolean, done: ReplyOutcome): ReplyOutcome =>
     ok ? done : tookOver ? 'human-owns' : 'superseded';
 
-  const burst = await mq.inboundSince(db, conversationId, conv.botHandledThrough, latest.createdAt);
+  // A file still downloading: its media job asks for the reply again once it is settled.
+  if (await mediaQ.pendingInbound(db, conversationId, conv.botHandledThrough, latest.createdAt))
+    return 'waiting-media';
+  const burst = await withMedia(
+    deps,
+    await mq.inboundSince(db, conversationId, conv.botHandledThrough, latest.createdAt),
+  );
   const texts = burst.map((m) => m.body?.trim() ?? '').filter(Boolean);
+  const images = burst.flatMap((m) => (m.image ? [m.image] : []));
   const lastText = texts.at(-1) ?? '';
   const label = conv.name ?? conv.pushName ?? conv.phone;
   /** A fixed text in the customer's language (read before a transaction opens). */
@@ -135,8 +144,11 @@ export async function runReplyJob(
   if (texts.some((t) => asksForPerson(t, persona.handoff.keywords))) {
     return outcome(await handOver('The customer asked for a person', await say('handoffMessage')), 'handoff');
   }
-  if (!texts.length) {
+  if (!texts.length && !images.length) {
     const text = await say('nonTextReply');
+    if (persona.media?.handoff && burst.some((m) => m.type !== 'text')) {
+      return outcome(await handOver('The customer sent a file the bot cannot read', text), 'handoff');
+    }
     const ok = await commit(async (tx) => {
       await queueOutbound(tx, deps, { conversationId, text, author: 'bot' });
     });
@@ -178,7 +190,7 @@ export async function runReplyJob(
   const target = { contactId: conv.contactId, conversationId };
   let answer: ModelAnswer;
   try {
-    answer = await askModel(deps, messages, target);
+    answer = await askModel(deps, messages, target, images);
   } catch (err) {
     const lastAttempt = job.retryCount >= settings.aiMaxAttempts - 1;
     log.warn({ conversationId, attempt: job.retryCount + 1, err }, 'AI reply failed');
@@ -249,7 +261,12 @@ type ModelAnswer = { actions: ToolAction[] } & (
  * call (bad arguments, a forbidden value, an unknown tool) is logged and told to the model; the
  * conversation goes on. Token usage is summed over the rounds.
  */
-async function askModel(deps: PipelineDeps, prompt: ChatMessage[], target: ToolTarget): Promise<ModelAnswer> {
+async function askModel(
+  deps: PipelineDeps,
+  prompt: ChatMessage[],
+  target: ToolTarget,
+  images: string[] = [],
+): Promise<ModelAnswer> {
   const { settings, persona, log } = deps;
   const tools = [HANDOFF_TOOL, ...(deps.tools?.definitions(new Date()) ?? [])];
   const messages = [...prompt];
@@ -264,6 +281,7 @@ async function askModel(deps: PipelineDeps, prompt: ChatMessage[], target: ToolT
       maxTokens: persona.model.maxTokens,
       tools,
       toolChoice: last ? 'none' : 'auto',
+      ...(images.length ? { images } : {}),
     });
     total = addUsage(total, result.usage);
     if (result.kind === 'text') return { kind: 'text', text: result.text, usage: total, actions };
@@ -312,6 +330,52 @@ function addUsage(a: AiUsageInfo | null, b: AiUsageInfo): AiUsageInfo {
     completionTokens: a.completionTokens + b.completionTokens,
     latencyMs: a.latencyMs + b.latencyMs,
   };
+}
+
+/** Largest image given to the model (larger ones are described by their caption only). */
+const MAX_VISION_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The burst as the model reads it: a voice note's transcript stands for its text, and, when the
+ * persona enables vision, a stored photo is loaded as a data: URL for an image part.
+ */
+async function withMedia(
+  deps: PipelineDeps,
+  burst: Array<{ id: string; type: string; body: string | null; createdAt: Date }>,
+) {
+  const media = burst.some((m) => m.type !== 'text')
+    ? await mediaQ.mediaForMessages(
+        deps.db,
+        burst.map((m) => m.id),
+      )
+    : [];
+  const byMessage = new Map(media.map((m) => [m.messageId, m]));
+  const vision = deps.persona.media?.vision === true;
+  return Promise.all(
+    burst.map(async (m) => {
+      const file = byMessage.get(m.id);
+      let body = m.body;
+      if (file?.transcript) body = [m.body, file.transcript].filter(Boolean).join('\n');
+      let image: string | null = null;
+      if (
+        vision &&
+        file?.status === 'stored' &&
+        file.kind === 'image' &&
+        file.storageKey &&
+        file.mimeType &&
+        (file.bytes ?? 0) <= MAX_VISION_BYTES &&
+        deps.media
+      ) {
+        try {
+          const bytes = await deps.media.store.get(file.storageKey);
+          if (bytes) image = `data:${file.mimeType};base64,${Buffer.from(bytes).toString('base64')}`;
+        } catch (err) {
+          deps.log.warn({ messageId: m.id, err }, 'could not read an image for the model');
+        }
+      }
+      return { ...m, body, image };
+    }),
+  );
 }
 
 /** Characters of the customer's latest messages used as the knowledge base query. */

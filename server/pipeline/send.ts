@@ -9,9 +9,11 @@ import { handOffFailedMessage } from '../conversation/handoff';
 import { applyEarlyStatuses } from '../conversation/statuses';
 import { windowRefusal } from '../conversation/window';
 import { recordEvents } from '../db/queries/events';
+import * as mediaQ from '../db/queries/media';
 import * as mq from '../db/queries/messages';
 import * as tq from '../db/queries/throttles';
 import type { DbOrTx } from '../db/types';
+import { GatewayRejectedError } from '../integrations/gateway';
 import { classifySendFailure } from '../integrations/send-policy';
 import { sleep } from '../sleep';
 
@@ -126,7 +128,9 @@ export async function runSendJob(
             language: template.language,
             bodyParameters: template.values,
           })
-        : await gateway.sendText({ to: msg.phone, text: msg.body ?? '' });
+        : msg.type === 'text'
+          ? await gateway.sendText({ to: msg.phone, text: msg.body ?? '' })
+          : await sendFile(deps, msg);
   } catch (err) {
     const failure = classifySendFailure(err, {
       attempt: job.retryCount + 1,
@@ -171,6 +175,44 @@ export async function runSendJob(
   }
   await recordSent(deps, msg, res.providerId);
   return 'sent';
+}
+
+/**
+ * A message with a file: the gateway fetches it from a signed public link valid for MEDIA_URL_TTL_SECONDS
+ * (WaSender), or reads its bytes (gateways that take an upload).
+ */
+async function sendFile(
+  deps: PipelineDeps,
+  msg: { id: string; phone: string; body: string | null },
+): Promise<Awaited<ReturnType<PipelineDeps['gateway']['sendText']>>> {
+  const { gateway, media } = deps;
+  const file = await mediaQ.byMessage(deps.db, msg.id);
+  if (file?.status !== 'stored' || !file.storageKey || !file.mimeType || file.kind === 'sticker')
+    throw new GatewayRejectedError(gateway.name, null, 'the message has no stored file to send');
+  if (!gateway.sendMedia)
+    throw new GatewayRejectedError(gateway.name, null, 'this gateway cannot send files');
+  const publicUrl = media?.links.publicUrl(file.id);
+  if (!media || !publicUrl)
+    throw new GatewayRejectedError(
+      gateway.name,
+      null,
+      'PUBLIC_BASE_URL is not set: the gateway cannot fetch the file',
+    );
+  const { store } = media;
+  const key = file.storageKey;
+  return gateway.sendMedia({
+    to: msg.phone,
+    kind: file.kind,
+    mimeType: file.mimeType,
+    fileName: file.fileName,
+    caption: msg.body,
+    publicUrl,
+    async read() {
+      const bytes = await store.get(key);
+      if (!bytes) throw new Error('the stored file is missing');
+      return bytes;
+    },
+  });
 }
 
 /**

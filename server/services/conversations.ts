@@ -4,6 +4,7 @@ import type {
   TConversationListItem,
   TConversationSearchInput,
   TMessage,
+  TMessageMedia,
   TSearchResult,
 } from '../contracts';
 import { windowClosesAt } from '../conversation/window';
@@ -11,6 +12,7 @@ import * as cq from '../db/queries/contacts';
 import * as q from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
 import { likePattern } from '../db/queries/keyset';
+import * as mediaQ from '../db/queries/media';
 import type { Db } from '../db/types';
 import { badRequest, notFound } from '../errors';
 import type { Caller } from './caller';
@@ -18,6 +20,22 @@ import { decodeCursor, toPage } from './pagination';
 import type { Visibility } from './visibility';
 
 type Page<T> = { items: T[]; nextCursor: string | null };
+
+/** A media row as the API shows it (never its storage key or gateway handle). */
+export function mediaOf(f: mediaQ.MediaRow): TMessageMedia {
+  return {
+    id: f.id,
+    kind: f.kind,
+    mimeType: f.mimeType,
+    fileName: f.fileName,
+    voice: f.voice,
+    bytes: f.bytes ?? f.declaredBytes,
+    sha256: f.sha256,
+    status: f.status,
+    reason: f.reason,
+    transcript: f.transcript,
+  };
+}
 
 export interface ConversationsService {
   /** The inbox: newest activity first, with the filters a dashboard needs. */
@@ -121,9 +139,16 @@ export function createConversationsService(deps: { db: Db; visibility: Visibilit
       const after = decodeCursor('messages', input.cursor, 'timestamptz');
       await visibility.require(input.conversationId, caller);
       const rows = await q.listMessages(db, { ...input, after });
-      return toPage('messages', rows, input.limit, ({ sortKey: _, actorType, actorName, ...m }) => ({
+      const files = await mediaQ.mediaForMessages(
+        db,
+        rows.filter((r) => r.type !== 'text').map((r) => r.id),
+      );
+      const byMessage = new Map(files.map((f) => [f.messageId, mediaOf(f)]));
+      return toPage('messages', rows, input.limit, ({ sortKey: _, actorType, actorName, card, ...m }) => ({
         ...m,
         sentBy: sentByOf({ ...m, actorType, actorName }),
+        media: byMessage.get(m.id) ?? null,
+        card: (card as TMessage['card']) ?? null,
       }));
     },
 

@@ -17,6 +17,7 @@ import { createGroupsService, type GroupsService } from './groups';
 import { createInboxService, type InboxService } from './inbox';
 import { createKnowledgeService, type KnowledgeService } from './knowledge';
 import { createLeadsService, type LeadsService } from './leads';
+import { createMediaService, type MediaService } from './media';
 import { createMessagingService, type MessagingService } from './messaging';
 import { createSettingsService, type SettingsService } from './settings';
 import { createStaffService, type StaffService } from './staff';
@@ -36,6 +37,8 @@ export interface Services {
   system: SystemService;
   crm: CrmService;
   conversations: ConversationsService;
+  /** Media files: signed links, agents sending files. */
+  media: MediaService;
   bot: BotService;
   campaigns: CampaignsService;
   leads: LeadsService;
@@ -133,6 +136,7 @@ export function createServices(deps: ServicesDeps): Services {
     stats: createStatsService({ db, humanSlaMinutes: config.inbox.humanSlaMinutes }),
     events: deps.events,
     messaging: createMessagingService(pipeline, { visibility, businessName: config.inbox.businessName }),
+    media: createMediaService(pipeline, { visibility, sendMaxBytes: config.media.sendMaxBytes }),
     settings: createSettingsService({
       db,
       defaults: {

@@ -11,6 +11,8 @@ import { closeServer, listenOnLoopback, readBody, sendJson } from './http';
  * - `POST /v1/embeddings` answers deterministic vectors (`fakeEmbedding`: a hashed bag of words, so texts
  *   sharing words get similar vectors), 1536 long unless `dimensions` asks otherwise; scriptable failures
  *   through `scriptEmbeddings`, every request kept in `embeddingRequests`.
+ * - `POST /v1/audio/transcriptions` (multipart: `file`, `model`) answers `{ text }`: the next text given
+ *   to `scriptTranscripts`, else `Transcript of <n> bytes`; every request kept in `transcriptionRequests`.
  * - The reply comes from the next scripted step, else the responder, else `Echo: <last user text>`.
  * - `usage` is a deterministic estimate (about 4 characters per token).
  * - Scriptable failures: any status (429 carries a `retry-after` header), hang, socket reset.
@@ -80,6 +82,10 @@ export interface FakeOpenAI {
   readonly modelListings: number;
   /** Every authorised embeddings request (scripted failures included): the inputs of each call. */
   embeddingRequests: { model: string; input: string[]; at: number }[];
+  /** Every authorised transcription request: model, file name and type, and the file's bytes. */
+  transcriptionRequests: { model: string; fileName: string; type: string; bytes: Uint8Array; at: number }[];
+  /** Texts the next transcription requests answer, one each. */
+  scriptTranscripts(...texts: string[]): void;
   script(...steps: FakeOpenAIStep[]): void;
   /** Steps for the next embeddings calls (status, delay, hang, reset; `reply` is ignored). */
   scriptEmbeddings(...steps: FakeOpenAIStep[]): void;
@@ -442,8 +448,53 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     });
   }
 
+  const transcriptionRequests: FakeOpenAI['transcriptionRequests'] = [];
+  const transcripts: string[] = [];
+
+  async function handleTranscription(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (req.headers.authorization !== `Bearer ${apiKey}`) {
+      sendError(res, 401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
+      return;
+    }
+    let form: FormData;
+    try {
+      form = await new Request('http://fake/', {
+        method: 'POST',
+        headers: { 'content-type': String(req.headers['content-type'] ?? '') },
+        body: Buffer.concat(chunks),
+      }).formData();
+    } catch {
+      sendError(res, 400, 'Expected multipart/form-data.', 'invalid_request_error', null);
+      return;
+    }
+    const file = form.get('file');
+    const model = form.get('model');
+    if (!(file instanceof Blob) || typeof model !== 'string') {
+      sendError(res, 400, 'file and model are required.', 'invalid_request_error', null);
+      return;
+    }
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    transcriptionRequests.push({
+      model,
+      fileName: file instanceof File ? file.name : '',
+      type: file.type,
+      bytes,
+      at: Date.now(),
+    });
+    sendJson(res, 200, { text: transcripts.shift() ?? `Transcript of ${bytes.byteLength} bytes` });
+  }
+
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'POST' && path === '/v1/audio/transcriptions') {
+      handleTranscription(req, res).catch((error: unknown) => {
+        const message = error instanceof Error ? error.message : String(error);
+        sendError(res, 500, `fake transcription failed: ${message}`, 'server_error', null);
+      });
+      return;
+    }
     if (req.method === 'POST' && path === '/v1/embeddings') {
       handleEmbeddings(req, res).catch((error: unknown) => {
         const message = error instanceof Error ? error.message : String(error);
@@ -486,6 +537,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       return modelListings;
     },
     embeddingRequests,
+    transcriptionRequests,
+    scriptTranscripts(...texts) {
+      transcripts.push(...texts);
+    },
     script(...next) {
       steps.push(...next);
     },

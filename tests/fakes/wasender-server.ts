@@ -12,6 +12,12 @@ import { closeServer, listenOnLoopback, readBody, sendJson } from './http';
  * - Wrong or missing token: 401 `{ success: false, message: 'API key is required' }`.
  * - Invalid body: 422 with a Laravel-style `errors` map.
  * - `script(...)` queues behaviours for the next send requests, one per request.
+ * - Media sends: `imageUrl`, `videoUrl`, `audioUrl` or `documentUrl` (with `fileName`) instead of or
+ *   beside `text` (the caption); the fake downloads the URL at once, as WaSender does, and records
+ *   what it got in the send's `media` (`fetchUrl(url)` downloads it again later).
+ * - `POST /api/decrypt-media` with `{ data: { messages: { key: { id }, message } } }` answers
+ *   `{ success: true, publicUrl }` for a file registered with `addMedia(id, bytes, mimeType)`; the
+ *   file is served at that URL (`GET /api/decrypted-media/<token>`). Unknown ids get 404.
  * - `setRatePerSecond(n)` enforces n accepted sends per sliding second; extra sends get 429 with
  *   `retry_after` (seconds) and are recorded in `rejected`.
  * - A send's `mentions` (participant JIDs, group messages) are recorded with it.
@@ -47,17 +53,29 @@ export interface FakeWasenderStep {
 
 export interface FakeWasenderSend {
   to: string;
+  /** The text, or a media send's caption ('' when none). */
   text: string;
   at: number;
   msgId: number;
   /** Participant JIDs the send mentioned, when it named any. */
   mentions?: string[];
+  /** A media send: the URL field used, the URL, and what downloading it gave at send time. */
+  media?: FakeWasenderMediaSend;
 }
 
 export interface FakeWasenderGroup {
   id: string;
   name: string | null;
   participants: Array<{ id: string; admin?: 'admin' | 'superadmin' | null }>;
+}
+
+export interface FakeWasenderMediaSend {
+  field: 'imageUrl' | 'videoUrl' | 'audioUrl' | 'documentUrl';
+  url: string;
+  fileName: string | null;
+  status: number;
+  contentType: string | null;
+  bytes: Uint8Array;
 }
 
 export interface FakeWasenderRejection {
@@ -97,14 +115,27 @@ export interface FakeWasender {
   /** Contact objects as WaSender lists them (`id`, `name`, `notify`, `verifiedName`, `imgUrl`, ...). */
   setContacts(contacts: Array<Record<string, unknown>>): void;
   setRatePerSecond(perSecond: number | null): void;
+  /** Registers the file `POST /api/decrypt-media` gives for the message with this key id. */
+  addMedia(messageId: string, bytes: Uint8Array, mimeType: string, opts?: { chunked?: boolean }): void;
+  /** Every decrypt-media request body, in order. */
+  decryptRequests: unknown[];
+  /** Downloads a URL as WaSender would (status, type and bytes). */
+  fetchUrl(url: string): Promise<{ status: number; contentType: string | null; bytes: Uint8Array }>;
   /** Resolves with a copy of `sent` once it holds at least n sends; rejects after timeoutMs. */
   waitForSends(n: number, timeoutMs?: number): Promise<FakeWasenderSend[]>;
   close(): Promise<void>;
 }
 
-function parseSend(
-  raw: string,
-): { to: string; text: string; mentions?: string[] } | { errors: Record<string, string[]> } {
+const MEDIA_FIELDS = ['imageUrl', 'videoUrl', 'audioUrl', 'documentUrl'] as const;
+
+interface ParsedSend {
+  to: string;
+  text: string;
+  media: { field: (typeof MEDIA_FIELDS)[number]; url: string; fileName: string | null } | null;
+  mentions?: string[];
+}
+
+function parseSend(raw: string): ParsedSend | { errors: Record<string, string[]> } {
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -114,7 +145,13 @@ function parseSend(
   const body = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
   const errors: Record<string, string[]> = {};
   if (typeof body.to !== 'string' || body.to.trim() === '') errors.to = ['The to field is required.'];
-  if (typeof body.text !== 'string' || body.text === '') {
+  const field = MEDIA_FIELDS.find((f) => body[f] !== undefined);
+  let media: ParsedSend['media'] = null;
+  if (field) {
+    const url = body[field];
+    if (typeof url !== 'string' || !/^https?:\/\//.test(url)) errors[field] = [`The ${field} must be a URL.`];
+    else media = { field, url, fileName: typeof body.fileName === 'string' ? body.fileName : null };
+  } else if (typeof body.text !== 'string' || body.text === '') {
     errors.text = ['The text field is required when no media is present.'];
   }
   if (body.mentions !== undefined) {
@@ -124,7 +161,8 @@ function parseSend(
   if (Object.keys(errors).length > 0) return { errors };
   return {
     to: body.to as string,
-    text: body.text as string,
+    text: typeof body.text === 'string' ? body.text : '',
+    media,
     ...(body.mentions === undefined ? {} : { mentions: body.mentions as string[] }),
   };
 }
@@ -179,6 +217,58 @@ export async function startFakeWasender(options: FakeWasenderOptions = {}): Prom
         });
     }
     return true;
+  }
+
+  type MediaFile = { bytes: Uint8Array; mimeType: string; chunked: boolean };
+  const mediaById = new Map<string, MediaFile>();
+  const mediaByToken = new Map<string, MediaFile>();
+  const decryptRequests: unknown[] = [];
+
+  async function fetchUrl(url: string) {
+    try {
+      const r = await fetch(url);
+      return {
+        status: r.status,
+        contentType: r.headers.get('content-type'),
+        bytes: new Uint8Array(await r.arrayBuffer()),
+      };
+    } catch {
+      return { status: 0, contentType: null, bytes: new Uint8Array() };
+    }
+  }
+
+  async function handleDecrypt(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req);
+    let body: unknown = raw;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      // Keep the raw text.
+    }
+    decryptRequests.push(body);
+    if (req.headers.authorization !== `Bearer ${token}`) {
+      sendJson(res, 401, { success: false, message: 'API key is required' });
+      return;
+    }
+    const step = steps.shift();
+    if (step?.status !== undefined && (step.status < 200 || step.status >= 300)) {
+      sendJson(res, step.status, {
+        success: false,
+        message: step.message ?? `Scripted error ${step.status}`,
+      });
+      return;
+    }
+    const messages = (body as { data?: { messages?: { key?: { id?: unknown }; message?: unknown } } })?.data
+      ?.messages;
+    const id = messages?.key?.id;
+    const file = typeof id === 'string' ? mediaById.get(id) : undefined;
+    if (!file || typeof messages?.message !== 'object' || messages.message === null) {
+      sendJson(res, 404, { success: false, message: 'Media not found' });
+      return;
+    }
+    const mediaToken = randomBytes(8).toString('hex');
+    mediaByToken.set(mediaToken, file);
+    sendJson(res, 200, { success: true, publicUrl: `${baseUrl}/api/decrypted-media/${mediaToken}` });
   }
 
   const sleep = (ms: number) =>
@@ -254,6 +344,23 @@ export async function startFakeWasender(options: FakeWasenderOptions = {}): Prom
     }
 
     const input = parseSend(raw);
+    if (!('errors' in input) && input.media) {
+      const got = await fetchUrl(input.media.url);
+      const record: FakeWasenderSend = {
+        to: input.to,
+        text: input.text,
+        at: Date.now(),
+        msgId: step?.msgId ?? nextMsgId++,
+        media: { ...input.media, ...got },
+      };
+      sent.push(record);
+      events.emit('send', record);
+      sendJson(res, 200, {
+        success: true,
+        data: { msgId: record.msgId, jid: input.to, status: 'in_progress' },
+      });
+      return;
+    }
     if ('errors' in input) {
       sendJson(res, 422, { success: false, message: 'Validation failed', errors: input.errors });
       return;
@@ -293,11 +400,50 @@ export async function startFakeWasender(options: FakeWasenderOptions = {}): Prom
       return;
     }
     if (req.method === 'GET' && handleRead(req, res, path ?? '/')) return;
+    if (req.method === 'POST' && path === '/api/decrypt-media') {
+      handleDecrypt(req, res).catch(() => {
+        if (!res.headersSent) sendJson(res, 500, { success: false, message: 'fake server error' });
+      });
+      return;
+    }
+    const decrypted = /^\/api\/decrypted-media\/([0-9a-f]+)$/.exec(path ?? '');
+    if (req.method === 'GET' && decrypted) {
+      req.resume();
+      const file = mediaByToken.get(decrypted[1]!);
+      if (!file) {
+        sendJson(res, 404, { success: false, message: 'Not found' });
+        return;
+      }
+      if (!file.chunked) {
+        res.writeHead(200, { 'content-type': file.mimeType, 'content-length': file.bytes.byteLength });
+        res.end(file.bytes);
+        return;
+      }
+      // No Content-Length: the client only learns the size while reading.
+      res.writeHead(200, { 'content-type': file.mimeType });
+      const step = 64 * 1024;
+      let at = 0;
+      const pump = () => {
+        while (at < file.bytes.byteLength) {
+          const chunk = file.bytes.subarray(at, at + step);
+          at += step;
+          if (!res.write(chunk)) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      res.on('error', () => {});
+      pump();
+      return;
+    }
     req.resume();
     sendJson(res, 404, { success: false, message: 'Not found' });
   });
 
   const port = await listenOnLoopback(server);
+  const baseUrl = `http://127.0.0.1:${port}`;
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -318,6 +464,11 @@ export async function startFakeWasender(options: FakeWasenderOptions = {}): Prom
     setContacts(list) {
       contactList = list;
     },
+    addMedia(messageId, bytes, mimeType, opts = {}) {
+      mediaById.set(messageId, { bytes, mimeType, chunked: opts.chunked ?? false });
+    },
+    decryptRequests,
+    fetchUrl,
     setRatePerSecond(perSecond) {
       if (perSecond !== null && !(Number.isInteger(perSecond) && perSecond > 0)) {
         throw new RangeError('ratePerSecond must be a positive integer or null');

@@ -30,6 +30,8 @@ export async function startPipeline(
     withoutOpenAI?: boolean;
     withoutGateway?: boolean;
     logger?: pino.Logger;
+    /** Listen on this port (default: any free one). */
+    port?: number;
   } = {},
 ): Promise<PipelineHarness> {
   const openai = await startFakeOpenAI(fakes.openai);
@@ -50,7 +52,7 @@ export async function startPipeline(
     { workers: true, ...(fakes.logger ? { logger: fakes.logger } : {}) },
   );
   const http = await t.app();
-  await http.listen({ host: '127.0.0.1', port: 0 });
+  await http.listen({ host: '127.0.0.1', port: fakes.port ?? 0 });
   const addr = http.server.address();
   const baseUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
   return {

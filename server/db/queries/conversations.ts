@@ -327,6 +327,7 @@ export const messageColumns = {
   deliveredAt: messages.deliveredAt,
   readAt: messages.readAt,
   createdAt: messages.createdAt,
+  card: messages.card,
 };
 
 /** A conversation's messages, newest first. */

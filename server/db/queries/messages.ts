@@ -30,6 +30,7 @@ import { once } from '../../once';
 import type { Db, DbOrTx } from '../types';
 import { EVENTS_CHANNEL } from './events';
 import { enqueueJobsSql } from './jobs';
+import { QUEUE_MEDIA } from './media';
 
 /** Forward order of delivery statuses; a status never moves to a lower rank. */
 export const STATUS_RANK: Record<MessageStatus, number> = {
@@ -83,12 +84,14 @@ export interface OutboundRow {
   campaignId?: string | null;
   error?: string | null;
   cloudTemplate?: { name: string; language: string; values: string[] } | null;
+  /** 'text' unless the row carries a file (its `message_media` row). */
+  type?: MessageType;
 }
 
 export function insertOutbound(db: DbOrTx, rows: OutboundRow[]) {
   return db
     .insert(messages)
-    .values(rows.map((r) => ({ ...r, direction: 'outbound' as const, type: 'text' as const })))
+    .values(rows.map((r) => ({ ...r, direction: 'outbound' as const, type: r.type ?? ('text' as const) })))
     .returning({ id: messages.id, partIndex: messages.partIndex, status: messages.status });
 }
 
@@ -283,6 +286,7 @@ export async function findOutboundForSend(db: DbOrTx, id: string) {
       id: messages.id,
       conversationId: messages.conversationId,
       body: messages.body,
+      type: messages.type,
       status: messages.status,
       replyGroup: messages.replyGroup,
       partIndex: messages.partIndex,
@@ -609,6 +613,19 @@ export interface InboundToStore {
   replyQuietMs: number;
   /** The gateway it came through (default WaSender): the conversation lives there from now on. */
   channel?: 'wasender' | 'whatsapp-cloud';
+  /** The attachment to download (a `message_media` row and a media job are added with the message). */
+  media?: InboundMediaToStore | null;
+  /** A location or contact card, stored on the message. */
+  card?: Record<string, unknown> | null;
+}
+
+export interface InboundMediaToStore {
+  kind: 'image' | 'audio' | 'video' | 'document' | 'sticker';
+  mimeType: string | null;
+  fileName: string | null;
+  declaredBytes: number | null;
+  voice: boolean;
+  handle: Record<string, unknown>;
 }
 
 export type StoreInboundResult =
@@ -652,8 +669,8 @@ function inboundStatement(replyQueue: string) {
     with input as (
       select * from unnest(${sql.placeholder('ord')}::int[], ${text('phone')}, ${text('lid')}, ${text('pushName')},
         ${text('providerMessageId')}, ${text('type')}, ${text('body')}, ${text('preview')}, ${sql.placeholder('quietMs')}::int[],
-        ${text('channel')})
-        as i (ord, phone, lid, push_name, provider_id, type, body, preview, quiet_ms, channel)
+        ${text('channel')}, ${text('media')}, ${text('card')})
+        as i (ord, phone, lid, push_name, provider_id, type, body, preview, quiet_ms, channel, media, card)
     ),
     fresh as (
       select i.* from input i
@@ -694,8 +711,8 @@ function inboundStatement(replyQueue: string) {
       where coalesce(nv.id, v.id) is not null
     ),
     message as (
-      insert into messages (conversation_id, provider_message_id, type, body, author, direction, status, created_at)
-      select v.id, f.provider_id, f.type, f.body, 'contact', 'inbound', 'received',
+      insert into messages (conversation_id, provider_message_id, type, body, card, author, direction, status, created_at)
+      select v.id, f.provider_id, f.type, f.body, f.card::jsonb, 'contact', 'inbound', 'received',
         greatest(now(), v.last_message_at + interval '1 millisecond')
           + (row_number() over (partition by v.id order by f.ord) - 1) * interval '1 millisecond'
       from conversation v join fresh f using (ord)
@@ -704,8 +721,8 @@ function inboundStatement(replyQueue: string) {
       returning id, conversation_id, provider_message_id, created_at
     ),
     stored as (
-      select f.ord, f.phone, f.lid, f.push_name, f.preview, f.quiet_ms, f.channel, v.contact_id, m.conversation_id, m.id,
-        m.created_at
+      select f.ord, f.phone, f.lid, f.push_name, f.preview, f.quiet_ms, f.channel, f.media::jsonb as media,
+        v.contact_id, m.conversation_id, m.id, m.created_at
       from message m
       join fresh f on f.provider_id = m.provider_message_id
       join conversation v using (ord)
@@ -770,6 +787,17 @@ function inboundStatement(replyQueue: string) {
           now() + quiet_ms * interval '1 millisecond' as start_after
         from stored order by conversation_id, ord desc`,
     )}),
+    media_row as (
+      insert into message_media (message_id, kind, mime_type, file_name, declared_bytes, voice, handle)
+      select id, media->>'kind', media->>'mimeType', media->>'fileName', (media->>'declaredBytes')::bigint,
+        coalesce((media->>'voice')::boolean, false), media->'handle'
+      from stored where media is not null
+      returning id
+    ),
+    media_job as (${enqueueJobsSql(
+      QUEUE_MEDIA,
+      sql`select jsonb_build_object('mediaId', id) as data, now() as start_after from media_row`,
+    )}),
     notified as (
       select pg_notify(${EVENTS_CHANNEL}::text, max(id)::text)
       from (select id from event union all select id from status_event) e having count(*) > 0
@@ -806,6 +834,8 @@ export async function storeInboundMessages(
     preview: batch.map((m) => m.preview.slice(0, 200)),
     quietMs: column('replyQuietMs'),
     channel: batch.map((m) => m.channel ?? 'wasender'),
+    media: batch.map((m) => (m.media ? JSON.stringify(m.media) : null)),
+    card: batch.map((m) => (m.card ? JSON.stringify(m.card) : null)),
   };
   const client = db.$client;
   // A named prepared statement where the connection allows them (not behind a transaction pooler):

@@ -15,6 +15,8 @@ import {
   ZLabelsSetInput,
   ZMarkReadInput,
   ZMarkReadResult,
+  ZMediaUrl,
+  ZMediaUrlInput,
   ZMessagePage,
   ZNote,
   ZNoteAddInput,
@@ -24,6 +26,7 @@ import {
   ZOk,
   ZQueuedMessages,
   ZSearchResult,
+  ZSendMediaInput,
   ZSendMessageInput,
   ZSetStatusInput,
   ZSetStatusResult,
@@ -103,6 +106,18 @@ export const conversationsRouter = router({
     .input(ZSendMessageInput)
     .output(ZQueuedMessages)
     .mutation(({ ctx, input }) => ctx.services.messaging.sendMessage(input, ctx.caller)),
+  /** An agent's file (image, document, audio, video; base64) with an optional caption. */
+  sendMedia: authedProcedure
+    .meta({ openapi: { method: 'POST', path: '/conversations/{conversationId}/media' } })
+    .input(ZSendMediaInput)
+    .output(ZQueuedMessages)
+    .mutation(({ ctx, input }) => ctx.services.media.sendMedia(input, ctx.caller)),
+  /** A short-lived signed link to a message's file (GET it without credentials until it expires). */
+  mediaUrl: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/messages/{messageId}/media-url' } })
+    .input(ZMediaUrlInput)
+    .output(ZMediaUrl)
+    .query(({ ctx, input }) => ctx.services.media.url(input, ctx.caller)),
   /** Assigns the conversation to a staff member, or unassigns it (staffId null). */
   assign: authedProcedure
     .meta({ openapi: { method: 'POST', path: '/conversations/{conversationId}/assign' } })

@@ -1,0 +1,33 @@
+import OpenAI, { toFile } from 'openai';
+
+/** Speech to text of voice notes through the OpenAI-compatible audio transcription endpoint. */
+export interface Transcriber {
+  readonly configured: boolean;
+  transcribe(
+    file: { bytes: Uint8Array; mimeType: string; fileName: string },
+    opts?: { signal?: AbortSignal },
+  ): Promise<string>;
+}
+
+export function createTranscriber(opts: {
+  apiKey: string | undefined;
+  baseUrl?: string;
+  timeoutMs: number;
+  model: string;
+}): Transcriber {
+  const client = opts.apiKey
+    ? new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseUrl, timeout: opts.timeoutMs * 2, maxRetries: 0 })
+    : null;
+  return {
+    configured: client !== null,
+    async transcribe(file, o = {}) {
+      if (!client) throw new Error('OPENAI_API_KEY is not configured');
+      const upload = await toFile(file.bytes, file.fileName, { type: file.mimeType });
+      const result = await client.audio.transcriptions.create(
+        { file: upload, model: opts.model, response_format: 'json' },
+        { signal: o.signal },
+      );
+      return result.text.trim();
+    },
+  };
+}

@@ -1,0 +1,186 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { TMediaUrl, TQueuedMessages, TSendMediaInput } from '../contracts';
+import { type PipelineDeps, QUEUE_SEND, type SendJob } from '../conversation/deps';
+import { notePersonReply } from '../conversation/inbox';
+import { noteAgentActivity, setOwner } from '../conversation/ownership';
+import * as convQ from '../db/queries/conversations';
+import { recordEvents } from '../db/queries/events';
+import * as mediaQ from '../db/queries/media';
+import * as mq from '../db/queries/messages';
+import { AppError, badRequest, notFound } from '../errors';
+import { extensionOf, fitsKind, sniff } from '../integrations/sniff';
+import { actorOf } from './actor';
+import type { Caller } from './caller';
+import type { Visibility } from './visibility';
+
+/** Media files of messages: signed links to read them, and agents sending files. */
+export interface MediaService {
+  /** A short-lived signed link to a message's stored file. */
+  url(input: { messageId: string }, caller: Caller): Promise<TMediaUrl>;
+  /** An agent's file (image, document, audio, video) with an optional caption, sent through the gateway. */
+  sendMedia(input: TSendMediaInput, caller: Caller): Promise<TQueuedMessages>;
+  /** For the `/media/:id` route, after its signature was checked: the file, or null. */
+  file(mediaId: string): Promise<{ bytes: Uint8Array; mimeType: string; fileName: string } | null>;
+  /** Checks a link's signature and expiry. */
+  checkLink(mediaId: string, exp: string | undefined, sig: string | undefined): 'ok' | 'expired' | 'invalid';
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/** The bytes of a base64 (or base64url) string, with an optional `data:<type>;base64,` prefix. */
+function decodeBase64(data: string): Buffer | null {
+  const comma = data.startsWith('data:') ? data.indexOf(',') : -1;
+  if (data.startsWith('data:') && (comma === -1 || !data.slice(0, comma).endsWith(';base64'))) return null;
+  const body = (comma === -1 ? data : data.slice(comma + 1)).replace(/\s+/g, '');
+  if (body.length === 0 || !(BASE64.test(body) || BASE64URL.test(body))) return null;
+  return Buffer.from(body, BASE64URL.test(body) ? 'base64url' : 'base64');
+}
+
+const MB = 1024 * 1024;
+
+export function createMediaService(
+  deps: PipelineDeps,
+  opts: { visibility: Visibility; sendMaxBytes: number },
+): MediaService {
+  const { db } = deps;
+  const media = () => {
+    if (!deps.media) throw new AppError('PRECONDITION_FAILED', 'Media storage is not set up on this server');
+    return deps.media;
+  };
+  const quiet = () => ({ humanQuietMinutes: deps.settings.humanQuietMinutes });
+
+  return {
+    async url(input, caller) {
+      const file = await mediaQ.byMessage(db, input.messageId);
+      const row = file ? await mediaQ.readMedia(db, file.id) : null;
+      if (!file || !row) throw notFound('Media of message', input.messageId);
+      await opts.visibility.require(row.conversationId, caller);
+      if (file.status !== 'stored' || !file.mimeType)
+        throw new AppError(
+          'PRECONDITION_FAILED',
+          `The file is not available (${file.status}${file.reason ? `: ${file.reason}` : ''})`,
+        );
+      const { links } = media();
+      const now = Date.now();
+      const url = links.publicUrl(file.id, { now }) ?? links.path(file.id, { now });
+      return {
+        url,
+        expiresAt: new Date((Math.floor(now / 1000) + links.ttlSeconds) * 1000),
+        mimeType: file.mimeType,
+        fileName: file.fileName,
+      };
+    },
+
+    async sendMedia(input, caller) {
+      const { store, links } = media();
+      await opts.visibility.require(input.conversationId, caller);
+      if (!(await convQ.readConversation(db, input.conversationId)))
+        throw notFound('Conversation', input.conversationId);
+      if (deps.gateway.configured && !deps.gateway.sendMedia)
+        throw new AppError('PRECONDITION_FAILED', `The ${deps.gateway.name} gateway cannot send files`);
+      if (deps.gateway.configured && !links.publicUrl('check'))
+        throw new AppError(
+          'PRECONDITION_FAILED',
+          'PUBLIC_BASE_URL is not set: the gateway could not fetch the file from this server',
+        );
+      const bytes = decodeBase64(input.data);
+      if (!bytes) throw badRequest('data: must be base64', { data: ['must be base64'] });
+      if (bytes.byteLength > opts.sendMaxBytes)
+        throw badRequest(
+          `data: the file is ${(bytes.byteLength / MB).toFixed(1)} MB; the limit is ${(opts.sendMaxBytes / MB).toFixed(1)} MB`,
+          { data: ['is too large'] },
+        );
+      const found = sniff(bytes);
+      if (!found || !fitsKind(input.kind, found))
+        throw badRequest(`data: the content is not a supported ${input.kind} file`, {
+          data: [`is not a supported ${input.kind} file`],
+        });
+      const mediaId = randomUUID();
+      const storageKey = `out/${mediaId}.${extensionOf(found.mimeType)}`;
+      // Stored before the message exists: a failure here leaves no message behind (an orphan file at worst).
+      await store.put(storageKey, bytes, found.mimeType);
+
+      const actor = actorOf(caller);
+      const configured = deps.gateway.configured;
+      const caption = input.caption?.trim() || null;
+      const messageId = await db.transaction(async (tx) => {
+        const [row] = await mq.insertOutbound(tx, [
+          {
+            conversationId: input.conversationId,
+            author: 'agent',
+            type: input.kind,
+            body: caption ?? '',
+            status: configured ? 'queued' : 'not_configured',
+            error: configured ? null : 'WASENDER_API_TOKEN is not configured',
+            replyGroup: randomUUID(),
+            partIndex: 0,
+            actorId: actor.id,
+            actorType: actor.type,
+            actorName: actor.name,
+          },
+        ]);
+        await mediaQ.insertStored(tx, {
+          id: mediaId,
+          messageId: row!.id,
+          kind: input.kind,
+          mimeType: found.mimeType,
+          fileName: input.fileName ?? null,
+          bytes: bytes.byteLength,
+          sha256: createHash('sha256').update(bytes).digest('hex'),
+          storageKey,
+        });
+        await convQ.touchConversation(tx, input.conversationId, {
+          at: new Date(),
+          preview: caption ?? `[${input.kind}]`,
+          inbound: false,
+          agent: true,
+        });
+        await recordEvents(tx, [
+          {
+            type: 'message.created',
+            conversationId: input.conversationId,
+            messageId: row!.id,
+            direction: 'outbound',
+            author: 'agent',
+          },
+        ]);
+        if (configured) await deps.queue.send<SendJob>(QUEUE_SEND, { messageId: row!.id }, { tx });
+        await setOwner(
+          tx,
+          {
+            conversationId: input.conversationId,
+            to: 'human',
+            actorType: actor.type,
+            actorId: actor.id,
+            actorName: actor.name,
+            reason: 'An agent replied',
+          },
+          quiet(),
+        );
+        await noteAgentActivity(tx, input.conversationId, new Date(), quiet());
+        await notePersonReply(tx, input.conversationId, actor, new Date());
+        return row!.id;
+      });
+      deps.queue.wake(QUEUE_SEND);
+      return {
+        conversationId: input.conversationId,
+        messageIds: [messageId],
+        status: configured ? 'queued' : 'not_configured',
+      };
+    },
+
+    async file(mediaId) {
+      const row = await mediaQ.readMedia(db, mediaId);
+      const m = row?.media;
+      if (m?.status !== 'stored' || !m.storageKey || !m.mimeType) return null;
+      const bytes = await media().store.get(m.storageKey);
+      if (!bytes) return null;
+      return { bytes, mimeType: m.mimeType, fileName: m.fileName ?? `${m.kind}.${extensionOf(m.mimeType)}` };
+    },
+
+    checkLink(mediaId, exp, sig) {
+      return media().links.check(mediaId, exp, sig);
+    },
+  };
+}
