@@ -6,6 +6,7 @@ import { runMigrations } from './db/migrate';
 import { createEventHub, type EventHub } from './events/hub';
 import { createAiClient } from './integrations/ai';
 import { createEmbeddingsClient } from './integrations/embeddings';
+import { createStructuredClient } from './integrations/structured';
 import { createWasenderGateway } from './integrations/wasender';
 import { createOutboundWebhooks, type OutboundWebhooks } from './jobs/outbound-webhooks';
 import { type JobQueue, startJobQueue } from './jobs/queue';
@@ -15,6 +16,7 @@ import type { Persona } from './persona';
 import { createPipeline, definePipelineQueues, type Pipeline } from './pipeline';
 import { createServices, type Services } from './services';
 import { defineInboxQueues, startInboxWorkers } from './services/inbox';
+import { createLeadQualification } from './services/lead-qualification';
 import { defineLeadsQueues, startLeadsWorkers } from './services/leads';
 
 /** The parts of a running server, built in one place for main.ts, scripts and tests. */
@@ -82,6 +84,23 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       replyQuietMs: config.pipeline.replyQuietMs,
       humanQuietMinutes: config.pipeline.humanQuietMinutes,
     });
+    // Lead assessments after a quiet conversation, and the stored score kept current (docs/leads.md).
+    const leadQualification = createLeadQualification({
+      db: database.db,
+      queue,
+      ai: createStructuredClient({
+        apiKey: config.openai.apiKey,
+        baseUrl: config.openai.baseUrl,
+        timeoutMs: config.openai.timeoutMs,
+      }),
+      settings: {
+        qualifyQuietMs: config.leads.qualifyQuietMs,
+        qualifyTaskScore: config.leads.qualifyTaskScore,
+        model: config.leads.qualifyModel ?? model,
+        rescoreDelayMs: config.leads.rescoreDelayMs,
+      },
+      log: log.child({ component: 'leads' }),
+    });
     const pipeline = createPipeline({
       db: database.db,
       queue,
@@ -99,6 +118,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       settings: withLiveSettings({ ...config.pipeline, model, defaultRegion: config.defaultRegion }, live),
       log: log.child({ component: 'pipeline' }),
       knowledge,
+      afterCustomerMessage: (conversationId) => leadQualification.afterCustomerMessage(conversationId),
     });
     await definePipelineQueues(pipeline.deps);
     const campaigns = createCampaignDispatcher({
@@ -117,6 +137,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
     await campaigns.defineQueues();
     // Lead rescore runs (leads.rescore): a durable job per run.
     await defineLeadsQueues(queue);
+    await leadQualification.defineQueues();
     const webhooks = createOutboundWebhooks({
       db: database.db,
       sql: database.sql,
@@ -154,6 +175,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       });
       await webhooks.startWorkers();
       await knowledge.startWorkers();
+      await leadQualification.startWorkers();
       await startInboxWorkers({ db: database.db, queue, log: log.child({ component: 'inbox' }) });
     }
     const settingsTimer = setInterval(() => {

@@ -6,6 +6,7 @@ export * from './crm';
 export * from './events';
 export * from './inbox';
 export * from './knowledge';
+export * from './leads';
 export * from './settings';
 export * from './staff';
 export * from './stats';

@@ -18,6 +18,11 @@ export interface PipelineDeps {
   log: Logger;
   /** The knowledge base the replies are grounded on (absent: replies without business facts). */
   knowledge?: FactsSource;
+  /**
+   * Called at the end of each reply job (one per burst of customer messages, whatever the outcome):
+   * schedules the follow-up work on the conversation (lead assessment, score). Absent: nothing.
+   */
+  afterCustomerMessage?: (conversationId: string) => Promise<void>;
 }
 
 /** Where a reply's business facts come from (the knowledge base implements it). */

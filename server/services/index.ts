@@ -14,6 +14,7 @@ import { type CrmService, createCrmService } from './crm';
 import { createDeadLettersService, type DeadLettersService } from './dead-letters';
 import { createInboxService, type InboxService } from './inbox';
 import { createKnowledgeService, type KnowledgeService } from './knowledge';
+import { createRescoreScheduler, qualificationStatus } from './lead-qualification';
 import { createLeadsService, type LeadsService } from './leads';
 import { createMessagingService, type MessagingService } from './messaging';
 import { createSettingsService, type SettingsService } from './settings';
@@ -96,8 +97,17 @@ export function createServices(deps: ServicesDeps): Services {
       flags: integrationFlags(config),
       persona: pipeline.persona,
       model,
+      leadQualification: qualificationStatus({
+        openaiConfigured: Boolean(config.openai.apiKey),
+        quietMs: config.leads.qualifyQuietMs,
+        model: config.leads.qualifyModel ?? model,
+      }),
     }),
-    crm: createCrmService({ db, defaultRegion }),
+    crm: createCrmService({
+      db,
+      defaultRegion,
+      rescore: createRescoreScheduler(config.leads.rescoreDelayMs),
+    }),
     conversations: createConversationsService({ db, visibility }),
     bot: createBotService({ db, defaultRegion, visibility }),
     campaigns: createCampaignsService({

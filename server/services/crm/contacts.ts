@@ -18,6 +18,7 @@ import { badRequest, conflict, isUniqueViolation, notFound } from '../../errors'
 import { toE164 } from '../../phone';
 import { actorOf } from '../actor';
 import type { Caller } from '../caller';
+import { latestQualification, type RescoreScheduler } from '../lead-qualification';
 import { decodeCursor, toPage } from '../pagination';
 
 export interface ContactsService {
@@ -41,6 +42,9 @@ export function normalisePhone(input: string, defaultRegion: string): string {
   return phone;
 }
 
+/** The contact fields the lead score reads (profile completeness). */
+const PROFILE_FIELDS = new Set<string>(['name', 'email', 'company', 'position']);
+
 const uniqueTags = (tags: string[]) => [...new Set(tags)];
 
 type ContactField = keyof q.ContactPatch;
@@ -55,7 +59,11 @@ function changedFields(
   return (Object.keys(patch) as ContactField[]).filter((k) => !sameValue(before[k], after[k]));
 }
 
-export function createContactsService(deps: { db: Db; defaultRegion: string }): ContactsService {
+export function createContactsService(deps: {
+  db: Db;
+  defaultRegion: string;
+  rescore?: RescoreScheduler;
+}): ContactsService {
   const { db, defaultRegion } = deps;
 
   async function changeTags(
@@ -91,10 +99,11 @@ export function createContactsService(deps: { db: Db; defaultRegion: string }): 
     async get(id) {
       const row = await q.findContactDetail(db, id);
       if (!row) throw notFound('Contact', id);
-      const [deals, openTasks, recent] = await Promise.all([
+      const [deals, openTasks, recent, qualification] = await Promise.all([
         dq.listContactDeals(db, id),
         tq.listOpenTasksOfContact(db, id),
         acts.recentActivitiesOfContact(db, id),
+        latestQualification(db, id),
       ]);
       const { conversationId, conversationOwner, conversationUnread, conversationLastMessageAt, ...contact } =
         row;
@@ -112,6 +121,7 @@ export function createContactsService(deps: { db: Db; defaultRegion: string }): 
         deals,
         openTasks,
         recentActivities: recent,
+        qualification,
       };
     },
 
@@ -164,6 +174,7 @@ export function createContactsService(deps: { db: Db; defaultRegion: string }): 
           if (fields.length) {
             await recordEvents(tx, [{ type: 'contact.updated', contactId: input.id, fields }]);
           }
+          if (fields.some((f) => PROFILE_FIELDS.has(f))) await deps.rescore?.(tx, [input.id]);
           if (patch.leadStatus && patch.leadStatus !== before.leadStatus) {
             await acts.insertActivity(tx, {
               contactId: input.id,
