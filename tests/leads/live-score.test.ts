@@ -37,7 +37,7 @@ describe('the stored lead score follows its inputs without leads.rescore', () =>
 
   it('a deal, a done task and a profile change raise it; lists sorted by score follow', async () => {
     const { contact } = await seedConversation(db(), { name: null, tags: ['live-score'] });
-    const other = await seedConversation(db(), { name: null, tags: ['live-score'], leadScore: 10 });
+    const other = await seedConversation(db(), { name: null, tags: ['live-score'], leadScore: 12 });
     const contactId = contact.id;
     expect(await stored(contactId)).toBe(0);
     const firstByScore = async () =>
