@@ -16,7 +16,7 @@ import type { Persona } from './persona';
 import { createPipeline, definePipelineQueues, type Pipeline } from './pipeline';
 import { createServices, type Services } from './services';
 import { defineInboxQueues, startInboxWorkers } from './services/inbox';
-import { createLeadQualification } from './services/lead-qualification';
+import { createLeadQualification, type LeadQualification } from './services/lead-qualification';
 import { defineLeadsQueues, startLeadsWorkers } from './services/leads';
 
 /** The parts of a running server, built in one place for main.ts, scripts and tests. */
@@ -35,6 +35,8 @@ export interface Runtime {
   webhooks: OutboundWebhooks;
   /** The knowledge base: retrieval and its embedding jobs. */
   knowledge: Knowledge;
+  /** Lead assessments after quiet conversations, and the per-contact score jobs. */
+  leadQualification: LeadQualification;
   log: Logger;
   close(): Promise<void>;
 }
@@ -194,6 +196,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       events,
       webhooks,
       knowledge,
+      leadQualification,
       log,
       async close() {
         if (closed) return;
