@@ -57,10 +57,15 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         QUEUE_REPLY,
         { concurrency: deps.settings.replyConcurrency, freshSeconds: REPLY_FRESH_SECONDS },
         async (job) => {
-          const outcome = await runReplyJob(deps, job).finally(() => afterCustomerMessage(deps, job.data));
-          deps.log.debug({ conversationId: job.data.conversationId, outcome }, 'reply job done');
-          // Its parts are queued: this process's send workers take them.
-          deps.queue.wake(QUEUE_SEND, { local: true });
+          try {
+            const outcome = await runReplyJob(deps, job);
+            deps.log.debug({ conversationId: job.data.conversationId, outcome }, 'reply job done');
+            // Its parts are queued: this process's send workers take them.
+            deps.queue.wake(QUEUE_SEND, { local: true });
+          } finally {
+            // After the reply's sends are under way, whatever the reply's outcome.
+            await afterCustomerMessage(deps, job.data);
+          }
         },
       );
       await deps.queue.work<SendJob>(

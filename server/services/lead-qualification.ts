@@ -97,6 +97,28 @@ export async function rescoreContact(db: DbOrTx, contactId: string, now = new Da
   return (await cq.setLeadScores(db, [{ id: contactId, score, breakdown }], now)) > 0;
 }
 
+/**
+ * Gathers the ids given in one turn of the event loop and runs `flush` once for them; every caller's
+ * promise settles with that run.
+ */
+function batcher(flush: (ids: string[]) => Promise<void>): (id: string) => Promise<void> {
+  let pending: { ids: Set<string>; done: Promise<void> } | null = null;
+  return (id) => {
+    if (!pending) {
+      const ids = new Set<string>();
+      const done = new Promise<void>((resolve, reject) => {
+        setImmediate(() => {
+          pending = null;
+          flush([...ids]).then(resolve, reject);
+        });
+      });
+      pending = { ids, done };
+    }
+    pending.ids.add(id);
+    return pending.done;
+  };
+}
+
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s).replace(/\0/g, '');
 
 function toStored(a: ReturnType<typeof ZLeadAssessment.parse>): StoredAssessment {
@@ -257,15 +279,19 @@ export function createLeadQualification(deps: {
     });
   }
 
+  // Reply jobs ending in the same turn of the event loop share one statement; each caller still waits
+  // until its conversation's jobs are committed (so a reply job completes only after them).
+  const batch = batcher((conversationIds) =>
+    lq.enqueueAfterCustomerMessages(db, {
+      conversationIds,
+      qualifyAfterMs: enabled ? settings.qualifyQuietMs : null,
+      rescoreAfterMs: settings.rescoreDelayMs,
+    }),
+  );
+
   return {
     enabled,
-    async afterCustomerMessage(conversationId) {
-      await lq.enqueueAfterCustomerMessage(db, {
-        conversationId,
-        qualifyAfterMs: enabled ? settings.qualifyQuietMs : null,
-        rescoreAfterMs: settings.rescoreDelayMs,
-      });
-    },
+    afterCustomerMessage: (conversationId) => batch(conversationId),
     runQualifyJob,
     async defineQueues() {
       // `short`: at most one waiting job per key (the conversation, the contact), so scheduling again

@@ -22,33 +22,36 @@ export interface ScoreJob {
   contactId: string;
 }
 
-const qualifyRows = (conversationId: SQL_, afterMs: number) => sql`
-  select jsonb_build_object('conversationId', ${conversationId}) as data,
+const uuids = (ids: string[]) => sql`${`{${ids.join(',')}}`}::uuid[]`;
+
+const qualifyRows = (conversationIds: string[], afterMs: number) => sql`
+  select jsonb_build_object('conversationId', id) as data,
     now() + ${afterMs}::int * interval '1 millisecond' as start_after,
-    ${conversationId}::text as singleton_key`;
-type SQL_ = ReturnType<typeof sql>;
+    id::text as singleton_key
+  from unnest(${uuids(conversationIds)}) as id`;
 
 /**
- * After a customer's message: in ONE statement, the conversation's assessment job (when `qualifyAfterMs`
+ * After customers' messages: in ONE statement, each conversation's assessment job (when `qualifyAfterMs`
  * is given) and its contact's rescore job. Each queue keeps at most one waiting job per key, so while one
- * waits this inserts nothing.
+ * waits this inserts nothing for it.
  */
-export async function enqueueAfterCustomerMessage(
+export async function enqueueAfterCustomerMessages(
   db: DbOrTx,
-  p: { conversationId: string; qualifyAfterMs: number | null; rescoreAfterMs: number },
+  p: { conversationIds: string[]; qualifyAfterMs: number | null; rescoreAfterMs: number },
 ): Promise<void> {
-  const conversation = sql`${p.conversationId}::uuid`;
+  const ids = [...new Set(p.conversationIds)];
+  if (!ids.length) return;
   const qualify =
     p.qualifyAfterMs === null
       ? sql``
-      : sql`, qualify as (${enqueueJobsSql(QUEUE_LEADS_QUALIFY, qualifyRows(conversation, p.qualifyAfterMs), { singletonKey: true })})`;
+      : sql`, qualify as (${enqueueJobsSql(QUEUE_LEADS_QUALIFY, qualifyRows(ids, p.qualifyAfterMs), { singletonKey: true })})`;
   await db.execute(sql`
     with score as (${enqueueJobsSql(
       QUEUE_LEADS_SCORE,
       sql`select jsonb_build_object('contactId', v.contact_id) as data,
           now() + ${p.rescoreAfterMs}::int * interval '1 millisecond' as start_after,
           v.contact_id::text as singleton_key
-        from ${conversations} v where v.id = ${conversation}`,
+        from ${conversations} v where v.id = any(${uuids(ids)})`,
       { singletonKey: true },
     )})${qualify}
     select 1`);
@@ -57,13 +60,9 @@ export async function enqueueAfterCustomerMessage(
 /** Schedules the assessment of a conversation at a later time (a job waiting for it stays as is). */
 export async function enqueueQualify(db: DbOrTx, conversationId: string, afterMs: number): Promise<void> {
   await db.execute(
-    enqueueJobsSql(
-      QUEUE_LEADS_QUALIFY,
-      qualifyRows(sql`${conversationId}::uuid`, Math.max(0, Math.round(afterMs))),
-      {
-        singletonKey: true,
-      },
-    ),
+    enqueueJobsSql(QUEUE_LEADS_QUALIFY, qualifyRows([conversationId], Math.max(0, Math.round(afterMs))), {
+      singletonKey: true,
+    }),
   );
 }
 
@@ -76,7 +75,7 @@ export async function enqueueRescore(db: DbOrTx, contactIds: string[], afterMs: 
       QUEUE_LEADS_SCORE,
       sql`select jsonb_build_object('contactId', id) as data,
           now() + ${afterMs}::int * interval '1 millisecond' as start_after, id::text as singleton_key
-        from unnest(${`{${ids.join(',')}}`}::uuid[]) as id`,
+        from unnest(${uuids(ids)}) as id`,
       { singletonKey: true },
     ),
   );
