@@ -61,7 +61,7 @@ export function toLeadQualification(row: {
   conversationId: string;
   assessment: StoredAssessment;
   model: string;
-  assessedAt: Date;
+  assessedAt: Date | string;
   taskId: string | null;
 }): TLeadQualification {
   const a = row.assessment;
@@ -77,15 +77,9 @@ export function toLeadQualification(row: {
     reasons: a.reasons,
     summary: a.summary,
     model: row.model,
-    assessedAt: row.assessedAt,
+    assessedAt: new Date(row.assessedAt),
     taskId: row.taskId,
   };
-}
-
-/** The latest assessment of a contact, or null. */
-export async function latestQualification(db: DbOrTx, contactId: string): Promise<TLeadQualification | null> {
-  const [row] = await lq.latestQualifications(db, [contactId]);
-  return row ? toLeadQualification(row) : null;
 }
 
 /** Recomputes and stores one contact's score, under its row lock; true when the score changed. */

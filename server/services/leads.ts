@@ -27,7 +27,7 @@ import type { JobQueue } from '../jobs/queue';
 import type { Logger } from '../logger';
 import { actorOf } from './actor';
 import type { Caller } from './caller';
-import { latestQualification } from './lead-qualification';
+import { toLeadQualification } from './lead-qualification';
 import { DEFAULT_LEAD_SCORING, scoreLead } from './lead-scoring';
 import { decodeCursor, toPage } from './pagination';
 
@@ -91,16 +91,13 @@ export function createLeadsService(deps: { db: Db }): LeadsService {
     },
 
     async get(contactId) {
-      const [contact, qualification] = await Promise.all([
-        cq.findContactDetail(db, contactId),
-        latestQualification(db, contactId),
-      ]);
+      const contact = await cq.findContactDetail(db, contactId);
       if (!contact) throw notFound('Contact', contactId);
       return {
         ...toLead(contact),
         scoreBreakdown: contact.scoreBreakdown,
         scoredAt: contact.scoredAt,
-        qualification,
+        qualification: contact.qualification ? toLeadQualification(contact.qualification) : null,
       };
     },
 

@@ -177,27 +177,3 @@ export async function hasOpenQualificationTask(db: DbOrTx, contactId: string): P
 export async function setQualificationTask(db: DbOrTx, id: string, taskId: string): Promise<void> {
   await db.update(leadQualifications).set({ taskId }).where(eq(leadQualifications.id, id));
 }
-
-const qualificationColumns = {
-  contactId: leadQualifications.contactId,
-  id: leadQualifications.id,
-  conversationId: leadQualifications.conversationId,
-  assessment: leadQualifications.assessment,
-  model: leadQualifications.model,
-  assessedAt: leadQualifications.assessedAt,
-  taskId: leadQualifications.taskId,
-};
-
-/** The latest assessment of each of these contacts (at most one row per contact). */
-export async function latestQualifications(db: DbOrTx, contactIds: string[]) {
-  if (!contactIds.length) return [];
-  return db
-    .selectDistinctOn([leadQualifications.contactId], qualificationColumns)
-    .from(leadQualifications)
-    .where(inArray(leadQualifications.contactId, contactIds))
-    .orderBy(
-      leadQualifications.contactId,
-      desc(leadQualifications.assessedAt),
-      desc(leadQualifications.createdAt),
-    );
-}

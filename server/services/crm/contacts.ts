@@ -18,7 +18,7 @@ import { badRequest, conflict, isUniqueViolation, notFound } from '../../errors'
 import { toE164 } from '../../phone';
 import { actorOf } from '../actor';
 import type { Caller } from '../caller';
-import { latestQualification, type RescoreScheduler } from '../lead-qualification';
+import { type RescoreScheduler, toLeadQualification } from '../lead-qualification';
 import { decodeCursor, toPage } from '../pagination';
 
 export interface ContactsService {
@@ -99,14 +99,19 @@ export function createContactsService(deps: {
     async get(id) {
       const row = await q.findContactDetail(db, id);
       if (!row) throw notFound('Contact', id);
-      const [deals, openTasks, recent, qualification] = await Promise.all([
+      const [deals, openTasks, recent] = await Promise.all([
         dq.listContactDeals(db, id),
         tq.listOpenTasksOfContact(db, id),
         acts.recentActivitiesOfContact(db, id),
-        latestQualification(db, id),
       ]);
-      const { conversationId, conversationOwner, conversationUnread, conversationLastMessageAt, ...contact } =
-        row;
+      const {
+        conversationId,
+        conversationOwner,
+        conversationUnread,
+        conversationLastMessageAt,
+        qualification,
+        ...contact
+      } = row;
       return {
         ...contact,
         conversation:
@@ -121,7 +126,7 @@ export function createContactsService(deps: {
         deals,
         openTasks,
         recentActivities: recent,
-        qualification,
+        qualification: qualification ? toLeadQualification(qualification) : null,
       };
     },
 
