@@ -113,7 +113,9 @@ function batcher(flush: (ids: string[]) => Promise<void>): (id: string) => Promi
   };
 }
 
-const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s).replace(/\0/g, '');
+/** Shortens a text for storage; NUL and lone surrogates (which Postgres refuses) are dropped. */
+const clip = (s: string, n: number) =>
+  (s.length > n ? `${s.slice(0, n - 1)}…` : s).replace(/\0/g, '').replace(/\p{Cs}/gu, '');
 
 function toStored(a: ReturnType<typeof ZLeadAssessment.parse>): StoredAssessment {
   return {

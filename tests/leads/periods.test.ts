@@ -69,4 +69,24 @@ describe('one assessment per quiet period', () => {
     expect(await pendingJobs(db(), QUEUE_LEADS_QUALIFY, { conversationId: conversation.id })).toHaveLength(1);
     expect(await qualificationsOf(db(), conversation.id)).toHaveLength(0);
   });
+
+  it('stores a hostile answer cleaned: NUL and lone surrogates dropped, long texts shortened', async () => {
+    const { conversation, contact } = await seedConversation(db(), {
+      messages: [{ direction: 'inbound', body: 'hi', at: minutesAgo(45) }],
+    });
+    openai.setResponder(() => ({
+      json: assessment({ intent: `x\u0000y\ud800z${'w'.repeat(5000)}`, summary: 'ok\u0000', score: 10 }),
+    }));
+    try {
+      expect(
+        await t.runtime.leadQualification.runQualifyJob({ data: { conversationId: conversation.id } }),
+      ).toBe('assessed');
+    } finally {
+      openai.setResponder((body) => (structuredOutputName(body) ? { json: assessment() } : 'ok'));
+    }
+    const lead = await t.caller().leads.get({ contactId: contact.id });
+    expect(lead.qualification?.intent.startsWith('xyzw')).toBe(true);
+    expect(lead.qualification?.intent.length).toBeLessThanOrEqual(300);
+    expect(lead.qualification?.summary).toBe('ok');
+  });
 });
