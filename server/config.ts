@@ -227,6 +227,18 @@ const envSchema = z.object({
   AGENT_VISIBILITY: z.enum(['all', 'assigned']).default('all'),
   /** A customer waiting longer than this for a person counts as over the SLA on the dashboard. */
   HUMAN_SLA_MINUTES: int(1, 60 * 24 * 30).default(15),
+  /** Minutes a conversation stays quiet before the model assesses the lead (0: no assessments). */
+  LEAD_QUALIFY_QUIET_MINUTES: z.coerce
+    .number({ error: 'must be a number' })
+    .min(0, { error: 'must be at least 0' })
+    .max(60 * 24 * 7, { error: 'must be at most 10080' })
+    .default(30),
+  /** An assessment scoring at least this gets a sales task (one open per contact; 101: never). */
+  LEAD_QUALIFY_TASK_SCORE: int(0, 101).default(70),
+  /** Model of the assessments (unset: the reply model). */
+  LEAD_QUALIFY_MODEL: z.string().trim().min(1).max(100).optional(),
+  /** Seconds a stored lead score waits for more changes before it is recomputed. */
+  LEAD_RESCORE_DELAY_SECONDS: int(0, 3600).default(10),
   /** The business's name, for canned responses' {{business_name}}. */
   BUSINESS_NAME: z.string().trim().min(1).max(200).optional(),
   HISTORY_MAX_MESSAGES: int(1, 500).default(30),
@@ -388,6 +400,14 @@ export interface Config {
     verifyToken: string | undefined;
     apiVersion: string;
     baseUrl: string;
+  };
+  /** Lead qualification by the model and the always-current lead score. */
+  leads: {
+    /** 0: no assessments. */
+    qualifyQuietMs: number;
+    qualifyTaskScore: number;
+    qualifyModel: string | undefined;
+    rescoreDelayMs: number;
   };
   /** The team inbox: who sees what, SLA, and canned responses' business name. */
   inbox: {
@@ -570,6 +590,12 @@ export function loadConfig(source: Record<string, string | undefined> = readProc
       verifyToken: e.WHATSAPP_CLOUD_VERIFY_TOKEN,
       apiVersion: e.WHATSAPP_CLOUD_API_VERSION,
       baseUrl: e.WHATSAPP_CLOUD_BASE_URL.replace(/\/+$/, ''),
+    },
+    leads: {
+      qualifyQuietMs: Math.round(e.LEAD_QUALIFY_QUIET_MINUTES * 60_000),
+      qualifyTaskScore: e.LEAD_QUALIFY_TASK_SCORE,
+      qualifyModel: e.LEAD_QUALIFY_MODEL,
+      rescoreDelayMs: e.LEAD_RESCORE_DELAY_SECONDS * 1000,
     },
     inbox: {
       agentVisibility: e.AGENT_VISIBILITY,

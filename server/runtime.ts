@@ -13,6 +13,7 @@ import {
   createS3MediaStore,
   mediaSigningKey,
 } from './integrations/media-store';
+import { createStructuredClient } from './integrations/structured';
 import { createTranscriber } from './integrations/transcription';
 import { createWasenderGateway } from './integrations/wasender';
 import { createWhatsappCloudGateway } from './integrations/whatsapp-cloud';
@@ -27,6 +28,7 @@ import { createBotToolsService } from './services/bot-tools';
 import { defineGatewaySyncQueues, QUEUE_GATEWAY_SYNC, runGatewaySync } from './services/gateway-sync';
 import { defineGroupsQueues, startGroupsWorkers } from './services/groups';
 import { defineInboxQueues, startInboxWorkers } from './services/inbox';
+import { createLeadQualification, type LeadQualification } from './services/lead-qualification';
 import { defineLeadsQueues, startLeadsWorkers } from './services/leads';
 
 /** The parts of a running server, built in one place for main.ts, scripts and tests. */
@@ -45,6 +47,8 @@ export interface Runtime {
   webhooks: OutboundWebhooks;
   /** The knowledge base: retrieval and its embedding jobs. */
   knowledge: Knowledge;
+  /** Lead assessments after quiet conversations, and the per-contact score jobs. */
+  leadQualification: LeadQualification;
   log: Logger;
   close(): Promise<void>;
 }
@@ -123,6 +127,23 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       ttlSeconds: config.media.urlTtlSeconds,
       publicBaseUrl: config.media.publicBaseUrl,
     });
+    // Lead assessments after a quiet conversation, and the stored score kept current (docs/leads.md).
+    const leadQualification = createLeadQualification({
+      db: database.db,
+      queue,
+      ai: createStructuredClient({
+        apiKey: config.openai.apiKey,
+        baseUrl: config.openai.baseUrl,
+        timeoutMs: config.openai.timeoutMs,
+      }),
+      settings: {
+        qualifyQuietMs: config.leads.qualifyQuietMs,
+        qualifyTaskScore: config.leads.qualifyTaskScore,
+        model: config.leads.qualifyModel ?? model,
+        rescoreDelayMs: config.leads.rescoreDelayMs,
+      },
+      log: log.child({ component: 'leads' }),
+    });
     const pipeline = createPipeline({
       db: database.db,
       queue,
@@ -152,6 +173,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
           model: config.media.transcriptionModel,
         }),
       },
+      afterCustomerMessage: (conversationId) => leadQualification.afterCustomerMessage(conversationId),
     });
     await definePipelineQueues(pipeline.deps);
     const campaigns = createCampaignDispatcher({
@@ -170,6 +192,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
     await campaigns.defineQueues();
     // Lead rescore runs (leads.rescore): a durable job per run.
     await defineLeadsQueues(queue);
+    await leadQualification.defineQueues();
     const webhooks = createOutboundWebhooks({
       db: database.db,
       sql: database.sql,
@@ -211,6 +234,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       });
       await webhooks.startWorkers();
       await knowledge.startWorkers();
+      await leadQualification.startWorkers();
       await startInboxWorkers({ db: database.db, queue, log: log.child({ component: 'inbox' }) });
       const groupsLog = log.child({ component: 'groups' });
       groupsWorkers = await startGroupsWorkers(
@@ -236,6 +260,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       events,
       webhooks,
       knowledge,
+      leadQualification,
       log,
       async close() {
         if (closed) return;

@@ -8,6 +8,7 @@ export * from './groups';
 export * from './inbox';
 export * from './knowledge';
 export * from './media';
+export * from './leads';
 export * from './settings';
 export * from './staff';
 export * from './stats';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ZActivity } from './activities';
 import { ZId, ZPageInput, ZTag, ZTextQuery, zPage } from './common';
 import { ZDeal } from './deals';
+import { ZLeadQualification } from './qualification';
 import { ZTask } from './tasks';
 
 export const LEAD_STATUS_VALUES = ['new', 'contacted', 'qualified', 'proposal', 'customer', 'lost'] as const;
@@ -190,5 +191,7 @@ export const ZContactDetail = ZContact.extend({
   openTasks: z.array(ZTask),
   /** The latest 20 activities, newest first. */
   recentActivities: z.array(ZActivity),
+  /** The model's latest assessment of the lead, or null when none was made. */
+  qualification: ZLeadQualification.nullable(),
 });
 export type TContactDetail = z.infer<typeof ZContactDetail>;

@@ -12,6 +12,7 @@ export * from './keys';
 export * from './knowledge';
 export * from './leads';
 export * from './messaging';
+export * from './qualification';
 export * from './settings';
 export * from './staff';
 export * from './stats';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ZId, ZPageInput, ZPeriod, ZTag, ZTextQuery, zPage } from './common';
 import { ZContactSort, ZLeadStatus, ZScoreBreakdownItem } from './crm';
+import { ZLeadQualification } from './qualification';
 
 export const ZLeadListInput = ZPageInput.extend({
   status: ZLeadStatus.optional(),
@@ -31,6 +32,15 @@ export const ZLead = z.object({
 });
 export type TLead = z.infer<typeof ZLead>;
 export const ZLeadPage = zPage(ZLead);
+
+export const ZLeadGetInput = z.object({ contactId: ZId });
+/** One lead with its stored score breakdown and the model's latest assessment. */
+export const ZLeadDetail = ZLead.extend({
+  scoreBreakdown: z.array(ZScoreBreakdownItem),
+  scoredAt: z.date().nullable(),
+  qualification: ZLeadQualification.nullable(),
+});
+export type TLeadDetail = z.infer<typeof ZLeadDetail>;
 
 export const ZLeadSetStatusInput = z.object({
   contactId: ZId,

@@ -53,6 +53,8 @@ export const ZSystemStatus = z.object({
     webhook: ZIntegrationStatus,
   }),
   persona: z.object({ name: z.string(), model: z.string() }),
+  /** Lead qualification by the model: whether conversations are assessed, and why not. */
+  leadQualification: z.object({ enabled: z.boolean(), detail: z.string() }),
   /**
    * Whether replies leave: conversation messages queued far longer than a send takes (their job is
    * lost), or the gateway throttle blocked far ahead (a long 429). `stalled` makes the status

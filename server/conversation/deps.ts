@@ -29,6 +29,11 @@ export interface PipelineDeps {
   tools?: ReplyTools;
   /** Media files: where they are stored, their signed links, limits, speech to text (absent: no media). */
   media?: MediaDeps;
+  /**
+   * Called at the end of each reply job (one per burst of customer messages, whatever the outcome):
+   * schedules the follow-up work on the conversation (lead assessment, score). Absent: nothing.
+   */
+  afterCustomerMessage?: (conversationId: string) => Promise<void>;
 }
 
 /** The contact (and conversation) a reply's tools act on: always the conversation's own. */

@@ -145,7 +145,8 @@ export function createAiClient(opts: {
   };
 }
 
-function toOpenAI(m: ChatMessage): OpenAI.Chat.Completions.ChatCompletionMessageParam {
+/** One chat message in the API's shape (tool results and tool calls included). */
+export function toOpenAI(m: ChatMessage): OpenAI.Chat.Completions.ChatCompletionMessageParam {
   if (m.role === 'tool') return { role: 'tool', tool_call_id: m.toolCallId, content: m.content };
   if (m.role === 'assistant' && m.toolCalls?.length) {
     return {

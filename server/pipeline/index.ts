@@ -70,10 +70,15 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
         QUEUE_REPLY,
         { concurrency: deps.settings.replyConcurrency, freshSeconds: REPLY_FRESH_SECONDS },
         async (job) => {
-          const outcome = await runReplyJob(deps, job);
-          deps.log.debug({ conversationId: job.data.conversationId, outcome }, 'reply job done');
-          // Its parts are queued: this process's send workers take them.
-          deps.queue.wake(QUEUE_SEND, { local: true });
+          try {
+            const outcome = await runReplyJob(deps, job);
+            deps.log.debug({ conversationId: job.data.conversationId, outcome }, 'reply job done');
+            // Its parts are queued: this process's send workers take them.
+            deps.queue.wake(QUEUE_SEND, { local: true });
+          } finally {
+            // After the reply's sends are under way, whatever the reply's outcome.
+            await afterCustomerMessage(deps, job.data);
+          }
         },
       );
       await deps.queue.work<SendJob>(
@@ -99,6 +104,16 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       if (sweep) clearInterval(sweep);
     },
   };
+}
+
+/** The follow-up work of a customer's messages (one cheap enqueue); its failure never fails the reply. */
+async function afterCustomerMessage(deps: PipelineDeps, job: ReplyJob): Promise<void> {
+  if (!deps.afterCustomerMessage) return;
+  try {
+    await deps.afterCustomerMessage(job.conversationId);
+  } catch (err) {
+    deps.log.warn({ err, conversationId: job.conversationId }, 'could not schedule the lead follow-up');
+  }
 }
 
 /** Gives conversations back to the bot once their human owner has been quiet long enough. */

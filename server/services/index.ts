@@ -16,6 +16,7 @@ import { createGatewaySyncService, type GatewaySyncService } from './gateway-syn
 import { createGroupsService, type GroupsService } from './groups';
 import { createInboxService, type InboxService } from './inbox';
 import { createKnowledgeService, type KnowledgeService } from './knowledge';
+import { createRescoreScheduler, qualificationStatus } from './lead-qualification';
 import { createLeadsService, type LeadsService } from './leads';
 import { createMediaService, type MediaService } from './media';
 import { createMessagingService, type MessagingService } from './messaging';
@@ -116,8 +117,17 @@ export function createServices(deps: ServicesDeps): Services {
       flags: integrationFlags(config),
       persona: pipeline.persona,
       model,
+      leadQualification: qualificationStatus({
+        openaiConfigured: Boolean(config.openai.apiKey),
+        quietMs: config.leads.qualifyQuietMs,
+        model: config.leads.qualifyModel ?? model,
+      }),
     }),
-    crm: createCrmService({ db, defaultRegion }),
+    crm: createCrmService({
+      db,
+      defaultRegion,
+      rescore: createRescoreScheduler(config.leads.rescoreDelayMs),
+    }),
     conversations: createConversationsService({ db, visibility }),
     bot: createBotService({ db, defaultRegion, visibility }),
     campaigns: createCampaignsService({

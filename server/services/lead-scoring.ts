@@ -17,6 +17,10 @@ export interface LeadScoringConfig {
   dealValue: { atLeast: string; points: number }[];
   /** Campaign replies: points per campaign the contact answered, up to a maximum. */
   campaignReplies: { pointsEach: number; max: number };
+  /** Sales activity: points per task about the contact that is done, up to a maximum. */
+  doneTasks: { pointsEach: number; max: number };
+  /** The model's latest assessment: its 0–100 score times this factor, rounded. */
+  qualification: { factor: number };
   /** The score is capped here. */
   maxScore: number;
 }
@@ -35,6 +39,8 @@ export const DEFAULT_LEAD_SCORING: LeadScoringConfig = {
     { atLeast: '0.01', points: 5 },
   ],
   campaignReplies: { pointsEach: 5, max: 15 },
+  doneTasks: { pointsEach: 3, max: 9 },
+  qualification: { factor: 0.2 },
   maxScore: 100,
 };
 
@@ -111,6 +117,23 @@ export function scoreLead(
     campaignPoints,
     `${facts.campaignReplies} campaign repl${facts.campaignReplies === 1 ? 'y' : 'ies'} × ${config.campaignReplies.pointsEach} (max ${config.campaignReplies.max})`,
   );
+
+  // The two rules below show only when they apply (a contact with no done task or assessment).
+  const doneTasks = facts.doneTasks ?? 0;
+  if (doneTasks > 0) {
+    add(
+      'activity.tasks',
+      Math.min(doneTasks * config.doneTasks.pointsEach, config.doneTasks.max),
+      `${doneTasks} task${doneTasks === 1 ? '' : 's'} done × ${config.doneTasks.pointsEach} (max ${config.doneTasks.max})`,
+    );
+  }
+  if (facts.qualificationScore != null) {
+    add(
+      'qualification',
+      Math.round(facts.qualificationScore * config.qualification.factor),
+      `latest assessment ${facts.qualificationScore}/100 × ${config.qualification.factor}`,
+    );
+  }
 
   const total = breakdown.reduce((n, b) => n + b.points, 0);
   const score = Math.max(0, Math.min(total, config.maxScore));

@@ -4,6 +4,7 @@ import {
   type TLead,
   type TLeadAnalytics,
   type TLeadAnalyticsInput,
+  type TLeadDetail,
   type TLeadFunnel,
   type TLeadListInput,
   type TLeadRescoreInput,
@@ -26,11 +27,14 @@ import type { JobQueue } from '../jobs/queue';
 import type { Logger } from '../logger';
 import { actorOf } from './actor';
 import type { Caller } from './caller';
+import { toLeadQualification } from './lead-qualification';
 import { DEFAULT_LEAD_SCORING, scoreLead } from './lead-scoring';
 import { decodeCursor, toPage } from './pagination';
 
 export interface LeadsService {
   list(input: TLeadListInput): Promise<{ items: TLead[]; nextCursor: string | null }>;
+  /** One lead with its stored score breakdown and the model's latest assessment. */
+  get(contactId: string): Promise<TLeadDetail>;
   /** Changes a lead's status and records the change on its timeline. */
   setStatus(input: TLeadSetStatusInput, caller: Caller): Promise<{ changed: boolean; lead: TLead }>;
   /** The score the rules give one contact now, rule by rule (nothing is stored). */
@@ -84,6 +88,17 @@ export function createLeadsService(deps: { db: Db }): LeadsService {
       const after = decodeCursor(scope, input.cursor, cq.contactSortKeyType(input.sort));
       const rows = await cq.listContacts(db, { ...input, leadStatus: input.status, after });
       return toPage(scope, rows, input.limit, toLead);
+    },
+
+    async get(contactId) {
+      const contact = await cq.findContactDetail(db, contactId);
+      if (!contact) throw notFound('Contact', contactId);
+      return {
+        ...toLead(contact),
+        scoreBreakdown: contact.scoreBreakdown,
+        scoredAt: contact.scoredAt,
+        qualification: contact.qualification ? toLeadQualification(contact.qualification) : null,
+      };
     },
 
     setStatus(input, caller) {

@@ -173,8 +173,10 @@ export function createSystemService(deps: {
   flags: IntegrationFlags;
   persona: Persona;
   model: string;
+  leadQualification?: { enabled: boolean; detail: string };
 }): SystemService {
   const { probe, flags, persona, model } = deps;
+  const leadQualification = deps.leadQualification ?? { enabled: false, detail: 'not set up' };
 
   function integrations(): TSystemStatus['integrations'] {
     return {
@@ -330,6 +332,7 @@ export function createSystemService(deps: {
         },
         integrations: i,
         persona: { name: persona.name, model },
+        leadQualification,
         sendQueue: {
           stalled: sends?.reason != null,
           reason: sends?.reason ?? null,

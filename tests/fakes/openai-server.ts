@@ -34,7 +34,9 @@ export type FakeOpenAIReply =
   | string
   | { toolCall: { name: string; arguments: unknown } }
   /** Several tool calls in one answer (arguments as JSON text or a value), with optional text beside them. */
-  | FakeToolCallsReply;
+  | FakeToolCallsReply
+  /** A structured-output answer: the value as the message's JSON content. */
+  | { json: unknown };
 
 export interface FakeToolCallsReply {
   toolCalls: { name: string; arguments: unknown }[];
@@ -118,6 +120,13 @@ export function lastUserText(body: FakeChatRequest): string {
 
 /** Model ids `GET /v1/models` lists. */
 export const FAKE_MODELS = ['gpt-4o-mini', 'gpt-4o', 'fake-model'];
+
+/** The name of the JSON schema a request asks its answer to follow (`response_format`), or null. */
+export function structuredOutputName(body: FakeChatRequest): string | null {
+  const format = body.response_format as { type?: unknown; json_schema?: { name?: unknown } } | undefined;
+  if (format?.type !== 'json_schema') return null;
+  return typeof format.json_schema?.name === 'string' ? format.json_schema.name : '';
+}
 
 export const defaultResponder: FakeOpenAIResponder = (body) => `Echo: ${lastUserText(body)}`;
 
@@ -279,8 +288,9 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       timers.add(timer);
     });
 
-  function completion(body: FakeChatRequest, reply: FakeOpenAIReply) {
+  function completion(body: FakeChatRequest, given: FakeOpenAIReply) {
     counter += 1;
+    const reply = typeof given === 'object' && 'json' in given ? JSON.stringify(given.json) : given;
     const promptTokens = body.messages.reduce(
       (sum, m) => sum + 4 + estimateTokens(contentText(m.content)),
       0,

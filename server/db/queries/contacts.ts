@@ -7,7 +7,10 @@ import {
   conversations,
   type IdentityKind,
   type LeadStatus,
+  leadQualifications,
   type ScoreBreakdownItem,
+  type StoredAssessment,
+  tasks,
 } from '../../../drizzle';
 import type { DbOrTx } from '../types';
 import { afterKeyset, type Keyset, type KeyType, keysetOrder, keyText, likePattern } from './keyset';
@@ -95,6 +98,25 @@ export async function findContact(db: DbOrTx, id: string) {
   return row ?? null;
 }
 
+/** The latest lead assessment as the contact detail carries it (`assessedAt` as ISO text). */
+export interface LatestQualificationRow {
+  id: string;
+  conversationId: string;
+  assessment: StoredAssessment;
+  model: string;
+  assessedAt: string;
+  taskId: string | null;
+}
+
+const parseJson = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
+
+/** The contact's latest assessment, in the detail's one statement (no extra round trip for the card). */
+const latestQualificationSql = sql<LatestQualificationRow | null>`(
+  select jsonb_build_object('id', q.id, 'conversationId', q.conversation_id, 'assessment', q.assessment,
+    'model', q.model, 'assessedAt', q.assessed_at, 'taskId', q.task_id)
+  from ${leadQualifications} q where q.contact_id = ${contacts.id}
+  order by q.assessed_at desc, q.created_at desc limit 1)`.mapWith(parseJson);
+
 const contactDetail = builtOnce((db) =>
   db
     .select({
@@ -105,6 +127,7 @@ const contactDetail = builtOnce((db) =>
       conversationOwner: conversations.owner,
       conversationUnread: conversations.unreadCount,
       conversationLastMessageAt: conversations.lastMessageAt,
+      qualification: latestQualificationSql,
     })
     .from(contacts)
     .leftJoin(conversations, eq(conversations.contactId, contacts.id))

@@ -6,7 +6,9 @@ import {
   conversations,
   deals,
   type LeadStatus,
+  leadQualifications,
   messages,
+  tasks,
 } from '../../../drizzle';
 import type { DbOrTx } from '../types';
 import { textArray } from './contacts';
@@ -25,6 +27,10 @@ export interface ScoringFacts {
   /** Highest value of the contact's deals that are not lost, as an exact decimal string. */
   topDealValue: string | null;
   campaignReplies: number;
+  /** Tasks about the contact that are done (calls, meetings, follow-ups held). */
+  doneTasks?: number;
+  /** The score of the model's latest assessment of the lead, or null when none was made. */
+  qualificationScore?: number | null;
 }
 
 export function scoringFacts(db: DbOrTx, contactIds: string[]): Promise<ScoringFacts[]> {
@@ -43,6 +49,11 @@ export function scoringFacts(db: DbOrTx, contactIds: string[]): Promise<ScoringF
         where ${deals.contactId} = ${contacts.id} and ${deals.deletedAt} is null and ${deals.stage} <> 'lost')`,
       campaignReplies: sql<number>`(select count(*) from ${campaignRecipients}
         where ${campaignRecipients.contactId} = ${contacts.id} and ${campaignRecipients.repliedAt} is not null)::int`,
+      doneTasks: sql<number>`(select count(*) from ${tasks}
+        where ${tasks.contactId} = ${contacts.id} and ${tasks.status} = 'done')::int`,
+      qualificationScore: sql<number | null>`(select ${leadQualifications.score} from ${leadQualifications}
+        where ${leadQualifications.contactId} = ${contacts.id}
+        order by ${leadQualifications.assessedAt} desc limit 1)`,
     })
     .from(contacts)
     .leftJoin(conversations, eq(conversations.contactId, contacts.id))

@@ -18,6 +18,7 @@ import { badRequest, conflict, isUniqueViolation, notFound } from '../../errors'
 import { toE164 } from '../../phone';
 import { actorOf } from '../actor';
 import type { Caller } from '../caller';
+import { type RescoreScheduler, toLeadQualification } from '../lead-qualification';
 import { decodeCursor, toPage } from '../pagination';
 
 export interface ContactsService {
@@ -41,6 +42,9 @@ export function normalisePhone(input: string, defaultRegion: string): string {
   return phone;
 }
 
+/** The contact fields the lead score reads (profile completeness). */
+const PROFILE_FIELDS = new Set<string>(['name', 'email', 'company', 'position']);
+
 const uniqueTags = (tags: string[]) => [...new Set(tags)];
 
 type ContactField = keyof q.ContactPatch;
@@ -55,7 +59,11 @@ function changedFields(
   return (Object.keys(patch) as ContactField[]).filter((k) => !sameValue(before[k], after[k]));
 }
 
-export function createContactsService(deps: { db: Db; defaultRegion: string }): ContactsService {
+export function createContactsService(deps: {
+  db: Db;
+  defaultRegion: string;
+  rescore?: RescoreScheduler;
+}): ContactsService {
   const { db, defaultRegion } = deps;
 
   async function changeTags(
@@ -96,8 +104,14 @@ export function createContactsService(deps: { db: Db; defaultRegion: string }): 
         tq.listOpenTasksOfContact(db, id),
         acts.recentActivitiesOfContact(db, id),
       ]);
-      const { conversationId, conversationOwner, conversationUnread, conversationLastMessageAt, ...contact } =
-        row;
+      const {
+        conversationId,
+        conversationOwner,
+        conversationUnread,
+        conversationLastMessageAt,
+        qualification,
+        ...contact
+      } = row;
       return {
         ...contact,
         conversation:
@@ -112,6 +126,7 @@ export function createContactsService(deps: { db: Db; defaultRegion: string }): 
         deals,
         openTasks,
         recentActivities: recent,
+        qualification: qualification ? toLeadQualification(qualification) : null,
       };
     },
 
@@ -164,6 +179,7 @@ export function createContactsService(deps: { db: Db; defaultRegion: string }): 
           if (fields.length) {
             await recordEvents(tx, [{ type: 'contact.updated', contactId: input.id, fields }]);
           }
+          if (fields.some((f) => PROFILE_FIELDS.has(f))) await deps.rescore?.(tx, [input.id]);
           if (patch.leadStatus && patch.leadStatus !== before.leadStatus) {
             await acts.insertActivity(tx, {
               contactId: input.id,

@@ -16,6 +16,7 @@ import type { Db, DbOrTx } from '../../db/types';
 import { notFound } from '../../errors';
 import { type Actor, actorOf } from '../actor';
 import type { Caller } from '../caller';
+import type { RescoreScheduler } from '../lead-qualification';
 import { decodeCursor, toPage } from '../pagination';
 
 export interface DealsService {
@@ -33,18 +34,20 @@ type TDealEventField = Extract<TAppEvent, { type: 'deal.updated' }>['fields'][nu
 
 const isClosed = (stage: string) => stage === 'won' || stage === 'lost';
 
-export function createDealsService(deps: { db: Db }): DealsService {
+export function createDealsService(deps: { db: Db; rescore?: RescoreScheduler }): DealsService {
   const { db } = deps;
 
-  const record = (
+  // Every change of a deal goes through here: its activity, and its contact's score update.
+  const record = async (
     tx: DbOrTx,
     deal: { id: string; contactId: string },
     actor: Actor,
     type: string,
     summary: string,
     metadata: Record<string, unknown>,
-  ) =>
-    acts.insertActivity(tx, {
+  ) => {
+    await deps.rescore?.(tx, [deal.contactId]);
+    return acts.insertActivity(tx, {
       contactId: deal.contactId,
       dealId: deal.id,
       type,
@@ -54,6 +57,7 @@ export function createDealsService(deps: { db: Db }): DealsService {
       actorId: actor.id,
       actorName: actor.name,
     });
+  };
 
   return {
     async list(input) {

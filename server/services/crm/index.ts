@@ -1,4 +1,5 @@
 import type { Db } from '../../db/types';
+import type { RescoreScheduler } from '../lead-qualification';
 import { type ActivitiesService, createActivitiesService } from './activities';
 import { type ContactsService, createContactsService } from './contacts';
 import { createDealsService, type DealsService } from './deals';
@@ -14,7 +15,12 @@ export interface CrmService {
   activities: ActivitiesService;
 }
 
-export function createCrmService(deps: { db: Db; defaultRegion: string }): CrmService {
+export function createCrmService(deps: {
+  db: Db;
+  defaultRegion: string;
+  /** Schedules the stored lead score's update when what it depends on changes. */
+  rescore?: RescoreScheduler;
+}): CrmService {
   return {
     contacts: createContactsService(deps),
     import: createImportService(deps),

@@ -9,6 +9,7 @@ import type { Db, DbOrTx } from '../../db/types';
 import { badRequest, notFound } from '../../errors';
 import { type Actor, actorOf } from '../actor';
 import type { Caller } from '../caller';
+import type { RescoreScheduler } from '../lead-qualification';
 import { decodeCursor, toPage } from '../pagination';
 
 export interface TasksService {
@@ -26,7 +27,7 @@ function endOfUtcDay(now: Date): Date {
   return d;
 }
 
-export function createTasksService(deps: { db: Db }): TasksService {
+export function createTasksService(deps: { db: Db; rescore?: RescoreScheduler }): TasksService {
   const { db } = deps;
 
   /** Checks the linked records exist; a deal's contact becomes the task's contact when none is given. */
@@ -71,6 +72,8 @@ export function createTasksService(deps: { db: Db }): TasksService {
         if (!existing) throw notFound('Task', id);
         return existing;
       }
+      // Done tasks count in the lead score.
+      await deps.rescore?.(tx, [task.contactId]);
       if (done) {
         await recordEvents(tx, [
           {
@@ -153,6 +156,8 @@ export function createTasksService(deps: { db: Db }): TasksService {
         }
         const task = await q.updateTask(tx, input.id, patch);
         if (!task) throw notFound('Task', input.id);
+        if (task.status === 'done' && task.contactId !== existing.contactId)
+          await deps.rescore?.(tx, [existing.contactId, task.contactId]);
         return task;
       });
     },
@@ -161,7 +166,11 @@ export function createTasksService(deps: { db: Db }): TasksService {
     reopen: (id) => setStatus(id, false),
 
     async delete(id) {
-      if (!(await q.deleteTask(db, id))) throw notFound('Task', id);
+      await db.transaction(async (tx) => {
+        const existing = await q.findTask(tx, id);
+        if (!existing || !(await q.deleteTask(tx, id))) throw notFound('Task', id);
+        if (existing.status === 'done') await deps.rescore?.(tx, [existing.contactId]);
+      });
     },
   };
 }

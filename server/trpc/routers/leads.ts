@@ -1,8 +1,10 @@
 import {
   ZLeadAnalytics,
   ZLeadAnalyticsInput,
+  ZLeadDetail,
   ZLeadFunnel,
   ZLeadFunnelInput,
+  ZLeadGetInput,
   ZLeadListInput,
   ZLeadPage,
   ZLeadRescoreInput,
@@ -23,6 +25,12 @@ export const leadsRouter = router({
     .input(ZLeadListInput)
     .output(ZLeadPage)
     .query(({ ctx, input }) => ctx.services.leads.list(input)),
+  /** One lead: its stored score with each rule's points, and the model's latest assessment (or null). */
+  get: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/leads/{contactId}' } })
+    .input(ZLeadGetInput)
+    .output(ZLeadDetail)
+    .query(({ ctx, input }) => ctx.services.leads.get(input.contactId)),
   /** Changes a lead's status; the change goes on the contact's timeline. */
   setStatus: authedProcedure
     .meta({ openapi: { method: 'POST', path: '/leads/{contactId}/status' } })

@@ -693,6 +693,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/leads/{contactId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * leads.get
+         * @description Needs an agent or admin key. tRPC: `leads.get`.
+         */
+        get: operations["leads-get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/leads/{contactId}/status": {
         parameters: {
             query?: never;
@@ -4150,6 +4170,27 @@ export interface operations {
                             /** Format: date-time */
                             createdAt: string;
                         }[];
+                        qualification: {
+                            intent: string;
+                            need: string;
+                            /** @enum {string} */
+                            budgetSignal: "unknown" | "none" | "low" | "medium" | "high";
+                            /** @enum {string} */
+                            timeline: "unknown" | "immediate" | "this_month" | "this_quarter" | "later";
+                            /** @enum {string} */
+                            decisionRole: "unknown" | "decision_maker" | "influencer" | "user" | "other";
+                            score: number;
+                            reasons: string[];
+                            summary: string;
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            conversationId: string;
+                            model: string;
+                            /** Format: date-time */
+                            assessedAt: string;
+                            taskId: string | null;
+                        } | null;
                     };
                 };
             };
@@ -6543,6 +6584,124 @@ export interface operations {
                             createdAt: string;
                         }[];
                         nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid input; `issues` names each field at fault */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Insufficient access */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["error.FORBIDDEN"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Internal server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    "leads-get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                contactId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        phone: string;
+                        name: string | null;
+                        email: string | null;
+                        company: string | null;
+                        /** @enum {string} */
+                        leadStatus: "new" | "contacted" | "qualified" | "proposal" | "customer" | "lost";
+                        leadScore: number;
+                        source: string;
+                        tags: string[];
+                        lastInboundAt: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        scoreBreakdown: {
+                            rule: string;
+                            points: number;
+                            detail: string;
+                        }[];
+                        scoredAt: string | null;
+                        qualification: {
+                            intent: string;
+                            need: string;
+                            /** @enum {string} */
+                            budgetSignal: "unknown" | "none" | "low" | "medium" | "high";
+                            /** @enum {string} */
+                            timeline: "unknown" | "immediate" | "this_month" | "this_quarter" | "later";
+                            /** @enum {string} */
+                            decisionRole: "unknown" | "decision_maker" | "influencer" | "user" | "other";
+                            score: number;
+                            reasons: string[];
+                            summary: string;
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: uuid */
+                            conversationId: string;
+                            model: string;
+                            /** Format: date-time */
+                            assessedAt: string;
+                            taskId: string | null;
+                        } | null;
                     };
                 };
             };
@@ -9800,6 +9959,10 @@ export interface operations {
                         persona: {
                             name: string;
                             model: string;
+                        };
+                        leadQualification: {
+                            enabled: boolean;
+                            detail: string;
                         };
                         sendQueue: {
                             stalled: boolean;
