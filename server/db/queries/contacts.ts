@@ -10,7 +10,6 @@ import {
   leadQualifications,
   type ScoreBreakdownItem,
   type StoredAssessment,
-  tasks,
 } from '../../../drizzle';
 import type { DbOrTx } from '../types';
 import { afterKeyset, type Keyset, type KeyType, keysetOrder, keyText, likePattern } from './keyset';
