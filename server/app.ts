@@ -52,14 +52,18 @@ export async function buildApp({ runtime, logger, rateLimiter }: AppOptions): Pr
 
   // Set before any route or plugin, so every plain route inherits it (tRPC masks its own errors).
   app.setErrorHandler(handleError);
-  // tRPC and the REST door carry an agent's file as base64 in `conversations.sendMedia`: their routes
+  // tRPC and the REST door carry a file as base64 in `conversations.sendMedia` and `campaigns.create`: their routes
   // take a body that large (4/3 of MEDIA_SEND_MAX_BYTES plus room for the JSON around it).
   const mediaBodyLimit = Math.max(
     config.http.bodyLimit,
     Math.ceil((config.media.sendMaxBytes * 4) / 3) + 64 * 1024,
   );
   app.addHook('onRoute', (route) => {
-    if (route.url.startsWith('/trpc') || /^\/api\/v1\/conversations\/[^/]+\/media$/.test(route.url))
+    if (
+      route.url.startsWith('/trpc') ||
+      /^\/api\/v1\/conversations\/[^/]+\/media$/.test(route.url) ||
+      route.url === '/api/v1/campaigns'
+    )
       route.bodyLimit = mediaBodyLimit;
   });
 

@@ -180,6 +180,7 @@ export async function createRuntime(opts: RuntimeOptions): Promise<Runtime> {
       db: database.db,
       queue,
       gateway: pipeline.deps.gateway,
+      media: pipeline.deps.media,
       log: log.child({ component: 'campaigns' }),
       settings: {
         ...config.campaigns,

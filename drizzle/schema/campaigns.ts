@@ -36,6 +36,20 @@ export interface CampaignAudienceReport {
   duplicateCount: number;
 }
 
+/**
+ * A campaign's file, stored once in the media store (`out/<uuid>.<ext>`) and shared by every recipient:
+ * each recipient's message gets its own `message_media` row pointing at this storage key.
+ */
+export interface CampaignAttachment {
+  kind: 'image' | 'audio' | 'video' | 'document';
+  /** Decided from the file's content. */
+  mimeType: string;
+  fileName: string | null;
+  bytes: number;
+  sha256: string;
+  storageKey: string;
+}
+
 export const campaigns = pgTable(
   'campaigns',
   {
@@ -49,6 +63,8 @@ export const campaigns = pgTable(
      */
     cloudTemplate: jsonb().$type<{ name: string; language: string; variables: string[] }>(),
     audience: jsonb().$type<CampaignAudience>().notNull().default({}),
+    /** The file every recipient's message carries, with the rendered text as its caption (null: text only). */
+    attachment: jsonb().$type<CampaignAttachment>(),
     status: text().$type<CampaignStatus>().notNull().default('draft'),
     ratePerMinute: integer().notNull().default(20),
     scheduledAt: timestamp({ withTimezone: true }),

@@ -1,6 +1,7 @@
 import type { Config } from '../config';
 import type { Db } from '../db/types';
 import type { Gateway } from '../integrations/gateway';
+import type { MediaLinks, MediaStore } from '../integrations/media-store';
 import type { JobQueue } from '../jobs/queue';
 import type { Logger } from '../logger';
 
@@ -32,6 +33,8 @@ export interface CampaignDeps {
   gateway: Gateway;
   log: Logger;
   settings: CampaignSettings;
+  /** Where campaign files are stored and their signed links (absent: campaigns with a file fail to send). */
+  media?: { store: MediaStore; links: MediaLinks };
 }
 
 /** The global gateway bucket, the same one conversation replies use. */

@@ -6,7 +6,9 @@ import { WINDOW_CLOSED_REASON, windowRefusal } from '../conversation/window';
 import * as dq from '../db/queries/campaign-recipients';
 import * as convQ from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
+import * as mediaQ from '../db/queries/media';
 import * as tq from '../db/queries/throttles';
+import { GatewayRejectedError, type SendResult } from '../integrations/gateway';
 import { classifySendFailure } from '../integrations/send-policy';
 import { sleep } from '../sleep';
 import {
@@ -217,6 +219,7 @@ class CampaignRun {
         recipientId: next.id,
         text,
         newMessageId: randomUUID(),
+        attachment: c.attachment,
         gateway: GATEWAY_THROTTLE,
         gatewayIntervalMs: this.gatewayIntervalMs,
         toleranceMs: this.leadMs,
@@ -287,6 +290,9 @@ class CampaignRun {
         return 'not-sent';
       }
     }
+    // The campaign's file goes with the text as its caption; a Cloud template (outside the window) goes
+    // without it.
+    const file = c.attachment && !template ? await this.fileOf(p) : null;
     try {
       const res =
         template && gateway.sendTemplate
@@ -296,7 +302,9 @@ class CampaignRun {
               language: template.language,
               bodyParameters: template.values,
             })
-          : await gateway.sendText({ to: p.phone, text: p.text });
+          : file
+            ? await file()
+            : await gateway.sendText({ to: p.phone, text: p.text });
       // A crash of the database may lose this commit: the recipient would then fail as `unknown`
       // (never be sent twice), so it need not wait for the disk. The next campaign slot goes with it.
       const [, slot] = await dq.withAsyncCommit(db, (tx) =>
@@ -365,6 +373,43 @@ class CampaignRun {
           throw err;
       }
     }
+  }
+
+  /**
+   * The send of a recipient's media message: the gateway fetches the campaign's stored file from a
+   * signed link to this message's media row (WaSender), or reads its bytes (an upload). What cannot be
+   * sent is refused before the gateway (the recipient fails as `rejected`, never sent).
+   */
+  private async fileOf(p: Prepared): Promise<() => Promise<SendResult>> {
+    const { gateway, media, db } = this.deps;
+    const row = await mediaQ.byMessage(db, p.messageId);
+    return async () => {
+      if (row?.status !== 'stored' || !row.storageKey || !row.mimeType || row.kind === 'sticker')
+        throw new GatewayRejectedError(gateway.name, null, 'the message has no stored file to send');
+      if (!gateway.sendMedia)
+        throw new GatewayRejectedError(gateway.name, null, 'this gateway cannot send files');
+      const publicUrl = media?.links.publicUrl(row.id);
+      if (!media || !publicUrl)
+        throw new GatewayRejectedError(
+          gateway.name,
+          null,
+          'PUBLIC_BASE_URL is not set: the gateway cannot fetch the file',
+        );
+      const key = row.storageKey;
+      return gateway.sendMedia({
+        to: p.phone,
+        kind: row.kind,
+        mimeType: row.mimeType,
+        fileName: row.fileName,
+        caption: p.text,
+        publicUrl,
+        async read() {
+          const bytes = await media.store.get(key);
+          if (!bytes) throw new Error('the stored file is missing');
+          return bytes;
+        },
+      });
+    };
   }
 
   private requeue(p: Prepared, countAttempt: boolean, error: string | null) {

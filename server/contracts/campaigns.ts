@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ZId, ZPageInput, ZTag, zPage } from './common';
+import { SEND_MEDIA_KIND_VALUES, ZSendMediaInput } from './conversations';
 import { ZLeadStatus } from './crm';
 import { ZTemplateUse } from './templates';
 
@@ -92,6 +93,22 @@ export const ZCampaignAudienceInput = z
     { error: 'name at least one of contactIds, tags, leadStatuses or numbers' },
   );
 
+/**
+ * A file every recipient's message carries, with the rendered text as its caption. Checked like
+ * `conversations.sendMedia`: base64 (a `data:` URL prefix is accepted), at most MEDIA_SEND_MAX_BYTES once
+ * decoded, and its content a supported file of `kind`.
+ */
+export const ZCampaignAttachmentInput = ZSendMediaInput.pick({ kind: true, data: true, fileName: true });
+export type TCampaignAttachmentInput = z.infer<typeof ZCampaignAttachmentInput>;
+
+export const ZCampaignAttachment = z.object({
+  kind: z.enum(SEND_MEDIA_KIND_VALUES),
+  /** Decided from the file's content. */
+  mimeType: z.string(),
+  fileName: z.string().nullable(),
+  bytes: z.number(),
+});
+
 export const ZCampaignCreateInput = z.object({
   name: z.string().trim().min(1).max(200),
   /** The message, with variables such as {{name}}, {{company}} or {{name|there}} (a default after |). */
@@ -104,6 +121,11 @@ export const ZCampaignCreateInput = z.object({
    * outside the window is refused at start.
    */
   cloudTemplate: ZTemplateUse.optional(),
+  /**
+   * A file sent to every recipient with the text as its caption (WaSender needs PUBLIC_BASE_URL). On the
+   * Cloud API, recipients outside the 24-hour window get `cloudTemplate` without the file.
+   */
+  attachment: ZCampaignAttachmentInput.optional(),
   /** The union of every source given; each contact is messaged once. */
   audience: ZCampaignAudienceInput,
   /** Average pace in messages per minute (default from the server's settings). */
@@ -184,6 +206,8 @@ export const ZCampaignDetail = ZCampaignSummary.extend({
     .object({ name: z.string(), language: z.string(), variables: z.array(z.string()) })
     .nullable(),
   variableDefaults: z.record(z.string(), z.string()),
+  /** The file every message carries (null: text only). */
+  attachment: ZCampaignAttachment.nullable(),
   audience: z.object({
     contactIds: z.number(),
     tags: z.array(z.string()),

@@ -1,4 +1,5 @@
-import type { CampaignStatus } from '../../drizzle';
+import { createHash, randomUUID } from 'node:crypto';
+import type { CampaignAttachment, CampaignStatus } from '../../drizzle';
 import { resolveAudience } from '../campaigns/audience';
 import type { CampaignKicker } from '../campaigns/index';
 import { parseNumbers } from '../campaigns/numbers';
@@ -10,6 +11,7 @@ import {
   variableKey,
 } from '../campaigns/template';
 import type {
+  TCampaignAttachmentInput,
   TCampaignCopySuggestion,
   TCampaignCreateInput,
   TCampaignDetail,
@@ -31,8 +33,11 @@ import * as q from '../db/queries/campaigns';
 import { recordEvents } from '../db/queries/events';
 import type { Db, DbOrTx } from '../db/types';
 import { AppError, badRequest, conflict, notFound } from '../errors';
+import type { MediaLinks, MediaStore } from '../integrations/media-store';
+import { extensionOf } from '../integrations/sniff';
 import type { Caller } from './caller';
 import { type CopywriterDeps, suggestCopy } from './campaign-copy';
+import { checkUpload } from './media';
 import { decodeCursor, toPage } from './pagination';
 import { requireApprovedTemplate } from './templates';
 
@@ -72,6 +77,12 @@ export interface CampaignServiceOptions {
   maxRecipients: number;
   /** The global gateway throttle, which bounds every campaign's pace. */
   sendRatePerMinute: number;
+  /** Whether the gateway sends files (`Gateway.sendMedia`). */
+  gatewaySendsMedia: boolean;
+  /** Where campaign files are stored and how the gateway fetches them (absent: no attachments). */
+  media?: { store: MediaStore; links: MediaLinks };
+  /** MEDIA_SEND_MAX_BYTES: the largest attachment. */
+  sendMaxBytes: number;
 }
 
 const FINAL: CampaignStatus[] = ['completed', 'cancelled'];
@@ -101,6 +112,38 @@ export function createCampaignsService(deps: {
           : 'The WhatsApp gateway is not configured (WASENDER_API_TOKEN): campaigns cannot be sent',
       );
     }
+  }
+
+  /** A campaign with a file needs a gateway that sends files, fetching them from PUBLIC_BASE_URL. */
+  function requireMediaSending() {
+    if (!opts.media) throw new AppError('PRECONDITION_FAILED', 'Media storage is not set up on this server');
+    if (opts.gatewayConfigured && !opts.gatewaySendsMedia)
+      throw new AppError('PRECONDITION_FAILED', `The ${opts.gatewayName} gateway cannot send files`);
+    if (opts.gatewayConfigured && !opts.media.links.publicUrl('check'))
+      throw new AppError(
+        'PRECONDITION_FAILED',
+        'PUBLIC_BASE_URL is not set: the gateway could not fetch the campaign file from this server',
+      );
+    return opts.media;
+  }
+
+  /**
+   * Checks the file like `conversations.sendMedia` and stores it once, before the campaign row exists
+   * (a failure here leaves no campaign behind; an orphan file at worst).
+   */
+  async function storeAttachment(input: TCampaignAttachmentInput): Promise<CampaignAttachment> {
+    const media = requireMediaSending();
+    const { bytes, mimeType } = checkUpload(input, opts.sendMaxBytes, 'attachment.data');
+    const storageKey = `out/${randomUUID()}.${extensionOf(mimeType)}`;
+    await media.store.put(storageKey, bytes, mimeType);
+    return {
+      kind: input.kind,
+      mimeType,
+      fileName: input.fileName ?? null,
+      bytes: bytes.byteLength,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      storageKey,
+    };
   }
 
   async function figuresOf(c: {
@@ -154,6 +197,14 @@ export function createCampaignsService(deps: {
       template: c.template,
       cloudTemplate: c.cloudTemplate ?? null,
       variableDefaults: c.variableDefaults,
+      attachment: c.attachment
+        ? {
+            kind: c.attachment.kind,
+            mimeType: c.attachment.mimeType,
+            fileName: c.attachment.fileName,
+            bytes: c.attachment.bytes,
+          }
+        : null,
       audience: {
         contactIds: c.audience.contactIds?.length ?? 0,
         tags: c.audience.tags ?? [],
@@ -228,9 +279,11 @@ export function createCampaignsService(deps: {
           });
         }
       }
+      const attachment = input.attachment ? await storeAttachment(input.attachment) : null;
       const id = await db.transaction(async (tx) => {
         const id = await q.insertCampaign(tx, {
           name: input.name,
+          attachment,
           template: input.template,
           cloudTemplate: input.cloudTemplate ?? null,
           variableDefaults: normaliseDefaults(input.variableDefaults),
@@ -318,6 +371,7 @@ export function createCampaignsService(deps: {
       }
       await requireRecipients(input.id);
       await requireWindowOrTemplate(input.id);
+      if ((await requireCampaign(input.id)).attachment) requireMediaSending();
       await change(input.id, ['draft', 'scheduled'], { status: 'scheduled', scheduledAt: input.at });
       await opts.kicker.kick(input.id, input.at);
       return detail(input.id);
@@ -327,6 +381,7 @@ export function createCampaignsService(deps: {
       requireGateway();
       await requireRecipients(id);
       await requireWindowOrTemplate(id);
+      if ((await requireCampaign(id)).attachment) requireMediaSending();
       await change(id, ['draft', 'scheduled'], { status: 'running', startedAt: new Date() });
       await opts.kicker.kick(id);
       return detail(id);

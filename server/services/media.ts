@@ -39,6 +39,30 @@ function decodeBase64(data: string): Buffer | null {
 
 const MB = 1024 * 1024;
 
+/**
+ * An uploaded file checked like every outbound file: base64, at most `maxBytes` once decoded, and its
+ * content (sniffed, never the claimed type) a supported file of `kind`. Throws a 400 naming `field`.
+ */
+export function checkUpload(
+  input: { kind: 'image' | 'audio' | 'video' | 'document'; data: string },
+  maxBytes: number,
+  field: string,
+): { bytes: Buffer; mimeType: string } {
+  const bytes = decodeBase64(input.data);
+  if (!bytes) throw badRequest(`${field}: must be base64`, { [field]: ['must be base64'] });
+  if (bytes.byteLength > maxBytes)
+    throw badRequest(
+      `${field}: the file is ${(bytes.byteLength / MB).toFixed(1)} MB; the limit is ${(maxBytes / MB).toFixed(1)} MB`,
+      { [field]: ['is too large'] },
+    );
+  const found = sniff(bytes);
+  if (!found || !fitsKind(input.kind, found))
+    throw badRequest(`${field}: the content is not a supported ${input.kind} file`, {
+      [field]: [`is not a supported ${input.kind} file`],
+    });
+  return { bytes, mimeType: found.mimeType };
+}
+
 export function createMediaService(
   deps: PipelineDeps,
   opts: { visibility: Visibility; sendMaxBytes: number },
@@ -84,22 +108,11 @@ export function createMediaService(
           'PRECONDITION_FAILED',
           'PUBLIC_BASE_URL is not set: the gateway could not fetch the file from this server',
         );
-      const bytes = decodeBase64(input.data);
-      if (!bytes) throw badRequest('data: must be base64', { data: ['must be base64'] });
-      if (bytes.byteLength > opts.sendMaxBytes)
-        throw badRequest(
-          `data: the file is ${(bytes.byteLength / MB).toFixed(1)} MB; the limit is ${(opts.sendMaxBytes / MB).toFixed(1)} MB`,
-          { data: ['is too large'] },
-        );
-      const found = sniff(bytes);
-      if (!found || !fitsKind(input.kind, found))
-        throw badRequest(`data: the content is not a supported ${input.kind} file`, {
-          data: [`is not a supported ${input.kind} file`],
-        });
+      const { bytes, mimeType } = checkUpload(input, opts.sendMaxBytes, 'data');
       const mediaId = randomUUID();
-      const storageKey = `out/${mediaId}.${extensionOf(found.mimeType)}`;
+      const storageKey = `out/${mediaId}.${extensionOf(mimeType)}`;
       // Stored before the message exists: a failure here leaves no message behind (an orphan file at worst).
-      await store.put(storageKey, bytes, found.mimeType);
+      await store.put(storageKey, bytes, mimeType);
 
       const actor = actorOf(caller);
       const configured = deps.gateway.configured;
@@ -124,7 +137,7 @@ export function createMediaService(
           id: mediaId,
           messageId: row!.id,
           kind: input.kind,
-          mimeType: found.mimeType,
+          mimeType,
           fileName: input.fileName ?? null,
           bytes: bytes.byteLength,
           sha256: createHash('sha256').update(bytes).digest('hex'),

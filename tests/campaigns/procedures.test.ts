@@ -121,6 +121,28 @@ describe('create', () => {
     ).toBe('BAD_REQUEST');
   });
 
+  it('refuses an attachment when the gateway could not fetch it (PUBLIC_BASE_URL unset), storing nothing', async () => {
+    const seeded = await seedContacts(db(), phones(1, 3_900_000));
+    const before = await db().select({ n: sql<number>`count(*)::int` }).from(campaigns);
+    const png = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      Buffer.alloc(16),
+    ]);
+    await expect(
+      agent().campaigns.create({
+        name: 'With a photo',
+        template: 'Hi',
+        attachment: { kind: 'image', data: png.toString('base64') },
+        audience: { contactIds: seeded.map((s) => s.id) },
+      }),
+    ).rejects.toMatchObject({
+      code: 'PRECONDITION_FAILED',
+      message: expect.stringMatching(/PUBLIC_BASE_URL/),
+    });
+    const after = await db().select({ n: sql<number>`count(*)::int` }).from(campaigns);
+    expect(after[0]!.n).toBe(before[0]!.n);
+  });
+
   it('needs an API key', async () => {
     expect(
       await codeOf(anonymous().campaigns.create({ name: 'x', template: 'y', audience: { tags: ['a'] } })),

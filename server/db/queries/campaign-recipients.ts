@@ -1,10 +1,12 @@
 import { and, desc, eq, inArray, ne, type SQL, sql } from 'drizzle-orm';
 import {
+  type CampaignAttachment,
   campaignRecipients,
   campaigns,
   contacts,
   conversations,
   type MessageStatus,
+  messageMedia,
   messages,
   type RecipientStatus,
   throttles,
@@ -25,6 +27,7 @@ const dispatchColumns = {
   status: campaigns.status,
   template: campaigns.template,
   cloudTemplate: campaigns.cloudTemplate,
+  attachment: campaigns.attachment,
   variableDefaults: campaigns.variableDefaults,
   ratePerMinute: campaigns.ratePerMinute,
   jitterPercent: campaigns.jitterPercent,
@@ -165,6 +168,8 @@ export async function claimForSend(
     recipientId: string;
     text: string;
     newMessageId: string;
+    /** The campaign's file: the message becomes a media message with its own row pointing at it. */
+    attachment: CampaignAttachment | null;
     gateway: string;
     gatewayIntervalMs: number;
     toleranceMs: number;
@@ -172,6 +177,7 @@ export async function claimForSend(
 ): Promise<ClaimResult> {
   const step = throttleStep(p.gatewayIntervalMs);
   const tolerance = throttleStep(p.toleranceMs);
+  const a = p.attachment;
   const rows = await db.execute<{
     status: 'sending' | 'skipped' | null;
     messageId: string | null;
@@ -223,11 +229,17 @@ export async function claimForSend(
     ), created as (
       insert into ${messages}
         (id, conversation_id, direction, author, type, body, status, reply_group, part_index, campaign_id)
-      select claimed.message_id, conv.id, 'outbound', 'campaign', 'text', ${p.text}, 'pending',
+      select claimed.message_id, conv.id, 'outbound', 'campaign', ${a?.kind ?? 'text'}, ${p.text}, 'pending',
              claimed.message_id, 0, ${p.campaignId}::uuid
       from claimed join conv on conv.contact_id = claimed.contact_id
       where claimed.status = 'sending' and not claimed.reusable
       returning id
+    ), media as (
+      insert into ${messageMedia} (message_id, kind, mime_type, file_name, bytes, sha256, storage_key, status)
+      select created.id, ${a?.kind ?? null}, ${a?.mimeType ?? null}, ${a?.fileName ?? null},
+             ${a?.bytes ?? null}::bigint, ${a?.sha256 ?? null}, ${a?.storageKey ?? null}, 'stored'
+      from created where ${a !== null}
+      on conflict (message_id) do nothing
     )
     select claimed.status as "status", claimed.message_id as "messageId", conv.id as "conversationId",
            claimed.attempts as "attempts",

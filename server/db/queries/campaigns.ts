@@ -55,6 +55,7 @@ export async function findCampaign(db: DbOrTx, id: string) {
       status: campaigns.status,
       template: campaigns.template,
       cloudTemplate: campaigns.cloudTemplate,
+      attachment: campaigns.attachment,
       variableDefaults: campaigns.variableDefaults,
       audience: campaigns.audience,
       audienceReport: campaigns.audienceReport,
