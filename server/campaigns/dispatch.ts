@@ -292,6 +292,7 @@ class CampaignRun {
     }
     // The campaign's file goes with the text as its caption; a Cloud template (outside the window) goes
     // without it.
+    if (c.attachment && template) await dq.dropAttachment(db, p.messageId);
     const file = c.attachment && !template ? await this.fileOf(p) : null;
     try {
       const res =

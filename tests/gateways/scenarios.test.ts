@@ -1,6 +1,8 @@
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contacts, conversations, messages, tasks } from '../../drizzle';
+import { contacts, conversations, messageMedia, messages, tasks } from '../../drizzle';
 import { waitFor } from '../campaigns/support';
 import { type GatewayHarness, type GatewayKind, startGateway } from '../helpers/gateways';
 
@@ -135,6 +137,9 @@ describe('the Cloud API 24-hour customer service window', () => {
     h = await startGateway('whatsapp-cloud', {
       GATEWAY_RETRY_AFTER_MAX_SECONDS: '1',
       REPLY_QUIET_MS: '1500',
+      // Campaign files: the Cloud API takes an upload, so the public address is never fetched.
+      PUBLIC_BASE_URL: 'http://127.0.0.1:9',
+      MEDIA_DIR: path.join(tmpdir(), `wcb-cloud-media-${process.pid}-${Date.now()}`),
     });
   });
   afterAll(() => h?.closeAll());
@@ -263,6 +268,38 @@ describe('the Cloud API 24-hour customer service window', () => {
       type: 'template',
       template: { name: 'spring_sale', language: 'en_US', parameters: ['Maria', '20%'] },
     });
+  });
+
+  it('a campaign with a file sends its template without the file outside the window, recorded as text', async () => {
+    // Runs after the templates test above, which synced the approved templates.
+    const [contact] = await db()
+      .insert(contacts)
+      .values({ phone: '+14155553012', name: 'Ana Costa' })
+      .returning({ id: contacts.id });
+    const png = Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      Buffer.alloc(32),
+    ]);
+    const c = await h.caller('agent').campaigns.create({
+      name: 'Photo spring',
+      template: 'Hi {{name}}',
+      attachment: { kind: 'image', data: png.toString('base64') },
+      cloudTemplate: { name: 'spring_sale', language: 'en_US', variables: ['{{first_name|there}}', '20%'] },
+      audience: { contactIds: [contact!.id] },
+    });
+    expect(c.attachment).toMatchObject({ kind: 'image', mimeType: 'image/png' });
+    await h.caller('agent').campaigns.start({ id: c.id });
+    const [sent] = await h.sendsTo('14155553012');
+    expect(h.cloud!.sent.find((s) => s.id === sent!.id)).toMatchObject({
+      type: 'template',
+      template: { name: 'spring_sale', parameters: ['Ana', '20%'] },
+    });
+    const rows = await db()
+      .select({ type: messages.type, media: messageMedia.id })
+      .from(messages)
+      .leftJoin(messageMedia, eq(messageMedia.messageId, messages.id))
+      .where(eq(messages.campaignId, c.id));
+    expect(rows).toEqual([{ type: 'text', media: null }]);
   });
 
   it('conversations.start outside the window sends the approved template', async () => {

@@ -223,7 +223,8 @@ export async function claimForSend(
       on conflict (contact_id) do update set contact_id = excluded.contact_id
       returning id, contact_id
     ), reused as (
-      update ${messages} m set status = 'pending', body = ${p.text}, error = null, updated_at = now()
+      update ${messages} m set status = 'pending', body = ${p.text}, type = ${a?.kind ?? 'text'}, error = null,
+        updated_at = now()
       from claimed where m.id = claimed.message_id and claimed.status = 'sending' and claimed.reusable
       returning m.id
     ), created as (
@@ -238,7 +239,7 @@ export async function claimForSend(
       insert into ${messageMedia} (message_id, kind, mime_type, file_name, bytes, sha256, storage_key, status)
       select created.id, ${a?.kind ?? null}, ${a?.mimeType ?? null}, ${a?.fileName ?? null},
              ${a?.bytes ?? null}::bigint, ${a?.sha256 ?? null}, ${a?.storageKey ?? null}, 'stored'
-      from created where ${a !== null}
+      from (select id from created union all select id from reused) as created where ${a !== null}
       on conflict (message_id) do nothing
     )
     select claimed.status as "status", claimed.message_id as "messageId", conv.id as "conversationId",
@@ -263,6 +264,16 @@ export async function claimForSend(
   if (row.targeted > 0 && row.gatewayNext !== null)
     return { kind: 'gateway-busy', retryAt: Number(row.gatewayNext) };
   return { kind: 'gone' };
+}
+
+/**
+ * A recipient's message goes as a Cloud template (outside the 24-hour window), which carries no file:
+ * its media row is dropped so the conversation shows what was sent.
+ */
+export async function dropAttachment(db: DbOrTx, messageId: string) {
+  await db.execute(sql`
+    with gone as (delete from ${messageMedia} where message_id = ${messageId})
+    update ${messages} set type = 'text', updated_at = now() where id = ${messageId}`);
 }
 
 /**

@@ -8077,6 +8077,12 @@ export interface operations {
                         /** @default [] */
                         variables?: string[];
                     };
+                    attachment?: {
+                        /** @enum {string} */
+                        kind: "image" | "audio" | "video" | "document";
+                        data: string;
+                        fileName?: string | null;
+                    };
                     audience: {
                         /** @default [] */
                         contactIds?: string[];
@@ -8125,6 +8131,13 @@ export interface operations {
                         variableDefaults: {
                             [key: string]: string;
                         };
+                        attachment: {
+                            /** @enum {string} */
+                            kind: "image" | "audio" | "video" | "document";
+                            mimeType: string;
+                            fileName: string | null;
+                            bytes: number;
+                        } | null;
                         audience: {
                             contactIds: number;
                             tags: string[];
@@ -8476,6 +8489,13 @@ export interface operations {
                         variableDefaults: {
                             [key: string]: string;
                         };
+                        attachment: {
+                            /** @enum {string} */
+                            kind: "image" | "audio" | "video" | "document";
+                            mimeType: string;
+                            fileName: string | null;
+                            bytes: number;
+                        } | null;
                         audience: {
                             contactIds: number;
                             tags: string[];
@@ -8615,6 +8635,13 @@ export interface operations {
                         variableDefaults: {
                             [key: string]: string;
                         };
+                        attachment: {
+                            /** @enum {string} */
+                            kind: "image" | "audio" | "video" | "document";
+                            mimeType: string;
+                            fileName: string | null;
+                            bytes: number;
+                        } | null;
                         audience: {
                             contactIds: number;
                             tags: string[];
@@ -8760,6 +8787,13 @@ export interface operations {
                         variableDefaults: {
                             [key: string]: string;
                         };
+                        attachment: {
+                            /** @enum {string} */
+                            kind: "image" | "audio" | "video" | "document";
+                            mimeType: string;
+                            fileName: string | null;
+                            bytes: number;
+                        } | null;
                         audience: {
                             contactIds: number;
                             tags: string[];
@@ -8899,6 +8933,13 @@ export interface operations {
                         variableDefaults: {
                             [key: string]: string;
                         };
+                        attachment: {
+                            /** @enum {string} */
+                            kind: "image" | "audio" | "video" | "document";
+                            mimeType: string;
+                            fileName: string | null;
+                            bytes: number;
+                        } | null;
                         audience: {
                             contactIds: number;
                             tags: string[];
@@ -9038,6 +9079,13 @@ export interface operations {
                         variableDefaults: {
                             [key: string]: string;
                         };
+                        attachment: {
+                            /** @enum {string} */
+                            kind: "image" | "audio" | "video" | "document";
+                            mimeType: string;
+                            fileName: string | null;
+                            bytes: number;
+                        } | null;
                         audience: {
                             contactIds: number;
                             tags: string[];
@@ -9186,6 +9234,13 @@ export interface operations {
                             variableDefaults: {
                                 [key: string]: string;
                             };
+                            attachment: {
+                                /** @enum {string} */
+                                kind: "image" | "audio" | "video" | "document";
+                                mimeType: string;
+                                fileName: string | null;
+                                bytes: number;
+                            } | null;
                             audience: {
                                 contactIds: number;
                                 tags: string[];
@@ -9326,6 +9381,13 @@ export interface operations {
                         variableDefaults: {
                             [key: string]: string;
                         };
+                        attachment: {
+                            /** @enum {string} */
+                            kind: "image" | "audio" | "video" | "document";
+                            mimeType: string;
+                            fileName: string | null;
+                            bytes: number;
+                        } | null;
                         audience: {
                             contactIds: number;
                             tags: string[];
