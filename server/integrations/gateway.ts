@@ -35,8 +35,11 @@ export interface SendMediaInput {
   mimeType: string;
   fileName: string | null;
   caption: string | null;
-  /** A signed, expiring public URL of the file, for gateways that fetch media themselves (WaSender). */
-  publicUrl: string;
+  /**
+   * A signed, expiring public URL of the file, for gateways that fetch media themselves (WaSender);
+   * null when the server has no public address (PUBLIC_BASE_URL), which only uploading gateways accept.
+   */
+  publicUrl: string | null;
   /** The file's bytes, for gateways that take an upload (the Cloud API). */
   read(): Promise<Uint8Array>;
 }
@@ -99,6 +102,8 @@ export interface GatewayContact {
 export interface Gateway {
   readonly name: string;
   readonly configured: boolean;
+  /** The gateway fetches outbound files from `SendMediaInput.publicUrl` (so a public address is needed). */
+  readonly fetchesMediaByUrl?: boolean;
   sendText(input: SendTextInput, opts?: SendOptions): Promise<SendResult>;
   sendMedia?(input: SendMediaInput, opts?: SendOptions): Promise<SendResult>;
   sendTemplate?(input: SendTemplateInput, opts?: SendOptions): Promise<SendResult>;

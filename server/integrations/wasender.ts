@@ -295,6 +295,12 @@ export function createWasenderGateway(options: WasenderGatewayOptions): Gateway 
     checkRecipient(to);
     const field = MEDIA_URL_FIELD[input.kind];
     if (!field) throw new GatewayRejectedError(NAME, null, `cannot send media of kind ${input.kind}`);
+    if (!input.publicUrl)
+      throw new GatewayRejectedError(
+        NAME,
+        null,
+        'PUBLIC_BASE_URL is not set: the gateway cannot fetch the file',
+      );
     const body: Json = { to, [field]: input.publicUrl };
     const caption = input.caption?.trim();
     if (caption && input.kind !== 'audio') body.text = caption;
@@ -383,7 +389,17 @@ export function createWasenderGateway(options: WasenderGatewayOptions): Gateway 
     return { bytes, mimeType: type ? type.split(';')[0]!.trim().toLowerCase() || null : null };
   }
 
-  return { name: NAME, configured, sendText, sendMedia, downloadMedia, status, listGroups, listContacts };
+  return {
+    name: NAME,
+    configured,
+    fetchesMediaByUrl: true,
+    sendText,
+    sendMedia,
+    downloadMedia,
+    status,
+    listGroups,
+    listContacts,
+  };
 }
 
 /** Rate-limit answers of one listing call waited out, while the caller's signal allows. */

@@ -103,7 +103,7 @@ export function createMediaService(
         throw notFound('Conversation', input.conversationId);
       if (deps.gateway.configured && !deps.gateway.sendMedia)
         throw new AppError('PRECONDITION_FAILED', `The ${deps.gateway.name} gateway cannot send files`);
-      if (deps.gateway.configured && !links.publicUrl('check'))
+      if (deps.gateway.configured && deps.gateway.fetchesMediaByUrl && !links.publicUrl('check'))
         throw new AppError(
           'PRECONDITION_FAILED',
           'PUBLIC_BASE_URL is not set: the gateway could not fetch the file from this server',
