@@ -389,8 +389,9 @@ class CampaignRun {
         throw new GatewayRejectedError(gateway.name, null, 'the message has no stored file to send');
       if (!gateway.sendMedia)
         throw new GatewayRejectedError(gateway.name, null, 'this gateway cannot send files');
-      const publicUrl = media?.links.publicUrl(row.id);
-      if (!media || !publicUrl)
+      if (!media) throw new GatewayRejectedError(gateway.name, null, 'no media store is configured');
+      const publicUrl = media.links.publicUrl(row.id);
+      if (gateway.fetchesMediaByUrl && !publicUrl)
         throw new GatewayRejectedError(
           gateway.name,
           null,

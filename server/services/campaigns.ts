@@ -79,6 +79,8 @@ export interface CampaignServiceOptions {
   sendRatePerMinute: number;
   /** Whether the gateway sends files (`Gateway.sendMedia`). */
   gatewaySendsMedia: boolean;
+  /** The gateway fetches files from a public link (WaSender), so PUBLIC_BASE_URL is needed. */
+  gatewayFetchesMediaByUrl: boolean;
   /** Where campaign files are stored and how the gateway fetches them (absent: no attachments). */
   media?: { store: MediaStore; links: MediaLinks };
   /** MEDIA_SEND_MAX_BYTES: the largest attachment. */
@@ -114,12 +116,12 @@ export function createCampaignsService(deps: {
     }
   }
 
-  /** A campaign with a file needs a gateway that sends files, fetching them from PUBLIC_BASE_URL. */
+  /** A campaign with a file needs a gateway that sends files (and PUBLIC_BASE_URL when it fetches them). */
   function requireMediaSending() {
     if (!opts.media) throw new AppError('PRECONDITION_FAILED', 'Media storage is not set up on this server');
     if (opts.gatewayConfigured && !opts.gatewaySendsMedia)
       throw new AppError('PRECONDITION_FAILED', `The ${opts.gatewayName} gateway cannot send files`);
-    if (opts.gatewayConfigured && !opts.media.links.publicUrl('check'))
+    if (opts.gatewayConfigured && opts.gatewayFetchesMediaByUrl && !opts.media.links.publicUrl('check'))
       throw new AppError(
         'PRECONDITION_FAILED',
         'PUBLIC_BASE_URL is not set: the gateway could not fetch the campaign file from this server',

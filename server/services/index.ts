@@ -140,6 +140,7 @@ export function createServices(deps: ServicesDeps): Services {
         gatewayName: pipeline.gateway.name,
         sendRatePerMinute: config.pipeline.sendRatePerMinute,
         gatewaySendsMedia: Boolean(pipeline.gateway.sendMedia),
+        gatewayFetchesMediaByUrl: Boolean(pipeline.gateway.fetchesMediaByUrl),
         media: pipeline.media,
         sendMaxBytes: config.media.sendMaxBytes,
       },

@@ -137,8 +137,7 @@ describe('the Cloud API 24-hour customer service window', () => {
     h = await startGateway('whatsapp-cloud', {
       GATEWAY_RETRY_AFTER_MAX_SECONDS: '1',
       REPLY_QUIET_MS: '1500',
-      // Campaign files: the Cloud API takes an upload, so the public address is never fetched.
-      PUBLIC_BASE_URL: 'http://127.0.0.1:9',
+      // Campaign files; the Cloud API takes an upload, so no PUBLIC_BASE_URL is needed.
       MEDIA_DIR: path.join(tmpdir(), `wcb-cloud-media-${process.pid}-${Date.now()}`),
     });
   });
