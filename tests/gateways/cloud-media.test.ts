@@ -82,4 +82,26 @@ describe('media through the Cloud API', () => {
     expect(upload.mimeType).toBe('image/png');
     expect(Buffer.from(upload.bytes)).toEqual(PNG);
   });
+
+  it('a campaign with a photo reaches a customer inside the window as an upload with the text as caption', async () => {
+    const phone = '14155553003';
+    await h.inbound(phone, 'Any offers this week?');
+    await h.sendsTo(phone);
+    const [contact] = await h.runtime.database.db
+      .select({ id: contacts.id })
+      .from(contacts)
+      .where(eq(contacts.phone, `+${phone}`));
+    const c = await h.caller('agent').campaigns.create({
+      name: 'Photo offer',
+      template: 'Hi {{name|there}}, new chairs!',
+      attachment: { kind: 'image', data: PNG.toString('base64'), fileName: 'chair.png' },
+      audience: { contactIds: [contact!.id] },
+    });
+    await h.caller('agent').campaigns.start({ id: c.id });
+    const [, offer] = await h.sendsTo(phone, 2);
+    expect(offer!.text).toMatch(/new chairs!$/);
+    const sent = h.cloud!.sent.find((s) => s.id === offer!.id)!;
+    expect(sent.type).toBe('image');
+    expect(Buffer.from(h.cloud!.uploads.get(sent.mediaId!)!.bytes)).toEqual(PNG);
+  });
 });
