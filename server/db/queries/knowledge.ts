@@ -220,11 +220,17 @@ export async function fullTextCandidates(db: DbOrTx, query: string, limit: numbe
 
 /** Passages containing words close in spelling to the question's (trigrams; catches typos). */
 export async function trigramCandidates(db: DbOrTx, query: string, limit: number): Promise<Candidate[]> {
-  const rows = await db.execute<{ id: string }>(sql`
+  // The planner prices the trigram GIN index above a sequential scan on a table of a few thousand
+  // rows, but the scan computes `word_similarity` on every passage (about 50 ms for 1,000 passages on
+  // the embedded database, 4-18 ms through the index), so the statement is told to use the index.
+  const rows = await db.transaction(async (tx) => {
+    await tx.execute(sql`select set_config('enable_seqscan', 'off', true)`);
+    return tx.execute<{ id: string }>(sql`
     select p.id from knowledge_passages p
     where ${query} <% p.text
     order by word_similarity(${query}, p.text) desc, p.text, p.id
     limit ${limit}`);
+  });
   return rows.map((r, i) => ({ passageId: r.id, rank: i + 1 }));
 }
 
