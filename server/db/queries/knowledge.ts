@@ -245,14 +245,19 @@ export async function vectorCandidates(
   const expr = embeddingExpr(dims);
   const qv = queryVector(p.vector, dims);
   // HNSW visits `ef_search` candidates (default 40); a wider search costs little at knowledge-base sizes
-  // and keeps the approximate nearest neighbours close to the exact ones.
+  // and keeps the approximate nearest neighbours close to the exact ones. The model is tested as
+  // `(model = $m) is true`, which no btree can answer: written as `model = $m`, the planner reads every
+  // vector of the model through the primary key and sorts them all by a distance computed on each
+  // (about 20 ms for 1,000 passages on the embedded database, against 4-7 ms through the HNSW index).
+  // The index scan then filters its `ef_search` candidates by model (vectors of another model are only
+  // there until `reconcile` drops them).
   const rows = await db.transaction(async (tx) => {
-    await tx.execute(sql`set local hnsw.ef_search = ${sql.raw(String(HNSW_EF_SEARCH))}`);
+    await tx.execute(sql`select set_config('hnsw.ef_search', ${String(HNSW_EF_SEARCH)}, true)`);
     return tx.execute<{ id: string; similarity: number }>(sql`
     with nearest as (
       select e.content_hash, ${expr} <=> ${qv} as distance
       from knowledge_embeddings e
-      where e.dims = ${sql.raw(String(dims))} and e.model = ${p.model}
+      where e.dims = ${sql.raw(String(dims))} and (e.model = ${p.model}) is true
       order by ${expr} <=> ${qv}
       limit ${p.limit}
     )
