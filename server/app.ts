@@ -1,3 +1,4 @@
+import { Transform } from 'node:stream';
 import cors from '@fastify/cors';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, {
@@ -59,12 +60,18 @@ export async function buildApp({ runtime, logger, rateLimiter }: AppOptions): Pr
     Math.ceil((config.media.sendMaxBytes * 4) / 3) + 64 * 1024,
   );
   app.addHook('onRoute', (route) => {
-    if (
-      route.url.startsWith('/trpc') ||
-      /^\/api\/v1\/conversations\/[^/]+\/media$/.test(route.url) ||
-      route.url === '/api/v1/campaigns'
-    )
+    if (/^\/api\/v1\/conversations\/[^/]+\/media$/.test(route.url) || route.url === '/api/v1/campaigns')
       route.bodyLimit = mediaBodyLimit;
+    if (route.url.startsWith('/trpc')) {
+      // One route serves every procedure: the larger limit, then BODY_LIMIT_BYTES again for calls that
+      // name any procedure other than the file-carrying ones.
+      route.bodyLimit = mediaBodyLimit;
+      const hooks = route.preParsing;
+      route.preParsing = [
+        ...(Array.isArray(hooks) ? hooks : hooks ? [hooks] : []),
+        limitTrpcBody(config.http.bodyLimit),
+      ];
+    }
   });
 
   await app.register(cors, {
@@ -237,6 +244,45 @@ function trpcTooMany(
 }
 
 /** Client errors Fastify raises itself (body parsing, size, media type): their own message and status. */
+/** The procedures whose input carries a file (base64), allowed the media body limit. */
+const FILE_PROCEDURES = new Set(['conversations.sendMedia', 'campaigns.create']);
+
+function bodyTooLarge(): FastifyError {
+  return Object.assign(new Error('Request body is too large'), {
+    code: 'FST_ERR_CTP_BODY_TOO_LARGE',
+    statusCode: 413,
+  }) as FastifyError;
+}
+
+/**
+ * Holds a tRPC call to `limit` bytes unless every procedure it names carries a file: refused at once
+ * when Content-Length says more, else counted while the body streams in (chunked bodies included).
+ */
+function limitTrpcBody(limit: number) {
+  return async (req: FastifyRequest, _reply: FastifyReply, payload: NodeJS.ReadableStream) => {
+    const path = req.url.slice(req.url.indexOf('/trpc/') + 6).split('?')[0] ?? '';
+    let names: string[];
+    try {
+      names = decodeURIComponent(path).split(',');
+    } catch {
+      names = [];
+    }
+    if (names.length > 0 && names.every((n) => FILE_PROCEDURES.has(n))) return payload;
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) throw bodyTooLarge();
+    let seen = 0;
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        seen += chunk.length;
+        if (seen > limit) done(bodyTooLarge());
+        else done(null, chunk);
+      },
+    });
+    payload.on('error', (err) => counted.destroy(err));
+    return Object.assign(payload.pipe(counted), { receivedEncodedLength: 0 });
+  };
+}
+
 const CLIENT_MESSAGES: Record<string, string> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'Request body is too large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'Unsupported media type',

@@ -1,4 +1,7 @@
+import { Readable } from 'node:stream';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contacts } from '../../drizzle';
 import { createLogger } from '../../server/log';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
 
@@ -86,6 +89,49 @@ describe('tRPC transport', () => {
       payload: JSON.stringify({ json: { phone: '+14155550120', notes: 'x'.repeat(4000) } }),
     });
     expect(res.statusCode).toBe(413);
+  });
+
+  it('holds every call to the limit, streamed or batched, except calls of file-carrying procedures only', async () => {
+    const app = await t.app();
+    const big = JSON.stringify({ json: { phone: '+14155550121', notes: 'x'.repeat(4000) } });
+    const headers = { ...auth(), 'content-type': 'application/json' };
+    // No Content-Length: the body is counted as it arrives.
+    const streamed = await app.inject({
+      method: 'POST',
+      url: '/trpc/crm.contacts.create',
+      headers,
+      payload: Readable.from([big.slice(0, 2000), big.slice(2000)]),
+    });
+    expect(streamed.statusCode).toBe(413);
+    // A batch that names one file procedure and one other is held to the limit.
+    const batch = JSON.stringify({ 0: { json: {} }, 1: { json: { notes: 'x'.repeat(4000) } } });
+    const mixed = await app.inject({
+      method: 'POST',
+      url: '/trpc/conversations.sendMedia,crm.contacts.create?batch=1',
+      headers,
+      payload: batch,
+    });
+    expect(mixed.statusCode).toBe(413);
+    // A file procedure alone takes a body over BODY_LIMIT_BYTES (its input is checked as usual).
+    const file = await app.inject({
+      method: 'POST',
+      url: '/trpc/conversations.sendMedia',
+      headers,
+      payload: JSON.stringify({
+        json: {
+          conversationId: '00000000-0000-4000-8000-000000000009',
+          kind: 'image',
+          data: Buffer.alloc(3000, 7).toString('base64'),
+        },
+      }),
+    });
+    expect(file.statusCode).not.toBe(413);
+    expect([400, 404]).toContain(file.statusCode);
+    const stored = await t.runtime.database.db
+      .select()
+      .from(contacts)
+      .where(eq(contacts.phone, '+14155550121'));
+    expect(stored).toHaveLength(0);
   });
 });
 

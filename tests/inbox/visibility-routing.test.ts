@@ -32,6 +32,12 @@ const inputs: Record<string, (id: string) => unknown> = {
   'conversations.messages': (id) => ({ conversationId: id }),
   'conversations.markRead': (id) => ({ conversationId: id }),
   'conversations.sendMessage': (id) => ({ conversationId: id, text: 'hi' }),
+  // A real PNG header: the file would be accepted, so only the visibility rule can refuse the call.
+  'conversations.sendMedia': (id) => ({
+    conversationId: id,
+    kind: 'image',
+    data: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]).toString('base64'),
+  }),
   'conversations.assign': (id) => ({ conversationId: id, staffId: null }),
   'conversations.setStatus': (id) => ({ conversationId: id, status: 'pending' }),
   'conversations.notes.add': (id) => ({ conversationId: id, body: 'x' }),
