@@ -238,7 +238,10 @@ export async function benchPipeline(
  * fakes, one with a `passages`-passage knowledge base (embedded through the fake OpenAI embeddings),
  * one without any, measured in alternating rounds with the same customer questions. On Postgres (no
  * pgvector here) retrieval is lexical; on the embedded database (pgvector loaded) it is hybrid, with an
- * embeddings call per reply. Judged: the p99 overhead with knowledge ≤ 200 ms in every round.
+ * embeddings call per reply. The fake answers chat calls in 400 ms and embeddings calls in 100 ms (one
+ * short question); the overhead is the time beyond waiting for OpenAI, so the hybrid path's embedding
+ * wait is counted as model time like the chat call (and reported). Judged: the p99 overhead with
+ * knowledge ≤ 200 ms in every round.
  */
 export async function benchPipelineKnowledge(
   pgUrl: string,
@@ -246,12 +249,17 @@ export async function benchPipelineKnowledge(
   passages = 1000,
 ): Promise<ScenarioResult[]> {
   const AI_DELAY = 400;
+  const EMBED_DELAY = 100;
   const perRound = quick ? 9 : 30;
   const roundsN = 5;
   const out: ScenarioResult[] = [];
   let n = 0;
   for (const kind of ['postgres', 'embedded'] as const) {
-    const openai = await startFakeOpenAI({ delayMs: AI_DELAY, responder: knowledgeResponder });
+    const openai = await startFakeOpenAI({
+      delayMs: AI_DELAY,
+      embeddingDelayMs: EMBED_DELAY,
+      responder: knowledgeResponder,
+    });
     const wasender = await startFakeWasender();
     const env = {
       WASENDER_WEBHOOK_SECRET: SECRET,
@@ -281,11 +289,16 @@ export async function benchPipelineKnowledge(
       retrieval = withKb.runtime.knowledge.retrieval();
       notes.push(`${passages} passages stored and embedded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       // One warm-up customer each: first connections and compiled code are not what is measured.
+      // With hybrid retrieval each reply also waits for the question's embedding: model time too.
+      const kbModelMs = AI_DELAY + (retrieval === 'hybrid' ? EMBED_DELAY : 0);
+      notes.push(
+        `model time subtracted: ${AI_DELAY} ms without knowledge, ${kbModelMs} ms with it (${retrieval} retrieval)`,
+      );
       await overheadRound(plain.url, wasender, AI_DELAY, 3, () => ++n);
-      await overheadRound(withKb.url, wasender, AI_DELAY, 3, () => ++n);
+      await overheadRound(withKb.url, wasender, kbModelMs, 3, () => ++n);
       for (let r = 0; r < roundsN; r++) {
         const a = await overheadRound(plain.url, wasender, AI_DELAY, perRound, () => ++n);
-        const b = await overheadRound(withKb.url, wasender, AI_DELAY, perRound, () => ++n);
+        const b = await overheadRound(withKb.url, wasender, kbModelMs, perRound, () => ++n);
         all.plain.push(...a);
         all.knowledge.push(...b);
         rounds.push({ baseline: Math.max(1, percentile(a, 99)), subject: percentile(b, 99) });

@@ -72,6 +72,8 @@ export interface FakeOpenAIOptions {
   responder?: FakeOpenAIResponder;
   /** Delay before every answer. */
   delayMs?: number;
+  /** Delay before every embeddings answer instead of `delayMs` (a query embedding is far quicker than a chat answer). */
+  embeddingDelayMs?: number;
 }
 
 export interface FakeOpenAI {
@@ -364,8 +366,9 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     step: FakeOpenAIStep | undefined,
     req: IncomingMessage,
     res: ServerResponse,
+    baseDelayMs = delayMs,
   ): Promise<boolean> {
-    const wait = (step?.delayMs ?? 0) + delayMs;
+    const wait = (step?.delayMs ?? 0) + baseDelayMs;
     if (wait > 0) await sleep(wait);
     if (closed || step?.hang) return true;
     if (step?.reset) {
@@ -441,7 +444,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         ? body.dimensions
         : FAKE_EMBEDDING_DIMS;
     embeddingRequests.push({ model: body.model, input: input as string[], at: Date.now() });
-    if (await playStep(embeddingSteps.shift(), req, res)) return;
+    if (await playStep(embeddingSteps.shift(), req, res, options.embeddingDelayMs ?? delayMs)) return;
     const tokens = (input as string[]).reduce((n, s) => n + estimateTokens(s), 0);
     sendJson(res, 200, {
       object: 'list',
