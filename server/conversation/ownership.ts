@@ -3,7 +3,7 @@ import { recordEvents } from '../db/queries/events';
 import * as mq from '../db/queries/messages';
 import * as q from '../db/queries/ownership';
 import type { DbOrTx } from '../db/types';
-import { closeHumanTurn } from './inbox';
+import { closeHumanTurn, type InboxActor, notePersonReply } from './inbox';
 
 export interface OwnerChange {
   conversationId: string;
@@ -88,4 +88,31 @@ export async function noteAgentActivity(
 
 export function resumeTime(at: Date, quietMinutes: number): Date | null {
   return quietMinutes > 0 ? new Date(at.getTime() + quietMinutes * 60_000) : null;
+}
+
+/**
+ * A person replied from the dashboard: the conversation is theirs (the bot steps aside for the quiet
+ * time, extended by this activity), the waiting handoff is answered and the replier has read it.
+ */
+export async function notePersonReplied(
+  tx: DbOrTx,
+  conversationId: string,
+  actor: InboxActor & { type: ActorType },
+  opts: { humanQuietMinutes: number },
+) {
+  await setOwner(
+    tx,
+    {
+      conversationId,
+      to: 'human',
+      actorType: actor.type,
+      actorId: actor.id,
+      actorName: actor.name,
+      reason: 'An agent replied',
+    },
+    opts,
+  );
+  const at = new Date();
+  await noteAgentActivity(tx, conversationId, at, opts);
+  await notePersonReply(tx, conversationId, actor, at);
 }

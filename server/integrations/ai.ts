@@ -87,18 +87,25 @@ export interface AiClient {
   complete(req: AiRequest, opts?: { signal?: AbortSignal }): Promise<AiResult>;
 }
 
+export interface OpenAiOptions {
+  apiKey: string | undefined;
+  baseUrl?: string;
+  timeoutMs: number;
+}
+
+/** The openai SDK client every model call uses (null without a key): no SDK retries, the jobs retry. */
+export function openAiClient(opts: OpenAiOptions): OpenAI | null {
+  return opts.apiKey
+    ? new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseUrl, timeout: opts.timeoutMs, maxRetries: 0 })
+    : null;
+}
+
 /**
  * Chat completions through the openai SDK. Retries are the job queue's business (with backoff and a
  * durable attempt count), so the SDK's own retries are off and errors are classified here.
  */
-export function createAiClient(opts: {
-  apiKey: string | undefined;
-  baseUrl?: string;
-  timeoutMs: number;
-}): AiClient {
-  const client = opts.apiKey
-    ? new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseUrl, timeout: opts.timeoutMs, maxRetries: 0 })
-    : null;
+export function createAiClient(opts: OpenAiOptions): AiClient {
+  const client = openAiClient(opts);
   return {
     configured: client !== null,
     async complete(req, o = {}) {

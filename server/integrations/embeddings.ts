@@ -1,5 +1,5 @@
 import OpenAI from 'openai';
-import { AiFatalError, AiRetryableError } from './ai';
+import { AiFatalError, AiRetryableError, type OpenAiOptions, openAiClient } from './ai';
 
 /** Inputs sent in one embeddings call. */
 export const EMBEDDING_BATCH_SIZE = 64;
@@ -15,16 +15,10 @@ export interface EmbeddingsClient {
  * Embeddings through the OpenAI-compatible `/embeddings` endpoint (same base URL and key as replies).
  * Like the chat client, the SDK's own retries are off: the knowledge job retries with backoff.
  */
-export function createEmbeddingsClient(opts: {
-  apiKey: string | undefined;
-  baseUrl?: string;
-  timeoutMs: number;
-  model: string;
-  dimensions?: number;
-}): EmbeddingsClient {
-  const client = opts.apiKey
-    ? new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseUrl, timeout: opts.timeoutMs, maxRetries: 0 })
-    : null;
+export function createEmbeddingsClient(
+  opts: OpenAiOptions & { model: string; dimensions?: number },
+): EmbeddingsClient {
+  const client = openAiClient(opts);
   return {
     configured: client !== null,
     model: opts.model,

@@ -1,6 +1,14 @@
 import OpenAI from 'openai';
 import { z } from 'zod';
-import { AiFatalError, AiRetryableError, type AiUsageInfo, type ChatMessage, toOpenAI } from './ai';
+import {
+  AiFatalError,
+  AiRetryableError,
+  type AiUsageInfo,
+  type ChatMessage,
+  type OpenAiOptions,
+  openAiClient,
+  toOpenAI,
+} from './ai';
 
 /** The model answered, but not in the shape the schema asks for (bad JSON, missing or wrong fields). */
 export class AiInvalidOutputError extends Error {
@@ -48,14 +56,8 @@ export function strictJsonSchema(schema: z.ZodType): Record<string, unknown> {
  * Structured chat completions through the openai SDK, next to the reply client: the same key, base URL
  * and timeout, no SDK retries (the job queue retries), errors classified the same way.
  */
-export function createStructuredClient(opts: {
-  apiKey: string | undefined;
-  baseUrl?: string;
-  timeoutMs: number;
-}): StructuredClient {
-  const client = opts.apiKey
-    ? new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseUrl, timeout: opts.timeoutMs, maxRetries: 0 })
-    : null;
+export function createStructuredClient(opts: OpenAiOptions): StructuredClient {
+  const client = openAiClient(opts);
   return {
     configured: client !== null,
     async complete(req, o = {}) {

@@ -1,4 +1,5 @@
-import OpenAI, { toFile } from 'openai';
+import { toFile } from 'openai';
+import { type OpenAiOptions, openAiClient } from './ai';
 
 /** Speech to text of voice notes through the OpenAI-compatible audio transcription endpoint. */
 export interface Transcriber {
@@ -9,15 +10,9 @@ export interface Transcriber {
   ): Promise<string>;
 }
 
-export function createTranscriber(opts: {
-  apiKey: string | undefined;
-  baseUrl?: string;
-  timeoutMs: number;
-  model: string;
-}): Transcriber {
-  const client = opts.apiKey
-    ? new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseUrl, timeout: opts.timeoutMs * 2, maxRetries: 0 })
-    : null;
+export function createTranscriber(opts: OpenAiOptions & { model: string }): Transcriber {
+  // Audio uploads take longer than chat calls: twice the timeout.
+  const client = openAiClient({ ...opts, timeoutMs: opts.timeoutMs * 2 });
   return {
     configured: client !== null,
     async transcribe(file, o = {}) {

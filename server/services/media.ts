@@ -1,8 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { TMediaUrl, TQueuedMessages, TSendMediaInput } from '../contracts';
 import { type PipelineDeps, QUEUE_SEND, type SendJob } from '../conversation/deps';
-import { notePersonReply } from '../conversation/inbox';
-import { noteAgentActivity, setOwner } from '../conversation/ownership';
+import { notePersonReplied } from '../conversation/ownership';
 import * as convQ from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
 import * as mediaQ from '../db/queries/media';
@@ -159,20 +158,7 @@ export function createMediaService(
           },
         ]);
         if (configured) await deps.queue.send<SendJob>(QUEUE_SEND, { messageId: row!.id }, { tx });
-        await setOwner(
-          tx,
-          {
-            conversationId: input.conversationId,
-            to: 'human',
-            actorType: actor.type,
-            actorId: actor.id,
-            actorName: actor.name,
-            reason: 'An agent replied',
-          },
-          quiet(),
-        );
-        await noteAgentActivity(tx, input.conversationId, new Date(), quiet());
-        await notePersonReply(tx, input.conversationId, actor, new Date());
+        await notePersonReplied(tx, input.conversationId, actor, quiet());
         return row!.id;
       });
       deps.queue.wake(QUEUE_SEND);

@@ -9,10 +9,9 @@ import type {
 } from '../contracts';
 import type { PipelineDeps } from '../conversation/deps';
 import { QUEUE_SEND } from '../conversation/deps';
-import { notePersonReply } from '../conversation/inbox';
 import { conversationLanguage, fixedText } from '../conversation/language';
 import { queueOutbound } from '../conversation/outbox';
-import { noteAgentActivity, setOwner } from '../conversation/ownership';
+import { notePersonReplied, setOwner } from '../conversation/ownership';
 import { buildPrompt } from '../conversation/prompt';
 import { windowRefusal } from '../conversation/window';
 import * as contactQ from '../db/queries/contacts';
@@ -101,21 +100,7 @@ export function createMessagingService(
           actorName: actor.name,
           split: false,
         });
-        await setOwner(
-          tx,
-          {
-            conversationId: input.conversationId,
-            to: 'human',
-            actorType: actor.type,
-            actorId: actor.id,
-            actorName: actor.name,
-            reason: 'An agent replied',
-          },
-          quiet(),
-        );
-        await noteAgentActivity(tx, input.conversationId, new Date(), quiet());
-        // The handoff is answered, the customer no longer waits, and the replier has read it.
-        await notePersonReply(tx, input.conversationId, actor, new Date());
+        await notePersonReplied(tx, input.conversationId, actor, quiet());
         return queued;
       });
       deps.queue.wake(QUEUE_SEND);
