@@ -52,7 +52,12 @@ beforeAll(async () => {
   baseUrl = `http://127.0.0.1:${port}`;
   mediaDir = path.join(tmpdir(), `wcb-group-media-${process.pid}-${Date.now()}`);
   h = await startPipeline(
-    { MEDIA_DIR: mediaDir, PUBLIC_BASE_URL: baseUrl, MEDIA_SEND_MAX_BYTES: String(MAX_BYTES) },
+    {
+      MEDIA_DIR: mediaDir,
+      PUBLIC_BASE_URL: baseUrl,
+      MEDIA_SEND_MAX_BYTES: String(MAX_BYTES),
+      BODY_LIMIT_BYTES: '2048',
+    },
     { port },
   );
   h.wasender.setGroups(GROUPS);
@@ -157,6 +162,31 @@ describe('group send with a file', () => {
     }
     expect(await rowCount()).toBe(before.rows);
     expect(await storedFiles()).toEqual(before.files);
+  });
+
+  it('takes a file over BODY_LIMIT_BYTES through tRPC; other procedures stay held to it', async () => {
+    const bigPng = Buffer.concat([PNG, Buffer.alloc(2500, 7)]);
+    const headers = { authorization: `Bearer ${await h.key('admin')}`, 'content-type': 'application/json' };
+    const res = await fetch(`${baseUrl}/trpc/groups.send`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        json: {
+          jid: TEAM,
+          text: 'Big photo',
+          attachment: { kind: 'image', data: bigPng.toString('base64') },
+        },
+      }),
+    });
+    expect(res.status).toBe(200);
+    const out = await waitFor(() => h.wasender.sent.find((s) => s.text === 'Big photo'));
+    expect(Buffer.from(out.media!.bytes)).toEqual(bigPng);
+    const held = await fetch(`${baseUrl}/trpc/groups.send,crm.contacts.create?batch=1`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ 0: { json: { jid: TEAM, text: 'x'.repeat(3000) } }, 1: { json: {} } }),
+    });
+    expect(held.status).toBe(413);
   });
 
   it('sends a scheduled file at its time', async () => {
