@@ -53,7 +53,7 @@ export async function buildApp({ runtime, logger, rateLimiter }: AppOptions): Pr
 
   // Set before any route or plugin, so every plain route inherits it (tRPC masks its own errors).
   app.setErrorHandler(handleError);
-  // tRPC and the REST door carry a file as base64 in `conversations.sendMedia` and `campaigns.create`: their routes
+  // tRPC and the REST door carry a file as base64 in `conversations.sendMedia`, `campaigns.create` and the group sends: their routes
   // take a body that large (4/3 of MEDIA_SEND_MAX_BYTES plus room for the JSON around it).
   const mediaBodyLimit = Math.max(
     config.http.bodyLimit,
@@ -245,7 +245,13 @@ function trpcTooMany(
 
 /** Client errors Fastify raises itself (body parsing, size, media type): their own message and status. */
 /** The procedures whose input carries a file (base64), allowed the media body limit. */
-const FILE_PROCEDURES = new Set(['conversations.sendMedia', 'campaigns.create']);
+const FILE_PROCEDURES = new Set([
+  'conversations.sendMedia',
+  'campaigns.create',
+  'groups.send',
+  'groups.schedule',
+  'groups.campaign',
+]);
 
 function bodyTooLarge(): FastifyError {
   return Object.assign(new Error('Request body is too large'), {

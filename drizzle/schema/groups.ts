@@ -12,6 +12,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import { createdAt, id, updatedAt } from './_columns';
+import type { CampaignAttachment } from './campaigns';
 
 export interface GroupParticipant {
   jid: string;
@@ -42,7 +43,7 @@ export const GROUP_SEND_STATUSES = ['scheduled', 'queued', 'sending', 'sent', 'f
 export type GroupSendStatus = (typeof GROUP_SEND_STATUSES)[number];
 
 /**
- * One text message to one group: sent now (`groups.send`), at a time (`groups.schedule`) or as part of
+ * One message to one group (text, or a file with the text as its caption): sent now (`groups.send`), at a time (`groups.schedule`) or as part of
  * a group campaign (`groups.campaign`, rows sharing `batchId`). Each row has one job; the row's status
  * decides whether the job still sends (a cancelled row is skipped).
  */
@@ -52,6 +53,11 @@ export const groupSends = pgTable(
     id: id(),
     groupJid: text().notNull(),
     text: text().notNull(),
+    /**
+     * The file sent with the text as its caption, stored once (a campaign's rows share it); the gateway
+     * fetches it from a signed link to this row (`/media/<row id>`).
+     */
+    attachment: jsonb().$type<CampaignAttachment>(),
     /** Participant JIDs mentioned in the message. */
     mentions: text().array().notNull().default(sql`'{}'::text[]`),
     status: text().$type<GroupSendStatus>().notNull(),

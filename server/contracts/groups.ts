@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ZCampaignAttachment, ZCampaignAttachmentInput } from './campaigns';
 import { ZId } from './common';
 
 /** A WhatsApp group's JID, as the gateway lists it: digits (and a dash) then `@g.us`. */
@@ -42,32 +43,49 @@ export type TGroupListInput = z.infer<typeof ZGroupListInput>;
 
 export const ZGroupGetInput = z.object({ jid: ZGroupJid });
 
-/** What to send to a group: text, and participants to mention (the text names them as `@<number>`). */
+/**
+ * What to send to a group: text, participants to mention (the text names them as `@<number>`), and
+ * optionally one file (image, document, audio or video) with the text as its caption. Checked like a
+ * campaign's file: base64, at most MEDIA_SEND_MAX_BYTES once decoded, its content a supported file of
+ * `kind` (WaSender needs PUBLIC_BASE_URL to fetch it). The text may be empty only when a file is sent.
+ */
 const groupMessageFields = {
-  text: z.string().trim().min(1, { error: 'text is required' }).max(4096),
+  text: z.string().trim().max(4096),
   mentions: z.array(ZParticipantJid).max(256).default([]),
+  attachment: ZCampaignAttachmentInput.optional(),
 };
 
-export const ZGroupSendInput = z.object({ jid: ZGroupJid, ...groupMessageFields });
+/** Text is required unless the message carries a file. */
+const textOrFile = (v: { text: string; attachment?: unknown }, ctx: z.RefinementCtx) => {
+  if (v.text === '' && !v.attachment)
+    ctx.addIssue({ code: 'custom', path: ['text'], message: 'text is required' });
+};
+
+export const ZGroupSendInput = z.object({ jid: ZGroupJid, ...groupMessageFields }).superRefine(textOrFile);
 export type TGroupSendInput = z.infer<typeof ZGroupSendInput>;
 
-export const ZGroupScheduleInput = z.object({
-  jid: ZGroupJid,
-  ...groupMessageFields,
-  /** When it goes out: in the future, at most a year ahead. */
-  sendAt: z.date(),
-});
+export const ZGroupScheduleInput = z
+  .object({
+    jid: ZGroupJid,
+    ...groupMessageFields,
+    /** When it goes out: in the future, at most a year ahead. */
+    sendAt: z.date(),
+  })
+  .superRefine(textOrFile);
 export type TGroupScheduleInput = z.infer<typeof ZGroupScheduleInput>;
 
-export const ZGroupCampaignInput = z.object({
-  name: z.string().trim().min(1).max(200),
-  jids: z.array(ZGroupJid).min(1).max(500),
-  text: groupMessageFields.text,
-  /** Seconds between two of this campaign's sends, on top of the shared gateway throttle (default 10). */
-  gapSeconds: z.number().min(0).max(3600).default(10),
-  /** When the first send may go out (default now). */
-  startAt: z.date().optional(),
-});
+export const ZGroupCampaignInput = z
+  .object({
+    name: z.string().trim().min(1).max(200),
+    jids: z.array(ZGroupJid).min(1).max(500),
+    text: groupMessageFields.text,
+    attachment: groupMessageFields.attachment,
+    /** Seconds between two of this campaign's sends, on top of the shared gateway throttle (default 10). */
+    gapSeconds: z.number().min(0).max(3600).default(10),
+    /** When the first send may go out (default now). */
+    startAt: z.date().optional(),
+  })
+  .superRefine(textOrFile);
 export type TGroupCampaignInput = z.infer<typeof ZGroupCampaignInput>;
 
 export const GROUP_SEND_STATUS_VALUES = [
@@ -85,6 +103,8 @@ export const ZGroupSend = z.object({
   jid: z.string(),
   text: z.string(),
   mentions: z.array(z.string()),
+  /** The file sent with the text as its caption (its type decided from its content), or null. */
+  attachment: ZCampaignAttachment.nullable(),
   status: ZGroupSendStatus,
   sendAt: z.date(),
   campaignId: z.string().nullable(),

@@ -3,8 +3,8 @@ import type { Services } from '../services';
 
 /**
  * `GET /media/:id?exp=&sig=`: a stored file through a signed, expiring link (made by
- * `conversations.mediaUrl`, or for the gateway fetching an outbound file). No credentials: the
- * signature is the permission. A bad or tampered signature, or an expired link, gets 403.
+ * `conversations.mediaUrl`, or for the gateway fetching an outbound file: a message's media row or a
+ * group send's file, by the row's id). No credentials: the signature is the permission. A bad or tampered signature, or an expired link, gets 403.
  */
 export const mediaRoutes: FastifyPluginAsync<{ services: Services }> = async (app, { services }) => {
   app.get<{ Params: { id: string }; Querystring: { exp?: string; sig?: string } }>(

@@ -1,5 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import type { CampaignAttachment } from '../../drizzle/schema/campaigns';
 import type {
+  TCampaignAttachmentInput,
   TGatewaySync,
   TGroup,
   TGroupCampaign,
@@ -18,13 +20,16 @@ import * as gq from '../db/queries/groups';
 import * as tq from '../db/queries/throttles';
 import type { Db } from '../db/types';
 import { AppError, badRequest, conflict, notFound } from '../errors';
-import type { Gateway } from '../integrations/gateway';
+import { type Gateway, GatewayRejectedError } from '../integrations/gateway';
+import type { MediaLinks, MediaStore } from '../integrations/media-store';
 import { classifySendFailure } from '../integrations/send-policy';
+import { extensionOf } from '../integrations/sniff';
 import type { JobQueue } from '../jobs/queue';
 import { sleep } from '../sleep';
 import { actorOf } from './actor';
 import type { Caller } from './caller';
 import type { GatewaySyncService } from './gateway-sync';
+import { checkUpload } from './media';
 
 /**
  * WhatsApp groups: the list the gateway gave (`sync`, a background run), sending to a group now, at a
@@ -73,6 +78,14 @@ const toSend = (r: gq.GroupSendRow): TGroupSend => ({
   jid: r.groupJid,
   text: r.text,
   mentions: r.mentions,
+  attachment: r.attachment
+    ? {
+        kind: r.attachment.kind,
+        mimeType: r.attachment.mimeType,
+        fileName: r.attachment.fileName,
+        bytes: r.attachment.bytes,
+      }
+    : null,
   status: r.status,
   sendAt: r.sendAt,
   campaignId: r.batchId,
@@ -90,8 +103,44 @@ export function createGroupsService(deps: {
   queue: JobQueue;
   gateway: Gateway;
   sync: GatewaySyncService;
+  /** Where group files are stored and how the gateway fetches them (absent: no files). */
+  media?: { store: MediaStore; links: MediaLinks };
+  /** MEDIA_SEND_MAX_BYTES: the largest file. */
+  sendMaxBytes: number;
 }): GroupsService {
   const { db, queue, gateway, sync } = deps;
+
+  /** A send with a file needs a gateway that sends files (and PUBLIC_BASE_URL when it fetches them). */
+  function requireMediaSending() {
+    if (!deps.media) throw new AppError('PRECONDITION_FAILED', 'Media storage is not set up on this server');
+    if (gateway.configured && !gateway.sendMedia)
+      throw new AppError('PRECONDITION_FAILED', `The ${gateway.name} gateway cannot send files`);
+    if (gateway.configured && gateway.fetchesMediaByUrl && !deps.media.links.publicUrl('check'))
+      throw new AppError(
+        'PRECONDITION_FAILED',
+        'PUBLIC_BASE_URL is not set: the gateway could not fetch the file from this server',
+      );
+    return deps.media;
+  }
+
+  /** Checks the file (a 400 before anything is stored), then stores it once for every row it goes with. */
+  async function storeAttachment(
+    input: TCampaignAttachmentInput | undefined,
+  ): Promise<CampaignAttachment | null> {
+    if (!input) return null;
+    const media = requireMediaSending();
+    const { bytes, mimeType } = checkUpload(input, deps.sendMaxBytes, 'attachment.data');
+    const storageKey = `out/${randomUUID()}.${extensionOf(mimeType)}`;
+    await media.store.put(storageKey, bytes, mimeType);
+    return {
+      kind: input.kind,
+      mimeType,
+      fileName: input.fileName ?? null,
+      bytes: bytes.byteLength,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      storageKey,
+    };
+  }
 
   /** The synced group, with every mention one of its participants. */
   async function knownGroup(jid: string, mentions: string[]) {
@@ -147,10 +196,12 @@ export function createGroupsService(deps: {
       canSend();
       const mentions = [...new Set(input.mentions)];
       await knownGroup(input.jid, mentions);
+      const attachment = await storeAttachment(input.attachment);
       const [row] = await enqueue([
         {
           groupJid: input.jid,
           text: input.text,
+          attachment,
           mentions,
           status: 'queued',
           sendAt: new Date(),
@@ -161,6 +212,7 @@ export function createGroupsService(deps: {
     },
 
     async schedule(input, caller) {
+      if (input.attachment) requireMediaSending();
       const now = Date.now();
       if (input.sendAt.getTime() <= now)
         throw badRequest('sendAt must be in the future', { sendAt: ['must be in the future'] });
@@ -168,10 +220,12 @@ export function createGroupsService(deps: {
         throw badRequest('sendAt is too far ahead', { sendAt: ['must be within a year'] });
       const mentions = [...new Set(input.mentions)];
       await knownGroup(input.jid, mentions);
+      const attachment = await storeAttachment(input.attachment);
       const [row] = await enqueue([
         {
           groupJid: input.jid,
           text: input.text,
+          attachment,
           mentions,
           status: 'scheduled',
           sendAt: input.sendAt,
@@ -189,12 +243,14 @@ export function createGroupsService(deps: {
       if (startAt.getTime() > now + MAX_SCHEDULE_AHEAD_MS)
         throw badRequest('startAt is too far ahead', { startAt: ['must be within a year'] });
       for (const jid of jids) await knownGroup(jid, []);
+      const attachment = await storeAttachment(input.attachment);
       const campaignId = randomUUID();
       const by = actorOf(caller).name;
       const rows = await enqueue(
         jids.map((jid) => ({
           groupJid: jid,
           text: input.text,
+          attachment,
           status: startAt.getTime() > now ? ('scheduled' as const) : ('queued' as const),
           sendAt: startAt,
           batchId: campaignId,
@@ -263,11 +319,12 @@ export type GroupSendOutcome =
   | 'interrupted';
 
 /**
- * One group send job. Media sends will take the same path: the row gets the media reference and the
- * call below becomes `gateway.sendMedia` when the row has one (see docs/groups.md).
+ * One group send job: `gateway.sendText`, or `gateway.sendMedia` with the text as caption when the row
+ * has a file (WaSender fetches it from a signed link to the row, `/media/<row id>`; an uploading
+ * gateway reads its bytes).
  */
 export async function runGroupSend(
-  deps: Pick<PipelineDeps, 'db' | 'queue' | 'gateway' | 'settings' | 'log'>,
+  deps: Pick<PipelineDeps, 'db' | 'queue' | 'gateway' | 'settings' | 'log' | 'media'>,
   data: GroupSendJob,
 ): Promise<GroupSendOutcome> {
   const { db, queue, gateway, settings, log } = deps;
@@ -330,11 +387,13 @@ export async function runGroupSend(
   const claimed = await gq.claimGroupSend(db, row.id);
   if (!claimed) return 'skipped';
   try {
-    const res = await gateway.sendText({
-      to: claimed.groupJid,
-      text: claimed.text,
-      mentions: claimed.mentions,
-    });
+    const res = claimed.attachment
+      ? await sendGroupFile(deps, claimed, claimed.attachment)
+      : await gateway.sendText({
+          to: claimed.groupJid,
+          text: claimed.text,
+          mentions: claimed.mentions,
+        });
     await gq.finishGroupSend(db, claimed.id, { status: 'sent', providerMessageId: res.providerId });
     return 'sent';
   } catch (err) {
@@ -378,6 +437,39 @@ export async function runGroupSend(
   }
 }
 
+/** A group send's file: refused before the gateway when it cannot be sent (the row fails, never sent). */
+async function sendGroupFile(
+  deps: Pick<PipelineDeps, 'gateway' | 'media'>,
+  row: gq.GroupSendRow,
+  file: CampaignAttachment,
+) {
+  const { gateway, media } = deps;
+  if (!gateway.sendMedia)
+    throw new GatewayRejectedError(gateway.name, null, 'this gateway cannot send files');
+  if (!media) throw new GatewayRejectedError(gateway.name, null, 'no media store is configured');
+  const publicUrl = media.links.publicUrl(row.id);
+  if (gateway.fetchesMediaByUrl && !publicUrl)
+    throw new GatewayRejectedError(
+      gateway.name,
+      null,
+      'PUBLIC_BASE_URL is not set: the gateway cannot fetch the file',
+    );
+  const { store } = media;
+  return gateway.sendMedia({
+    to: row.groupJid,
+    kind: file.kind,
+    mimeType: file.mimeType,
+    fileName: file.fileName,
+    caption: row.text || null,
+    publicUrl,
+    async read() {
+      const bytes = await store.get(file.storageKey);
+      if (!bytes) throw new Error('the stored file is missing');
+      return bytes;
+    },
+  });
+}
+
 /** Creates the group send queue; every process does this, workers or not. */
 export async function defineGroupsQueues(queue: JobQueue, sendJobTimeoutSeconds: number): Promise<void> {
   await queue.define({
@@ -390,7 +482,7 @@ export async function defineGroupsQueues(queue: JobQueue, sendJobTimeoutSeconds:
 
 /** Starts this process's group send and gateway sync workers. */
 export async function startGroupsWorkers(
-  deps: Pick<PipelineDeps, 'db' | 'queue' | 'gateway' | 'settings' | 'log'>,
+  deps: Pick<PipelineDeps, 'db' | 'queue' | 'gateway' | 'settings' | 'log' | 'media'>,
   runSync: (syncId: string, signal: AbortSignal) => Promise<unknown>,
   syncQueue: string,
 ): Promise<{ stop(): void }> {

@@ -177,7 +177,14 @@ export function createServices(deps: ServicesDeps): Services {
     cannedResponses: createCannedResponsesService({ db }),
     templates: createTemplatesService({ pipeline }),
     visibility,
-    groups: createGroupsService({ db, queue: pipeline.queue, gateway: pipeline.gateway, sync: gatewaySync }),
+    groups: createGroupsService({
+      db,
+      queue: pipeline.queue,
+      gateway: pipeline.gateway,
+      sync: gatewaySync,
+      media: pipeline.media,
+      sendMaxBytes: config.media.sendMaxBytes,
+    }),
     gatewaySync,
   };
 }

@@ -4,6 +4,7 @@ import { type PipelineDeps, QUEUE_SEND, type SendJob } from '../conversation/dep
 import { notePersonReplied } from '../conversation/ownership';
 import * as convQ from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
+import * as gq from '../db/queries/groups';
 import * as mediaQ from '../db/queries/media';
 import * as mq from '../db/queries/messages';
 import { AppError, badRequest, notFound } from '../errors';
@@ -18,7 +19,10 @@ export interface MediaService {
   url(input: { messageId: string }, caller: Caller): Promise<TMediaUrl>;
   /** An agent's file (image, document, audio, video) with an optional caption, sent through the gateway. */
   sendMedia(input: TSendMediaInput, caller: Caller): Promise<TQueuedMessages>;
-  /** For the `/media/:id` route, after its signature was checked: the file, or null. */
+  /**
+   * For the `/media/:id` route, after its signature was checked: the file of a message's media row or
+   * of a group send (`id` is the row's), or null.
+   */
   file(mediaId: string): Promise<{ bytes: Uint8Array; mimeType: string; fileName: string } | null>;
   /** Checks a link's signature and expiry. */
   checkLink(mediaId: string, exp: string | undefined, sig: string | undefined): 'ok' | 'expired' | 'invalid';
@@ -72,6 +76,15 @@ export function createMediaService(
     return deps.media;
   };
   const quiet = () => ({ humanQuietMinutes: deps.settings.humanQuietMinutes });
+
+  /** A group send's file, served under a link signed for the group send row's id. */
+  async function groupSendFile(sendId: string) {
+    const a = (await gq.findGroupSend(db, sendId))?.attachment;
+    if (!a) return null;
+    const bytes = await media().store.get(a.storageKey);
+    if (!bytes) return null;
+    return { bytes, mimeType: a.mimeType, fileName: a.fileName ?? `${a.kind}.${extensionOf(a.mimeType)}` };
+  }
 
   return {
     async url(input, caller) {
@@ -171,7 +184,8 @@ export function createMediaService(
 
     async file(mediaId) {
       const row = await mediaQ.readMedia(db, mediaId);
-      const m = row?.media;
+      if (!row) return groupSendFile(mediaId);
+      const m = row.media;
       if (m?.status !== 'stored' || !m.storageKey || !m.mimeType) return null;
       const bytes = await media().store.get(m.storageKey);
       if (!bytes) return null;

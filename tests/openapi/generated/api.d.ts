@@ -13011,6 +13011,12 @@ export interface operations {
                     text: string;
                     /** @default [] */
                     mentions?: string[];
+                    attachment?: {
+                        /** @enum {string} */
+                        kind: "image" | "audio" | "video" | "document";
+                        data: string;
+                        fileName?: string | null;
+                    };
                 };
             };
         };
@@ -13027,6 +13033,13 @@ export interface operations {
                         jid: string;
                         text: string;
                         mentions: string[];
+                        attachment: {
+                            /** @enum {string} */
+                            kind: "image" | "audio" | "video" | "document";
+                            mimeType: string;
+                            fileName: string | null;
+                            bytes: number;
+                        } | null;
                         /** @enum {string} */
                         status: "scheduled" | "queued" | "sending" | "sent" | "failed" | "cancelled";
                         /** Format: date-time */
@@ -13113,6 +13126,12 @@ export interface operations {
                     text: string;
                     /** @default [] */
                     mentions?: string[];
+                    attachment?: {
+                        /** @enum {string} */
+                        kind: "image" | "audio" | "video" | "document";
+                        data: string;
+                        fileName?: string | null;
+                    };
                     /** Format: date-time */
                     sendAt: string;
                 };
@@ -13131,6 +13150,13 @@ export interface operations {
                         jid: string;
                         text: string;
                         mentions: string[];
+                        attachment: {
+                            /** @enum {string} */
+                            kind: "image" | "audio" | "video" | "document";
+                            mimeType: string;
+                            fileName: string | null;
+                            bytes: number;
+                        } | null;
                         /** @enum {string} */
                         status: "scheduled" | "queued" | "sending" | "sent" | "failed" | "cancelled";
                         /** Format: date-time */
@@ -13216,6 +13242,12 @@ export interface operations {
                     name: string;
                     jids: string[];
                     text: string;
+                    attachment?: {
+                        /** @enum {string} */
+                        kind: "image" | "audio" | "video" | "document";
+                        data: string;
+                        fileName?: string | null;
+                    };
                     /** @default 10 */
                     gapSeconds?: number;
                     /** Format: date-time */
@@ -13240,6 +13272,13 @@ export interface operations {
                             jid: string;
                             text: string;
                             mentions: string[];
+                            attachment: {
+                                /** @enum {string} */
+                                kind: "image" | "audio" | "video" | "document";
+                                mimeType: string;
+                                fileName: string | null;
+                                bytes: number;
+                            } | null;
                             /** @enum {string} */
                             status: "scheduled" | "queued" | "sending" | "sent" | "failed" | "cancelled";
                             /** Format: date-time */
@@ -13339,6 +13378,13 @@ export interface operations {
                         jid: string;
                         text: string;
                         mentions: string[];
+                        attachment: {
+                            /** @enum {string} */
+                            kind: "image" | "audio" | "video" | "document";
+                            mimeType: string;
+                            fileName: string | null;
+                            bytes: number;
+                        } | null;
                         /** @enum {string} */
                         status: "scheduled" | "queued" | "sending" | "sent" | "failed" | "cancelled";
                         /** Format: date-time */
@@ -13434,6 +13480,13 @@ export interface operations {
                         jid: string;
                         text: string;
                         mentions: string[];
+                        attachment: {
+                            /** @enum {string} */
+                            kind: "image" | "audio" | "video" | "document";
+                            mimeType: string;
+                            fileName: string | null;
+                            bytes: number;
+                        } | null;
                         /** @enum {string} */
                         status: "scheduled" | "queued" | "sending" | "sent" | "failed" | "cancelled";
                         /** Format: date-time */
