@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TAppEvent } from '../contracts';
 import { CAMPAIGN_MAX_TEMPLATE_CHARS } from '../contracts';
+import { sendStoredFile } from '../conversation/files';
 import { applyEarlyStatuses } from '../conversation/statuses';
 import { WINDOW_CLOSED_REASON, windowRefusal } from '../conversation/window';
 import * as dq from '../db/queries/campaign-recipients';
@@ -385,31 +386,13 @@ class CampaignRun {
     const { gateway, media, db } = this.deps;
     const row = await mediaQ.byMessage(db, p.messageId);
     return async () => {
-      if (row?.status !== 'stored' || !row.storageKey || !row.mimeType || row.kind === 'sticker')
+      if (row?.status !== 'stored' || !row.storageKey || !row.mimeType)
         throw new GatewayRejectedError(gateway.name, null, 'the message has no stored file to send');
-      if (!gateway.sendMedia)
-        throw new GatewayRejectedError(gateway.name, null, 'this gateway cannot send files');
-      if (!media) throw new GatewayRejectedError(gateway.name, null, 'no media store is configured');
-      const publicUrl = media.links.publicUrl(row.id);
-      if (gateway.fetchesMediaByUrl && !publicUrl)
-        throw new GatewayRejectedError(
-          gateway.name,
-          null,
-          'PUBLIC_BASE_URL is not set: the gateway cannot fetch the file',
-        );
-      const key = row.storageKey;
-      return gateway.sendMedia({
+      return sendStoredFile(gateway, media, {
         to: p.phone,
-        kind: row.kind,
-        mimeType: row.mimeType,
-        fileName: row.fileName,
         caption: p.text,
-        publicUrl,
-        async read() {
-          const bytes = await media.store.get(key);
-          if (!bytes) throw new Error('the stored file is missing');
-          return bytes;
-        },
+        linkId: row.id,
+        file: { kind: row.kind, mimeType: row.mimeType, fileName: row.fileName, storageKey: row.storageKey },
       });
     };
   }

@@ -132,7 +132,7 @@ export function createAiClient(opts: OpenAiOptions): AiClient {
           { signal: o.signal },
         );
       } catch (err) {
-        throw classify(err);
+        throw classifyOpenAiError(err);
       }
       const usage: AiUsageInfo = {
         model: completion.model || req.model,
@@ -169,19 +169,23 @@ export function toOpenAI(m: ChatMessage): OpenAI.Chat.Completions.ChatCompletion
   return { role: m.role, content: m.content };
 }
 
-function classify(err: unknown): Error {
+/**
+ * An openai SDK error as retryable (rate limit, server error, timeout, network) or fatal (bad request,
+ * bad key), named after the endpoint (`what`: "OpenAI", "Embeddings", ...). Messages carry no secret.
+ */
+export function classifyOpenAiError(err: unknown, what = 'OpenAI', answered = `${what} answered`): Error {
   if (err instanceof OpenAI.APIConnectionTimeoutError || err instanceof OpenAI.APIConnectionError) {
-    return new AiRetryableError(`OpenAI request failed: ${err.message}`, { cause: err });
+    return new AiRetryableError(`${what} request failed: ${err.message}`, { cause: err });
   }
   if (err instanceof OpenAI.APIError) {
     const status = err.status ?? 0;
     const retryable = status === 429 || status === 408 || status >= 500;
-    const message = `OpenAI answered ${status || 'an error'}`;
+    const message = `${answered} ${status || 'an error'}`;
     return retryable
       ? new AiRetryableError(message, { cause: err })
       : new AiFatalError(message, { cause: err });
   }
   if (err instanceof Error && err.name === 'AbortError')
-    return new AiRetryableError('OpenAI request aborted');
-  return new AiRetryableError('OpenAI request failed', { cause: err });
+    return new AiRetryableError(`${what} request aborted`);
+  return new AiRetryableError(`${what} request failed`, { cause: err });
 }

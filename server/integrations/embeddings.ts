@@ -1,5 +1,5 @@
-import OpenAI from 'openai';
-import { AiFatalError, AiRetryableError, type OpenAiOptions, openAiClient } from './ai';
+import type OpenAI from 'openai';
+import { AiFatalError, AiRetryableError, classifyOpenAiError, type OpenAiOptions, openAiClient } from './ai';
 
 /** Inputs sent in one embeddings call. */
 export const EMBEDDING_BATCH_SIZE = 64;
@@ -37,7 +37,7 @@ export function createEmbeddingsClient(
           { signal: o.signal },
         );
       } catch (err) {
-        throw classify(err);
+        throw classifyOpenAiError(err, 'Embeddings', 'The embeddings endpoint answered');
       }
       const out: number[][] = new Array(inputs.length);
       for (const d of res.data ?? []) {
@@ -55,21 +55,4 @@ export function createEmbeddingsClient(
       return out;
     },
   };
-}
-
-function classify(err: unknown): Error {
-  if (err instanceof OpenAI.APIConnectionTimeoutError || err instanceof OpenAI.APIConnectionError) {
-    return new AiRetryableError(`Embeddings request failed: ${err.message}`, { cause: err });
-  }
-  if (err instanceof OpenAI.APIError) {
-    const status = err.status ?? 0;
-    const retryable = status === 429 || status === 408 || status >= 500;
-    const message = `The embeddings endpoint answered ${status || 'an error'}`;
-    return retryable
-      ? new AiRetryableError(message, { cause: err })
-      : new AiFatalError(message, { cause: err });
-  }
-  if (err instanceof Error && err.name === 'AbortError')
-    return new AiRetryableError('Embeddings request aborted');
-  return new AiRetryableError('Embeddings request failed', { cause: err });
 }

@@ -1,10 +1,10 @@
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import { z } from 'zod';
 import {
   AiFatalError,
-  AiRetryableError,
   type AiUsageInfo,
   type ChatMessage,
+  classifyOpenAiError,
   type OpenAiOptions,
   openAiClient,
   toOpenAI,
@@ -79,7 +79,7 @@ export function createStructuredClient(opts: OpenAiOptions): StructuredClient {
           { signal: o.signal },
         );
       } catch (err) {
-        throw classify(err);
+        throw classifyOpenAiError(err);
       }
       const usage: AiUsageInfo = {
         model: completion.model || req.model,
@@ -105,21 +105,4 @@ export function createStructuredClient(opts: OpenAiOptions): StructuredClient {
       return { value: parsed.data, usage };
     },
   };
-}
-
-function classify(err: unknown): Error {
-  if (err instanceof OpenAI.APIConnectionTimeoutError || err instanceof OpenAI.APIConnectionError) {
-    return new AiRetryableError(`OpenAI request failed: ${err.message}`, { cause: err });
-  }
-  if (err instanceof OpenAI.APIError) {
-    const status = err.status ?? 0;
-    const retryable = status === 429 || status === 408 || status >= 500;
-    const message = `OpenAI answered ${status || 'an error'}`;
-    return retryable
-      ? new AiRetryableError(message, { cause: err })
-      : new AiFatalError(message, { cause: err });
-  }
-  if (err instanceof Error && err.name === 'AbortError')
-    return new AiRetryableError('OpenAI request aborted');
-  return new AiRetryableError('OpenAI request failed', { cause: err });
 }

@@ -5,6 +5,7 @@ import {
   type SendJob,
   type SendQueueStatus,
 } from '../conversation/deps';
+import { sendStoredFile } from '../conversation/files';
 import { handOffFailedMessage } from '../conversation/handoff';
 import { applyEarlyStatuses } from '../conversation/statuses';
 import { windowRefusal } from '../conversation/window';
@@ -185,34 +186,14 @@ async function sendFile(
   deps: PipelineDeps,
   msg: { id: string; phone: string; body: string | null },
 ): Promise<Awaited<ReturnType<PipelineDeps['gateway']['sendText']>>> {
-  const { gateway, media } = deps;
   const file = await mediaQ.byMessage(deps.db, msg.id);
-  if (file?.status !== 'stored' || !file.storageKey || !file.mimeType || file.kind === 'sticker')
-    throw new GatewayRejectedError(gateway.name, null, 'the message has no stored file to send');
-  if (!gateway.sendMedia)
-    throw new GatewayRejectedError(gateway.name, null, 'this gateway cannot send files');
-  if (!media) throw new GatewayRejectedError(gateway.name, null, 'no media store is configured');
-  const publicUrl = media.links.publicUrl(file.id);
-  if (gateway.fetchesMediaByUrl && !publicUrl)
-    throw new GatewayRejectedError(
-      gateway.name,
-      null,
-      'PUBLIC_BASE_URL is not set: the gateway cannot fetch the file',
-    );
-  const { store } = media;
-  const key = file.storageKey;
-  return gateway.sendMedia({
+  if (file?.status !== 'stored' || !file.storageKey || !file.mimeType)
+    throw new GatewayRejectedError(deps.gateway.name, null, 'the message has no stored file to send');
+  return sendStoredFile(deps.gateway, deps.media, {
     to: msg.phone,
-    kind: file.kind,
-    mimeType: file.mimeType,
-    fileName: file.fileName,
     caption: msg.body,
-    publicUrl,
-    async read() {
-      const bytes = await store.get(key);
-      if (!bytes) throw new Error('the stored file is missing');
-      return bytes;
-    },
+    linkId: file.id,
+    file: { kind: file.kind, mimeType: file.mimeType, fileName: file.fileName, storageKey: file.storageKey },
   });
 }
 

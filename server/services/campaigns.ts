@@ -1,5 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
-import type { CampaignAttachment, CampaignStatus } from '../../drizzle';
+import type { CampaignStatus } from '../../drizzle';
 import { resolveAudience } from '../campaigns/audience';
 import type { CampaignKicker } from '../campaigns/index';
 import { parseNumbers } from '../campaigns/numbers';
@@ -11,7 +10,6 @@ import {
   variableKey,
 } from '../campaigns/template';
 import type {
-  TCampaignAttachmentInput,
   TCampaignCopySuggestion,
   TCampaignCreateInput,
   TCampaignDetail,
@@ -34,10 +32,9 @@ import { recordEvents } from '../db/queries/events';
 import type { Db, DbOrTx } from '../db/types';
 import { AppError, badRequest, conflict, notFound } from '../errors';
 import type { MediaLinks, MediaStore } from '../integrations/media-store';
-import { extensionOf } from '../integrations/sniff';
 import type { Caller } from './caller';
 import { type CopywriterDeps, suggestCopy } from './campaign-copy';
-import { checkUpload } from './media';
+import { requireFileSending, storeUpload } from './media';
 import { decodeCursor, toPage } from './pagination';
 import { requireApprovedTemplate } from './templates';
 
@@ -117,36 +114,13 @@ export function createCampaignsService(deps: {
   }
 
   /** A campaign with a file needs a gateway that sends files (and PUBLIC_BASE_URL when it fetches them). */
-  function requireMediaSending() {
-    if (!opts.media) throw new AppError('PRECONDITION_FAILED', 'Media storage is not set up on this server');
-    if (opts.gatewayConfigured && !opts.gatewaySendsMedia)
-      throw new AppError('PRECONDITION_FAILED', `The ${opts.gatewayName} gateway cannot send files`);
-    if (opts.gatewayConfigured && opts.gatewayFetchesMediaByUrl && !opts.media.links.publicUrl('check'))
-      throw new AppError(
-        'PRECONDITION_FAILED',
-        'PUBLIC_BASE_URL is not set: the gateway could not fetch the campaign file from this server',
-      );
-    return opts.media;
-  }
-
-  /**
-   * Checks the file like `conversations.sendMedia` and stores it once, before the campaign row exists
-   * (a failure here leaves no campaign behind; an orphan file at worst).
-   */
-  async function storeAttachment(input: TCampaignAttachmentInput): Promise<CampaignAttachment> {
-    const media = requireMediaSending();
-    const { bytes, mimeType } = checkUpload(input, opts.sendMaxBytes, 'attachment.data');
-    const storageKey = `out/${randomUUID()}.${extensionOf(mimeType)}`;
-    await media.store.put(storageKey, bytes, mimeType);
-    return {
-      kind: input.kind,
-      mimeType,
-      fileName: input.fileName ?? null,
-      bytes: bytes.byteLength,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-      storageKey,
-    };
-  }
+  const requireMediaSending = () =>
+    requireFileSending(opts.media, {
+      configured: opts.gatewayConfigured,
+      name: opts.gatewayName,
+      sendsMedia: opts.gatewaySendsMedia,
+      fetchesMediaByUrl: opts.gatewayFetchesMediaByUrl,
+    });
 
   async function figuresOf(c: {
     id: string;
@@ -281,7 +255,9 @@ export function createCampaignsService(deps: {
           });
         }
       }
-      const attachment = input.attachment ? await storeAttachment(input.attachment) : null;
+      const attachment = input.attachment
+        ? await storeUpload(requireMediaSending().store, input.attachment, opts.sendMaxBytes)
+        : null;
       const id = await db.transaction(async (tx) => {
         const id = await q.insertCampaign(tx, {
           name: input.name,

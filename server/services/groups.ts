@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { CampaignAttachment } from '../../drizzle/schema/campaigns';
 import type {
   TCampaignAttachmentInput,
@@ -16,20 +16,20 @@ import type {
   TGroupSummary,
 } from '../contracts';
 import { GATEWAY_THROTTLE, type PipelineDeps } from '../conversation/deps';
+import { sendStoredFile } from '../conversation/files';
 import * as gq from '../db/queries/groups';
 import * as tq from '../db/queries/throttles';
 import type { Db } from '../db/types';
 import { AppError, badRequest, conflict, notFound } from '../errors';
-import { type Gateway, GatewayRejectedError } from '../integrations/gateway';
+import type { Gateway } from '../integrations/gateway';
 import type { MediaLinks, MediaStore } from '../integrations/media-store';
 import { classifySendFailure } from '../integrations/send-policy';
-import { extensionOf } from '../integrations/sniff';
 import type { JobQueue } from '../jobs/queue';
 import { sleep } from '../sleep';
 import { actorOf } from './actor';
 import type { Caller } from './caller';
 import type { GatewaySyncService } from './gateway-sync';
-import { checkUpload } from './media';
+import { gatewayFiles, requireFileSending, storeUpload } from './media';
 
 /**
  * WhatsApp groups: the list the gateway gave (`sync`, a background run), sending to a group now, at a
@@ -110,36 +110,13 @@ export function createGroupsService(deps: {
 }): GroupsService {
   const { db, queue, gateway, sync } = deps;
 
-  /** A send with a file needs a gateway that sends files (and PUBLIC_BASE_URL when it fetches them). */
-  function requireMediaSending() {
-    if (!deps.media) throw new AppError('PRECONDITION_FAILED', 'Media storage is not set up on this server');
-    if (gateway.configured && !gateway.sendMedia)
-      throw new AppError('PRECONDITION_FAILED', `The ${gateway.name} gateway cannot send files`);
-    if (gateway.configured && gateway.fetchesMediaByUrl && !deps.media.links.publicUrl('check'))
-      throw new AppError(
-        'PRECONDITION_FAILED',
-        'PUBLIC_BASE_URL is not set: the gateway could not fetch the file from this server',
-      );
-    return deps.media;
-  }
-
   /** Checks the file (a 400 before anything is stored), then stores it once for every row it goes with. */
   async function storeAttachment(
     input: TCampaignAttachmentInput | undefined,
   ): Promise<CampaignAttachment | null> {
     if (!input) return null;
-    const media = requireMediaSending();
-    const { bytes, mimeType } = checkUpload(input, deps.sendMaxBytes, 'attachment.data');
-    const storageKey = `out/${randomUUID()}.${extensionOf(mimeType)}`;
-    await media.store.put(storageKey, bytes, mimeType);
-    return {
-      kind: input.kind,
-      mimeType,
-      fileName: input.fileName ?? null,
-      bytes: bytes.byteLength,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-      storageKey,
-    };
+    const media = requireFileSending(deps.media, gatewayFiles(gateway));
+    return storeUpload(media.store, input, deps.sendMaxBytes);
   }
 
   /** The synced group, with every mention one of its participants. */
@@ -212,7 +189,7 @@ export function createGroupsService(deps: {
     },
 
     async schedule(input, caller) {
-      if (input.attachment) requireMediaSending();
+      if (input.attachment) requireFileSending(deps.media, gatewayFiles(gateway));
       const now = Date.now();
       if (input.sendAt.getTime() <= now)
         throw badRequest('sendAt must be in the future', { sendAt: ['must be in the future'] });
@@ -388,7 +365,12 @@ export async function runGroupSend(
   if (!claimed) return 'skipped';
   try {
     const res = claimed.attachment
-      ? await sendGroupFile(deps, claimed, claimed.attachment)
+      ? await sendStoredFile(deps.gateway, deps.media, {
+          to: claimed.groupJid,
+          caption: claimed.text || null,
+          linkId: claimed.id,
+          file: claimed.attachment,
+        })
       : await gateway.sendText({
           to: claimed.groupJid,
           text: claimed.text,
@@ -435,39 +417,6 @@ export async function runGroupSend(
         throw err;
     }
   }
-}
-
-/** A group send's file: refused before the gateway when it cannot be sent (the row fails, never sent). */
-async function sendGroupFile(
-  deps: Pick<PipelineDeps, 'gateway' | 'media'>,
-  row: gq.GroupSendRow,
-  file: CampaignAttachment,
-) {
-  const { gateway, media } = deps;
-  if (!gateway.sendMedia)
-    throw new GatewayRejectedError(gateway.name, null, 'this gateway cannot send files');
-  if (!media) throw new GatewayRejectedError(gateway.name, null, 'no media store is configured');
-  const publicUrl = media.links.publicUrl(row.id);
-  if (gateway.fetchesMediaByUrl && !publicUrl)
-    throw new GatewayRejectedError(
-      gateway.name,
-      null,
-      'PUBLIC_BASE_URL is not set: the gateway cannot fetch the file',
-    );
-  const { store } = media;
-  return gateway.sendMedia({
-    to: row.groupJid,
-    kind: file.kind,
-    mimeType: file.mimeType,
-    fileName: file.fileName,
-    caption: row.text || null,
-    publicUrl,
-    async read() {
-      const bytes = await store.get(file.storageKey);
-      if (!bytes) throw new Error('the stored file is missing');
-      return bytes;
-    },
-  });
 }
 
 /** Creates the group send queue; every process does this, workers or not. */

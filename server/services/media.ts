@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { TMediaUrl, TQueuedMessages, TSendMediaInput } from '../contracts';
+import type { CampaignAttachment } from '../../drizzle';
+import type { TCampaignAttachmentInput, TMediaUrl, TQueuedMessages, TSendMediaInput } from '../contracts';
 import { type PipelineDeps, QUEUE_SEND, type SendJob } from '../conversation/deps';
 import { notePersonReplied } from '../conversation/ownership';
 import * as convQ from '../db/queries/conversations';
@@ -8,6 +9,8 @@ import * as gq from '../db/queries/groups';
 import * as mediaQ from '../db/queries/media';
 import * as mq from '../db/queries/messages';
 import { AppError, badRequest, notFound } from '../errors';
+import type { Gateway } from '../integrations/gateway';
+import type { MediaLinks, MediaStore } from '../integrations/media-store';
 import { extensionOf, fitsKind, sniff } from '../integrations/sniff';
 import { actorOf } from './actor';
 import type { Caller } from './caller';
@@ -66,6 +69,55 @@ export function checkUpload(
   return { bytes, mimeType: found.mimeType };
 }
 
+/**
+ * Files can be sent from here: a media store, a gateway that sends files, and PUBLIC_BASE_URL when the
+ * gateway fetches them (PRECONDITION_FAILED otherwise, before anything is stored). An unconfigured
+ * gateway is not refused here: its sends fail as "not configured" like text.
+ */
+export function requireFileSending<M extends { links: MediaLinks }>(
+  media: M | undefined,
+  gateway: { configured: boolean; name: string; sendsMedia: boolean; fetchesMediaByUrl: boolean },
+): M {
+  if (!media) throw new AppError('PRECONDITION_FAILED', 'Media storage is not set up on this server');
+  if (gateway.configured && !gateway.sendsMedia)
+    throw new AppError('PRECONDITION_FAILED', `The ${gateway.name} gateway cannot send files`);
+  if (gateway.configured && gateway.fetchesMediaByUrl && !media.links.publicUrl('check'))
+    throw new AppError(
+      'PRECONDITION_FAILED',
+      'PUBLIC_BASE_URL is not set: the gateway could not fetch the file from this server',
+    );
+  return media;
+}
+
+/** Checks an uploaded file (a 400 before anything is stored) and stores it once, for every send it goes with. */
+export async function storeUpload(
+  store: MediaStore,
+  input: TCampaignAttachmentInput,
+  maxBytes: number,
+): Promise<CampaignAttachment> {
+  const { bytes, mimeType } = checkUpload(input, maxBytes, 'attachment.data');
+  const storageKey = `out/${randomUUID()}.${extensionOf(mimeType)}`;
+  await store.put(storageKey, bytes, mimeType);
+  return {
+    kind: input.kind,
+    mimeType,
+    fileName: input.fileName ?? null,
+    bytes: bytes.byteLength,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    storageKey,
+  };
+}
+
+/** What `requireFileSending` needs to know of a gateway. */
+export function gatewayFiles(gateway: Gateway) {
+  return {
+    configured: gateway.configured,
+    name: gateway.name,
+    sendsMedia: Boolean(gateway.sendMedia),
+    fetchesMediaByUrl: Boolean(gateway.fetchesMediaByUrl),
+  };
+}
+
 export function createMediaService(
   deps: PipelineDeps,
   opts: { visibility: Visibility; sendMaxBytes: number },
@@ -109,17 +161,11 @@ export function createMediaService(
     },
 
     async sendMedia(input, caller) {
-      const { store, links } = media();
+      const { store } = media();
       await opts.visibility.require(input.conversationId, caller);
       if (!(await convQ.readConversation(db, input.conversationId)))
         throw notFound('Conversation', input.conversationId);
-      if (deps.gateway.configured && !deps.gateway.sendMedia)
-        throw new AppError('PRECONDITION_FAILED', `The ${deps.gateway.name} gateway cannot send files`);
-      if (deps.gateway.configured && deps.gateway.fetchesMediaByUrl && !links.publicUrl('check'))
-        throw new AppError(
-          'PRECONDITION_FAILED',
-          'PUBLIC_BASE_URL is not set: the gateway could not fetch the file from this server',
-        );
+      requireFileSending(deps.media, gatewayFiles(deps.gateway));
       const { bytes, mimeType } = checkUpload(input, opts.sendMaxBytes, 'data');
       const mediaId = randomUUID();
       const storageKey = `out/${mediaId}.${extensionOf(mimeType)}`;
