@@ -1,3 +1,4 @@
+import type { SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../types';
 
 export type Executable<T> = { execute(values?: Record<string, unknown>): Promise<T> };
@@ -14,18 +15,62 @@ export function unnamed<T>(query: { prepare(name: string): Executable<T> }): Exe
 }
 
 /**
- * `build` run once per database handle (the pool, or a transaction while it lasts), for the hot
- * reads whose shape never changes: building a Drizzle query costs more CPU than Postgres spends
- * answering a small one.
+ * Drizzle's prepared query over postgres.js keeps the connection it runs on in `client`, and a
+ * database handle (the pool or a transaction) keeps its connection in `session.client`. A statement
+ * built once is run on a handle by giving a thin copy of it that handle's connection: the rendered
+ * text, parameters and result mapping are shared.
+ */
+type Bindable<T> = Executable<T> & { client: unknown };
+type Handle = { session: { client: unknown; prepareQuery: (...args: unknown[]) => unknown } };
+type WithDialect = { dialect: { sqlToQuery(sql: SQL): unknown } };
+
+function connectionOf(db: DbOrTx): unknown {
+  const client = (db as unknown as Handle).session?.client;
+  if (!client) throw new Error('prepared statements: this database handle has no session client');
+  return client;
+}
+
+function bindable<T>(query: Executable<T>): Bindable<T> {
+  if (!('client' in (query as object))) {
+    throw new Error('prepared statements: the driver query keeps no client (drizzle-orm changed?)');
+  }
+  return query as Bindable<T>;
+}
+
+function bind<T>(template: Bindable<T>, db: DbOrTx): Executable<T> {
+  const client = connectionOf(db);
+  if (template.client === client) return template;
+  const copy = Object.create(template) as Bindable<T>;
+  copy.client = client;
+  return copy;
+}
+
+/**
+ * A hot statement whose shape never changes, built and rendered once for the process and run on
+ * whichever handle a call gives (the pool, or a transaction's connection): building a Drizzle query
+ * costs more CPU than Postgres spends answering a small one. Values go in as
+ * `sql.placeholder(name)`; the column's own encoding still applies to them.
  */
 export function builtOnce<T>(build: (db: DbOrTx) => { prepare(name: string): Executable<T> }) {
-  const built = new WeakMap<DbOrTx, Executable<T>>();
+  let template: Bindable<T> | null = null;
   return (db: DbOrTx): Executable<T> => {
-    let q = built.get(db);
-    if (!q) {
-      q = unnamed(build(db));
-      built.set(db, q);
+    template ??= bindable(unnamed(build(db)));
+    return bind(template, db);
+  };
+}
+
+/**
+ * `builtOnce` for a raw `sql` statement: rendered once, run like `db.execute(...)` (rows as
+ * postgres.js returns them). Values go in as `sql.placeholder(name)`.
+ */
+export function rawOnce<T = Record<string, unknown>[]>(build: () => SQL) {
+  let template: Bindable<T> | null = null;
+  return (db: DbOrTx): Executable<T> => {
+    if (!template) {
+      const query = (db as unknown as WithDialect).dialect.sqlToQuery(build());
+      const prepared = (db as unknown as Handle).session.prepareQuery(query, undefined, undefined, false);
+      template = bindable(prepared as Executable<T>);
     }
-    return q;
+    return bind(template, db);
   };
 }

@@ -1,0 +1,67 @@
+import { eq, sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contacts } from '../../drizzle';
+import { builtOnce, rawOnce } from '../../server/db/queries/prepared';
+import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
+
+/**
+ * Statements built once for the process run on the handle each call gives: on the pool they see
+ * committed rows, inside a transaction they see (and write) that transaction's uncommitted rows, and
+ * a rolled-back transaction leaves nothing behind.
+ */
+let t: TestRuntime;
+beforeAll(async () => {
+  t = await createTestRuntime({}, { workers: false });
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+const db = () => t.runtime.database.db;
+
+const byPhone = builtOnce((d) =>
+  d
+    .select({ id: contacts.id, name: contacts.name, createdAt: contacts.createdAt })
+    .from(contacts)
+    .where(eq(contacts.phone, sql.placeholder('phone'))),
+);
+const insertContact = builtOnce((d) =>
+  d
+    .insert(contacts)
+    .values({ phone: sql.placeholder('phone'), name: sql.placeholder('name') })
+    .returning({ id: contacts.id }),
+);
+const countByPrefix = rawOnce<Array<{ n: number }>>(
+  () => sql`select count(*)::int as n from contacts where phone like ${sql.placeholder('prefix')} || '%'`,
+);
+
+describe('builtOnce and rawOnce', () => {
+  it('run on the pool and map columns as Drizzle does', async () => {
+    await insertContact(db()).execute({ phone: '+14155550101', name: 'Ana' });
+    const [row] = await byPhone(db()).execute({ phone: '+14155550101' });
+    expect(row?.name).toBe('Ana');
+    expect(row?.createdAt).toBeInstanceOf(Date);
+    expect(await countByPrefix(db()).execute({ prefix: '+1415555010' })).toEqual([{ n: 1 }]);
+  });
+
+  it("run inside a transaction on that transaction's connection", async () => {
+    await db().transaction(async (tx) => {
+      await insertContact(tx).execute({ phone: '+14155550102', name: 'Bo' });
+      // The same statements, on the transaction: they see its uncommitted row.
+      expect((await byPhone(tx).execute({ phone: '+14155550102' })).map((r) => r.name)).toEqual(['Bo']);
+      expect(await countByPrefix(tx).execute({ prefix: '+14155550102' })).toEqual([{ n: 1 }]);
+    });
+    expect((await byPhone(db()).execute({ phone: '+14155550102' })).map((r) => r.name)).toEqual(['Bo']);
+  });
+
+  it('write nothing when the transaction rolls back', async () => {
+    await expect(
+      db().transaction(async (tx) => {
+        await insertContact(tx).execute({ phone: '+14155550103', name: 'Cy' });
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect(await byPhone(db()).execute({ phone: '+14155550103' })).toEqual([]);
+    expect(await countByPrefix(db()).execute({ prefix: '+14155550103' })).toEqual([{ n: 0 }]);
+  });
+});
