@@ -11,7 +11,6 @@ import * as convQ from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
 import * as mediaQ from '../db/queries/media';
 import * as mq from '../db/queries/messages';
-import * as oq from '../db/queries/ownership';
 import type { Tx } from '../db/types';
 import { AiRetryableError, type AiTool, type AiUsageInfo, type ChatMessage } from '../integrations/ai';
 import type { FixedTextKey } from '../persona';
@@ -86,12 +85,9 @@ export async function runReplyJob(
     ok ? done : tookOver ? 'human-owns' : 'superseded';
 
   // A file still downloading: its media job asks for the reply again once it is settled.
-  if (await mediaQ.pendingInbound(db, conversationId, conv.botHandledThrough, latest.createdAt))
-    return 'waiting-media';
-  const burst = await withMedia(
-    deps,
-    await mq.inboundSince(db, conversationId, conv.botHandledThrough, latest.createdAt),
-  );
+  const unanswered = await mq.inboundSince(db, conversationId, conv.botHandledThrough, latest.createdAt);
+  if (unanswered.some((m) => m.mediaPending)) return 'waiting-media';
+  const burst = await withMedia(deps, unanswered);
   const texts = burst.map((m) => m.body?.trim() ?? '').filter(Boolean);
   const images = burst.flatMap((m) => (m.image ? [m.image] : []));
   const lastText = texts.at(-1) ?? '';
@@ -419,11 +415,11 @@ async function finish(
     if (locked.botHandledThrough && locked.botHandledThrough >= latest.createdAt) return 'superseded';
     if (locked.latest?.id !== latest.id) return 'superseded';
     if (opts.botSpeaks) {
-      const owner = await oq.lockOwner(tx, conversationId);
+      // The owner is read under the same row lock: a takeover commits before it or waits for this.
       const now = new Date();
       const botMay =
-        owner?.owner === 'bot' ||
-        (owner?.owner === 'human' && owner.botResumesAt !== null && owner.botResumesAt <= now);
+        locked.owner === 'bot' ||
+        (locked.owner === 'human' && locked.botResumesAt !== null && locked.botResumesAt <= now);
       if (!botMay) {
         await convQ.setHandledThrough(tx, conversationId, latest.createdAt);
         return 'human-owns';

@@ -13,7 +13,7 @@ import {
 } from '../../../drizzle';
 import type { DbOrTx } from '../types';
 import { afterKeyset, type Keyset, type KeyType, keysetOrder, keyText, likePattern } from './keyset';
-import { builtOnce } from './prepared';
+import { builtOnce, rawOnce } from './prepared';
 
 export type ContactInsert = typeof contacts.$inferInsert;
 
@@ -369,22 +369,27 @@ export async function setOptOut(db: DbOrTx, contactId: string, optedOutAt: Date 
  * What the bot knows about a customer beyond the chat: open deals, pending tasks, recent activities,
  * read in one statement (each list as JSON).
  */
-export async function crmContext(db: DbOrTx, contactId: string) {
-  const rows = await db.execute<{ deals: unknown; tasks: unknown; recent: unknown }>(sql`
+const crmContextStatement = rawOnce<Array<{ deals: unknown; tasks: unknown; recent: unknown }>>(
+  () => sql`
     select
       (select coalesce(json_agg(d), '[]') from (
         select title, stage, value::text as value, currency from deals
-        where contact_id = ${contactId} and deleted_at is null and stage not in ('won','lost')
+        where contact_id = ${sql.placeholder('contactId')}::uuid and deleted_at is null
+          and stage not in ('won','lost')
         limit 5) d) as deals,
       (select coalesce(json_agg(t), '[]') from (
         select title, due_at as "dueAt" from tasks
-        where contact_id = ${contactId} and status = 'open'
+        where contact_id = ${sql.placeholder('contactId')}::uuid and status = 'open'
         limit 5) t) as tasks,
       (select coalesce(json_agg(a order by a."occurredAt" desc), '[]') from (
         select type, summary, occurred_at as "occurredAt" from activities
-        where contact_id = ${contactId}
+        where contact_id = ${sql.placeholder('contactId')}::uuid
         order by occurred_at desc
-        limit 5) a) as recent`);
+        limit 5) a) as recent`,
+);
+
+export async function crmContext(db: DbOrTx, contactId: string) {
+  const rows = await crmContextStatement(db).execute({ contactId });
   const row = rows[0];
   const openDeals = jsonList<{ title: string; stage: string; value: string; currency: string }>(row?.deals);
   const pendingTasks = jsonList<{ title: string; dueAt: string | null }>(row?.tasks).map((t) => ({

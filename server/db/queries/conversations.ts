@@ -15,7 +15,7 @@ import {
 import type { Db, DbOrTx } from '../types';
 import { contactSearchCondition, contactSummaryColumns } from './contacts';
 import { afterKeyset, type Keyset, keysetOrder, keyText, likePattern } from './keyset';
-import { type Executable, unnamed } from './prepared';
+import { builtOnce, type Executable, unnamed } from './prepared';
 
 export const conversationColumns = {
   id: conversations.id,
@@ -507,20 +507,36 @@ export async function upsertConversation(db: DbOrTx, contactId: string) {
   return row!.id;
 }
 
+/** One built statement per shape of conversation touch (inbound or not, by an agent or not). */
+const touchStatements = new Map<string, ReturnType<typeof touchStatement>>();
+function touchStatement(inbound: boolean, agent: boolean) {
+  // Raw placeholders skip the column's encoding: the time goes in as ISO text.
+  const at = sql`${sql.placeholder('at')}::timestamptz`;
+  return builtOnce((db) =>
+    db
+      .update(conversations)
+      .set({
+        lastMessageAt: at,
+        lastMessagePreview: sql`${sql.placeholder('preview')}::text`,
+        ...(inbound ? { lastInboundAt: at, unreadCount: sql`${conversations.unreadCount} + 1` } : {}),
+        ...(agent ? { lastAgentAt: at } : {}),
+      })
+      .where(eq(conversations.id, sql.placeholder('id'))),
+  );
+}
+
 export async function touchConversation(
   db: DbOrTx,
   id: string,
   p: { at: Date; preview: string; inbound: boolean; agent?: boolean },
 ) {
-  await db
-    .update(conversations)
-    .set({
-      lastMessageAt: p.at,
-      lastMessagePreview: p.preview.slice(0, 200),
-      ...(p.inbound ? { lastInboundAt: p.at, unreadCount: sql`${conversations.unreadCount} + 1` } : {}),
-      ...(p.agent ? { lastAgentAt: p.at } : {}),
-    })
-    .where(eq(conversations.id, id));
+  const key = `${p.inbound}:${p.agent === true}`;
+  let statement = touchStatements.get(key);
+  if (!statement) {
+    statement = touchStatement(p.inbound, p.agent === true);
+    touchStatements.set(key, statement);
+  }
+  await statement(db).execute({ id, at: p.at.toISOString(), preview: p.preview.slice(0, 200) });
 }
 
 /**
@@ -538,25 +554,32 @@ function parseLatest(raw: { id: string; createdAt: string } | string | null) {
   return v ? { id: v.id, createdAt: new Date(v.createdAt) } : null;
 }
 
-/**
- * The conversation a reply is being written for, locked for the rest of the transaction, with its
- * newest inbound message (to tell whether the reply was overtaken).
- */
-export async function lockConversation(db: DbOrTx, id: string) {
-  const [row] = await db
+const lockStatement = builtOnce((db) =>
+  db
     .select({
       id: conversations.id,
       botHandledThrough: conversations.botHandledThrough,
+      owner: conversations.owner,
+      botResumesAt: conversations.botResumesAt,
       latest: latestInboundSql,
     })
     .from(conversations)
-    .where(eq(conversations.id, id))
-    .for('update');
+    .where(eq(conversations.id, sql.placeholder('id')))
+    .for('update'),
+);
+
+/**
+ * The conversation a reply is being written for, locked for the rest of the transaction, with its
+ * newest inbound message (to tell whether the reply was overtaken) and its owner (to tell whether a
+ * person took over meanwhile).
+ */
+export async function lockConversation(db: DbOrTx, id: string) {
+  const [row] = await lockStatement(db).execute({ id });
   return row ? { ...row, latest: parseLatest(row.latest) } : null;
 }
 
-export async function readConversation(db: DbOrTx, id: string) {
-  const [row] = await db
+const readStatement = builtOnce((db) =>
+  db
     .select({
       id: conversations.id,
       contactId: conversations.contactId,
@@ -577,18 +600,26 @@ export async function readConversation(db: DbOrTx, id: string) {
     })
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
-    .where(eq(conversations.id, id))
-    .limit(1);
+    .where(eq(conversations.id, sql.placeholder('id')))
+    .limit(1),
+);
+
+export async function readConversation(db: DbOrTx, id: string) {
+  const [row] = await readStatement(db).execute({ id });
   return row ? { ...row, latest: parseLatest(row.latest) } : null;
 }
 
-export async function setHandledThrough(db: DbOrTx, id: string, at: Date) {
-  await db
+const handledStatement = builtOnce((db) =>
+  db
     .update(conversations)
     .set({
-      botHandledThrough: sql`greatest(${conversations.botHandledThrough}, ${at.toISOString()}::timestamptz)`,
+      botHandledThrough: sql`greatest(${conversations.botHandledThrough}, ${sql.placeholder('at')}::timestamptz)`,
     })
-    .where(eq(conversations.id, id));
+    .where(eq(conversations.id, sql.placeholder('id'))),
+);
+
+export async function setHandledThrough(db: DbOrTx, id: string, at: Date) {
+  await handledStatement(db).execute({ id, at: at.toISOString() });
 }
 
 /** Human-owned conversations whose quiet time is over: the bot takes them back. */

@@ -8,6 +8,7 @@ import {
 } from '../../../drizzle';
 import type { DbOrTx } from '../types';
 import { embeddingExpr, queryVector } from './knowledge-vector';
+import { builtOnce } from './prepared';
 
 export const QUEUE_KNOWLEDGE_EMBED = 'knowledge.embed';
 
@@ -175,9 +176,12 @@ export async function documentsToEmbed(db: DbOrTx, model: string): Promise<strin
   return rows.map((r) => r.id);
 }
 
+const anyPassage = builtOnce((db) =>
+  db.select({ id: knowledgePassages.id }).from(knowledgePassages).limit(1),
+);
+
 export async function hasPassages(db: DbOrTx): Promise<boolean> {
-  const rows = await db.select({ id: knowledgePassages.id }).from(knowledgePassages).limit(1);
-  return rows.length > 0;
+  return (await anyPassage(db).execute()).length > 0;
 }
 
 /** The vector lengths stored (one HNSW index each). */

@@ -34,26 +34,6 @@ export async function mediaForMessages(db: DbOrTx, messageIds: string[]): Promis
  */
 export const MEDIA_WAIT_LIMIT_MS = 10 * 60_000;
 
-/** Whether an inbound message of the conversation in (after, upTo] still waits for its file. */
-export async function pendingInbound(db: DbOrTx, conversationId: string, after: Date | null, upTo: Date) {
-  const [row] = await db
-    .select({ id: messageMedia.id })
-    .from(messageMedia)
-    .innerJoin(messages, eq(messages.id, messageMedia.messageId))
-    .where(
-      and(
-        eq(messages.conversationId, conversationId),
-        eq(messages.direction, 'inbound'),
-        eq(messageMedia.status, 'pending'),
-        gt(messageMedia.createdAt, new Date(Date.now() - MEDIA_WAIT_LIMIT_MS)),
-        after ? gt(messages.createdAt, after) : undefined,
-        lte(messages.createdAt, upTo),
-      ),
-    )
-    .limit(1);
-  return row !== undefined;
-}
-
 /** Settles a pending row once (a second run of the job changes nothing): true when it changed. */
 export async function settle(
   db: DbOrTx,

@@ -30,7 +30,8 @@ import { once } from '../../once';
 import type { Db, DbOrTx } from '../types';
 import { EVENTS_CHANNEL } from './events';
 import { enqueueJobsSql } from './jobs';
-import { QUEUE_MEDIA } from './media';
+import { MEDIA_WAIT_LIMIT_MS, QUEUE_MEDIA } from './media';
+import { builtOnce } from './prepared';
 
 /** Forward order of delivery statuses; a status never moves to a lower rank. */
 export const STATUS_RANK: Record<MessageStatus, number> = {
@@ -490,20 +491,42 @@ export async function failRemainingParts(db: DbOrTx, replyGroup: string, afterIn
     );
 }
 
-/** Inbound messages after a point in time (the burst the bot has not answered yet), oldest first. */
-export function inboundSince(db: DbOrTx, conversationId: string, after: Date | null, upTo: Date) {
-  return db
-    .select({ id: messages.id, type: messages.type, body: messages.body, createdAt: messages.createdAt })
+const burstStatement = builtOnce((db) =>
+  db
+    .select({
+      id: messages.id,
+      type: messages.type,
+      body: messages.body,
+      createdAt: messages.createdAt,
+      mediaPending: sql<boolean>`exists (select 1 from message_media mm
+        where mm.message_id = "messages"."id" and mm.status = 'pending'
+          and mm.created_at > ${sql.placeholder('mediaSince')}::timestamptz)`,
+    })
     .from(messages)
     .where(
       and(
-        eq(messages.conversationId, conversationId),
+        eq(messages.conversationId, sql.placeholder('conversationId')),
         eq(messages.direction, 'inbound'),
-        after ? gt(messages.createdAt, after) : undefined,
-        lte(messages.createdAt, upTo),
+        sql`(${sql.placeholder('after')}::timestamptz is null or ${messages.createdAt} > ${sql.placeholder('after')}::timestamptz)`,
+        lte(messages.createdAt, sql.placeholder('upTo')),
       ),
     )
-    .orderBy(asc(messages.createdAt), asc(messages.id));
+    .orderBy(asc(messages.createdAt), asc(messages.id)),
+);
+
+/**
+ * Inbound messages after a point in time (the burst the bot has not answered yet), oldest first;
+ * `mediaPending` when the message's file is still being downloaded (for at most MEDIA_WAIT_LIMIT_MS:
+ * a file pending longer no longer holds the reply back).
+ */
+export function inboundSince(db: DbOrTx, conversationId: string, after: Date | null, upTo: Date) {
+  // Placeholders get no column encoding: times go in as ISO text.
+  return burstStatement(db).execute({
+    conversationId,
+    after: after?.toISOString() ?? null,
+    upTo: upTo.toISOString(),
+    mediaSince: new Date(Date.now() - MEDIA_WAIT_LIMIT_MS).toISOString(),
+  });
 }
 
 /** The bodies of a conversation's latest inbound messages that have text, newest first. */
@@ -527,9 +550,8 @@ export async function latestInboundTexts(
   return rows.map((r) => r.body ?? '').filter((b) => b.trim().length > 0);
 }
 
-/** The latest messages before a point, newest first (for the prompt's history window). */
-export function historyBefore(db: DbOrTx, conversationId: string, before: Date, limit: number) {
-  return db
+const historyStatement = builtOnce((db) =>
+  db
     .select({
       author: messages.author,
       direction: messages.direction,
@@ -539,13 +561,18 @@ export function historyBefore(db: DbOrTx, conversationId: string, before: Date, 
     .from(messages)
     .where(
       and(
-        eq(messages.conversationId, conversationId),
-        lt(messages.createdAt, before),
+        eq(messages.conversationId, sql.placeholder('conversationId')),
+        lt(messages.createdAt, sql.placeholder('before')),
         inArray(messages.status, ['received', 'sent', 'delivered', 'read', 'played', 'queued', 'pending']),
       ),
     )
     .orderBy(desc(messages.createdAt), desc(messages.id))
-    .limit(limit);
+    .limit(sql.placeholder('limit')),
+);
+
+/** The latest messages before a point, newest first (for the prompt's history window). */
+export function historyBefore(db: DbOrTx, conversationId: string, before: Date, limit: number) {
+  return historyStatement(db).execute({ conversationId, before: before.toISOString(), limit });
 }
 
 /**

@@ -51,17 +51,3 @@ export async function extendHumanOwnership(db: DbOrTx, conversationId: string, b
     .set({ botResumesAt })
     .where(and(eq(conversations.id, conversationId), eq(conversations.owner, 'human')));
 }
-
-/**
- * Who owns a conversation right now, with its row locked for the rest of the transaction: the last
- * check before the bot writes, so an owner change committed meanwhile is seen (and one arriving later
- * waits for this transaction).
- */
-export async function lockOwner(db: DbOrTx, conversationId: string) {
-  const [row] = await db
-    .select({ owner: conversations.owner, botResumesAt: conversations.botResumesAt })
-    .from(conversations)
-    .where(eq(conversations.id, conversationId))
-    .for('update');
-  return row ?? null;
-}
