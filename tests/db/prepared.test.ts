@@ -1,8 +1,10 @@
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { contacts } from '../../drizzle';
+import { contacts, conversations } from '../../drizzle';
+import { setHandledThrough, touchConversation } from '../../server/db/queries/conversations';
 import { builtOnce, rawOnce } from '../../server/db/queries/prepared';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
+import { seedConversation } from '../helpers/seed';
 
 /**
  * Statements built once for the process run on the handle each call gives: on the pool they see
@@ -63,5 +65,28 @@ describe('builtOnce and rawOnce', () => {
     ).rejects.toThrow('roll back');
     expect(await byPhone(db()).execute({ phone: '+14155550103' })).toEqual([]);
     expect(await countByPrefix(db()).execute({ prefix: '+14155550103' })).toEqual([{ n: 0 }]);
+  });
+
+  it('built-once updates still move updated_at on every call', async () => {
+    const { conversation } = await seedConversation(db());
+    const updatedAt = async () =>
+      (
+        await db()
+          .select({ at: conversations.updatedAt })
+          .from(conversations)
+          .where(eq(conversations.id, conversation.id))
+      )[0]!.at.getTime();
+    const seen: number[] = [];
+    for (const step of [
+      () => touchConversation(db(), conversation.id, { at: new Date(), preview: 'one', inbound: false }),
+      () => setHandledThrough(db(), conversation.id, new Date()),
+      () => touchConversation(db(), conversation.id, { at: new Date(), preview: 'two', inbound: false }),
+      () => setHandledThrough(db(), conversation.id, new Date()),
+    ]) {
+      await new Promise((r) => setTimeout(r, 5));
+      await step();
+      seen.push(await updatedAt());
+    }
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]!);
   });
 });

@@ -520,6 +520,8 @@ function touchStatement(inbound: boolean, agent: boolean) {
         lastMessagePreview: sql`${sql.placeholder('preview')}::text`,
         ...(inbound ? { lastInboundAt: at, unreadCount: sql`${conversations.unreadCount} + 1` } : {}),
         ...(agent ? { lastAgentAt: at } : {}),
+        // Set per call: Drizzle's onUpdate time would be fixed when the statement is built.
+        updatedAt: sql`${sql.placeholder('now')}::timestamptz`,
       })
       .where(eq(conversations.id, sql.placeholder('id'))),
   );
@@ -536,7 +538,12 @@ export async function touchConversation(
     statement = touchStatement(p.inbound, p.agent === true);
     touchStatements.set(key, statement);
   }
-  await statement(db).execute({ id, at: p.at.toISOString(), preview: p.preview.slice(0, 200) });
+  await statement(db).execute({
+    id,
+    at: p.at.toISOString(),
+    preview: p.preview.slice(0, 200),
+    now: new Date().toISOString(),
+  });
 }
 
 /**
@@ -614,12 +621,13 @@ const handledStatement = builtOnce((db) =>
     .update(conversations)
     .set({
       botHandledThrough: sql`greatest(${conversations.botHandledThrough}, ${sql.placeholder('at')}::timestamptz)`,
+      updatedAt: sql`${sql.placeholder('now')}::timestamptz`,
     })
     .where(eq(conversations.id, sql.placeholder('id'))),
 );
 
 export async function setHandledThrough(db: DbOrTx, id: string, at: Date) {
-  await handledStatement(db).execute({ id, at: at.toISOString() });
+  await handledStatement(db).execute({ id, at: at.toISOString(), now: new Date().toISOString() });
 }
 
 /** Human-owned conversations whose quiet time is over: the bot takes them back. */
