@@ -31,6 +31,7 @@ import type { Db, DbOrTx } from '../types';
 import { EVENTS_CHANNEL } from './events';
 import { enqueueJobsSql } from './jobs';
 import { QUEUE_MEDIA } from './media';
+import { builtOnce } from './prepared';
 
 /** Forward order of delivery statuses; a status never moves to a lower rank. */
 export const STATUS_RANK: Record<MessageStatus, number> = {
@@ -88,11 +89,66 @@ export interface OutboundRow {
   type?: MessageType;
 }
 
-export function insertOutbound(db: DbOrTx, rows: OutboundRow[]) {
-  return db
-    .insert(messages)
-    .values(rows.map((r) => ({ ...r, direction: 'outbound' as const, type: r.type ?? ('text' as const) })))
-    .returning({ id: messages.id, partIndex: messages.partIndex, status: messages.status });
+/** The insert of `count` outbound rows, built once per count (a reply has a few parts at most). */
+const outboundInserts = new Map<number, ReturnType<typeof outboundInsert>>();
+function outboundInsert(count: number) {
+  return builtOnce((db) =>
+    db
+      .insert(messages)
+      .values(
+        Array.from({ length: count }, (_, i) => {
+          const p = (name: string) => sql.placeholder(`${name}${i}`);
+          return {
+            conversationId: p('conversationId'),
+            author: p('author'),
+            body: p('body'),
+            status: p('status'),
+            replyGroup: p('replyGroup'),
+            partIndex: p('partIndex'),
+            // jsonb values go in as text Drizzle does not encode, so a null stays SQL null.
+            ai: sql`${p('ai')}::jsonb`,
+            actorId: p('actorId'),
+            actorType: p('actorType'),
+            actorName: p('actorName'),
+            campaignId: p('campaignId'),
+            error: p('error'),
+            cloudTemplate: sql`${p('cloudTemplate')}::jsonb`,
+            type: p('type'),
+            direction: 'outbound' as const,
+          };
+        }),
+      )
+      .returning({ id: messages.id, partIndex: messages.partIndex, status: messages.status }),
+  );
+}
+
+const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
+
+export async function insertOutbound(db: DbOrTx, rows: OutboundRow[]) {
+  if (!rows.length) throw new Error('insertOutbound: no rows');
+  let insert = outboundInserts.get(rows.length);
+  if (!insert) {
+    insert = outboundInsert(rows.length);
+    outboundInserts.set(rows.length, insert);
+  }
+  const values: Record<string, unknown> = {};
+  rows.forEach((r, i) => {
+    values[`conversationId${i}`] = r.conversationId;
+    values[`author${i}`] = r.author;
+    values[`body${i}`] = r.body;
+    values[`status${i}`] = r.status;
+    values[`replyGroup${i}`] = r.replyGroup;
+    values[`partIndex${i}`] = r.partIndex;
+    values[`ai${i}`] = json(r.ai);
+    values[`actorId${i}`] = r.actorId ?? null;
+    values[`actorType${i}`] = r.actorType ?? null;
+    values[`actorName${i}`] = r.actorName ?? null;
+    values[`campaignId${i}`] = r.campaignId ?? null;
+    values[`error${i}`] = r.error ?? null;
+    values[`cloudTemplate${i}`] = json(r.cloudTemplate);
+    values[`type${i}`] = r.type ?? 'text';
+  });
+  return insert(db).execute(values);
 }
 
 export async function findMessageByProviderId(db: DbOrTx, providerMessageId: string) {
@@ -279,9 +335,8 @@ function advanceGuard(status: MessageStatus) {
   return sql`${rank} < ${STATUS_RANK[status]}`;
 }
 
-/** The message a send job works on, with the phone it goes to. */
-export async function findOutboundForSend(db: DbOrTx, id: string) {
-  const [row] = await db
+const outboundForSend = builtOnce((db) =>
+  db
     .select({
       id: messages.id,
       conversationId: messages.conversationId,
@@ -304,8 +359,13 @@ export async function findOutboundForSend(db: DbOrTx, id: string) {
     .from(messages)
     .innerJoin(conversations, eq(conversations.id, messages.conversationId))
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
-    .where(and(eq(messages.id, id), eq(messages.direction, 'outbound')))
-    .limit(1);
+    .where(and(eq(messages.id, sql.placeholder('id')), eq(messages.direction, 'outbound')))
+    .limit(1),
+);
+
+/** The message a send job works on, with the phone it goes to. */
+export async function findOutboundForSend(db: DbOrTx, id: string) {
+  const [row] = await outboundForSend(db).execute({ id });
   return row ?? null;
 }
 
@@ -318,20 +378,24 @@ export async function findOutboundForSend(db: DbOrTx, id: string) {
  * opt-out confirmation) go out. Both times are the database's (`owner_since` and `created_at` are
  * transaction times), so clocks of other hosts do not matter.
  */
-export async function claimForSend(db: DbOrTx, id: string): Promise<'claimed' | 'withdrawn' | null> {
+const claim = builtOnce((db) => {
   const stale = sql`(${messages.author} = 'bot' and exists (
     select 1 from ${conversations} c
     where c.id = ${messages.conversationId} and c.owner = 'human'
       and date_trunc('milliseconds', c.owner_since) > ${messages.createdAt}))`;
-  const [row] = await db
+  return db
     .update(messages)
     .set({
       status: sql`case when ${stale} then 'failed' else 'pending' end`,
       error: sql`case when ${stale} then ${WITHDRAWN_AFTER_TAKEOVER} else ${messages.error} end`,
       updatedAt: sql`now()`,
     })
-    .where(and(eq(messages.id, id), eq(messages.status, 'queued')))
+    .where(and(eq(messages.id, sql.placeholder('id')), eq(messages.status, 'queued')))
     .returning({ status: messages.status });
+});
+
+export async function claimForSend(db: DbOrTx, id: string): Promise<'claimed' | 'withdrawn' | null> {
+  const [row] = await claim(db).execute({ id });
   if (!row) return null;
   return row.status === 'pending' ? 'claimed' : 'withdrawn';
 }
@@ -344,26 +408,31 @@ export async function claimForSend(db: DbOrTx, id: string): Promise<'claimed' | 
  * (`earlyKept`: they are applied with `takeEarlyStatuses`) and the reply's next queued part
  * (`nextPartId`, as `nextPart` reads it). Null: no such message.
  */
-export async function markSent(db: DbOrTx, id: string, gatewayMessageId: string | null, at: Date) {
-  const [row] = await db
+const sent = builtOnce((db) => {
+  const gatewayId = sql`${sql.placeholder('gatewayMessageId')}::text`;
+  return db
     .update(messages)
     .set({
-      gatewayMessageId: sql`coalesce(${gatewayMessageId}::text, ${messages.gatewayMessageId})`,
-      sentAt: sql`coalesce(${messages.sentAt}, ${at.toISOString()}::timestamptz)`,
+      gatewayMessageId: sql`coalesce(${gatewayId}, ${messages.gatewayMessageId})`,
+      sentAt: sql`coalesce(${messages.sentAt}, ${sql.placeholder('at')}::timestamptz)`,
       status: sql`case when ${advanceGuard('sent')} then 'sent' else ${messages.status} end`,
       error: sql`case when ${advanceGuard('sent')} then null else ${messages.error} end`,
     })
-    .where(eq(messages.id, id))
+    .where(eq(messages.id, sql.placeholder('id')))
     .returning({
       status: messages.status,
-      earlyKept: sql<boolean>`(${gatewayMessageId}::text is not null and exists (
-        select 1 from ${earlyStatuses} e where e.gateway_message_id = ${gatewayMessageId}::text))`,
+      earlyKept: sql<boolean>`(${gatewayId} is not null and exists (
+        select 1 from ${earlyStatuses} e where e.gateway_message_id = ${gatewayId}))`,
       // The updated row's columns are written out in full: Drizzle leaves them unqualified here.
       nextPartId: sql<string | null>`(select n.id from ${messages} n
         where n.reply_group = "messages"."reply_group" and n.part_index > "messages"."part_index"
           and n.status = 'queued'
         order by n.part_index limit 1)`,
     });
+});
+
+export async function markSent(db: DbOrTx, id: string, gatewayMessageId: string | null, at: Date) {
+  const [row] = await sent(db).execute({ id, gatewayMessageId, at: at.toISOString() });
   return row ?? null;
 }
 
@@ -373,25 +442,33 @@ export async function markSent(db: DbOrTx, id: string, gatewayMessageId: string 
  * `withdrawQueuedBotMessages`): then it is failed with that reason instead. Returns the status it
  * has afterwards (null: it was no longer pending).
  */
-export async function requeue(db: DbOrTx, id: string) {
+const requeued = builtOnce((db) => {
   const withdrawn = sql`${messages.error} is not distinct from ${WITHDRAWN_AFTER_TAKEOVER}`;
-  const [row] = await db
+  return db
     .update(messages)
     .set({
       status: sql`case when ${withdrawn} then 'failed' else 'queued' end`,
       error: sql`case when ${withdrawn} then ${messages.error} else null end`,
     })
-    .where(and(eq(messages.id, id), eq(messages.status, 'pending')))
+    .where(and(eq(messages.id, sql.placeholder('id')), eq(messages.status, 'pending')))
     .returning({ status: messages.status });
+});
+
+export async function requeue(db: DbOrTx, id: string) {
+  const [row] = await requeued(db).execute({ id });
   return row?.status ?? null;
 }
 
 /** No gateway credentials: a message not yet sent is kept as not_configured. */
-export async function markNotConfigured(db: DbOrTx, id: string, error: string) {
-  await db
+const notConfigured = builtOnce((db) =>
+  db
     .update(messages)
-    .set({ status: 'not_configured', error })
-    .where(and(eq(messages.id, id), inArray(messages.status, ['queued', 'pending'])));
+    .set({ status: 'not_configured', error: sql`${sql.placeholder('error')}` })
+    .where(and(eq(messages.id, sql.placeholder('id')), inArray(messages.status, ['queued', 'pending']))),
+);
+
+export async function markNotConfigured(db: DbOrTx, id: string, error: string) {
+  await notConfigured(db).execute({ id, error });
 }
 
 /**
@@ -419,12 +496,16 @@ export async function withdrawQueuedBotMessages(db: DbOrTx, conversationId: stri
   return withdrawn;
 }
 
-export async function markSendFailed(db: DbOrTx, id: string, error: string) {
-  const [row] = await db
+const sendFailed = builtOnce((db) =>
+  db
     .update(messages)
-    .set({ status: 'failed', error: error.slice(0, 500) })
-    .where(and(eq(messages.id, id), inArray(messages.status, ['queued', 'pending'])))
-    .returning({ id: messages.id });
+    .set({ status: 'failed', error: sql`${sql.placeholder('error')}` })
+    .where(and(eq(messages.id, sql.placeholder('id')), inArray(messages.status, ['queued', 'pending'])))
+    .returning({ id: messages.id }),
+);
+
+export async function markSendFailed(db: DbOrTx, id: string, error: string) {
+  const [row] = await sendFailed(db).execute({ id, error: error.slice(0, 500) });
   return row !== undefined;
 }
 
@@ -460,19 +541,23 @@ export async function sendQueueHealth(
   };
 }
 
-export async function nextPart(db: DbOrTx, replyGroup: string, afterIndex: number) {
-  const [row] = await db
+const firstQueuedPartAfter = builtOnce((db) =>
+  db
     .select({ id: messages.id })
     .from(messages)
     .where(
       and(
-        eq(messages.replyGroup, replyGroup),
-        gt(messages.partIndex, afterIndex),
+        eq(messages.replyGroup, sql.placeholder('replyGroup')),
+        gt(messages.partIndex, sql.placeholder('afterIndex')),
         eq(messages.status, 'queued'),
       ),
     )
     .orderBy(asc(messages.partIndex))
-    .limit(1);
+    .limit(1),
+);
+
+export async function nextPart(db: DbOrTx, replyGroup: string, afterIndex: number) {
+  const [row] = await firstQueuedPartAfter(db).execute({ replyGroup, afterIndex });
   return row ?? null;
 }
 
@@ -565,26 +650,38 @@ export async function keepEarlyStatus(
   await db.insert(earlyStatuses).values(row);
 }
 
+/** The statement taking early statuses by either id, by one of them, or by both. */
+const takeEarly = {
+  provider: takeEarlyBy('provider'),
+  gateway: takeEarlyBy('gateway'),
+  both: takeEarlyBy('both'),
+};
+function takeEarlyBy(by: 'provider' | 'gateway' | 'both') {
+  return builtOnce((db) => {
+    const provider = eq(earlyStatuses.providerMessageId, sql.placeholder('providerMessageId'));
+    const gateway = eq(earlyStatuses.gatewayMessageId, sql.placeholder('gatewayMessageId'));
+    return db
+      .delete(earlyStatuses)
+      .where(by === 'both' ? or(provider, gateway) : by === 'provider' ? provider : gateway)
+      .returning({
+        providerMessageId: earlyStatuses.providerMessageId,
+        gatewayMessageId: earlyStatuses.gatewayMessageId,
+        status: earlyStatuses.status,
+        error: earlyStatuses.error,
+        receivedAt: earlyStatuses.receivedAt,
+      });
+  });
+}
+
 /** Takes (deletes and returns, oldest first) the statuses kept for a message known by these ids. */
 export async function takeEarlyStatuses(
   db: DbOrTx,
   ids: { providerMessageId: string | null; gatewayMessageId: string | null },
 ) {
-  const conds = [
-    ids.providerMessageId ? eq(earlyStatuses.providerMessageId, ids.providerMessageId) : undefined,
-    ids.gatewayMessageId ? eq(earlyStatuses.gatewayMessageId, ids.gatewayMessageId) : undefined,
-  ].filter((c) => c !== undefined);
-  if (!conds.length) return [];
-  const rows = await db
-    .delete(earlyStatuses)
-    .where(or(...conds))
-    .returning({
-      providerMessageId: earlyStatuses.providerMessageId,
-      gatewayMessageId: earlyStatuses.gatewayMessageId,
-      status: earlyStatuses.status,
-      error: earlyStatuses.error,
-      receivedAt: earlyStatuses.receivedAt,
-    });
+  const { providerMessageId, gatewayMessageId } = ids;
+  if (!providerMessageId && !gatewayMessageId) return [];
+  const by = providerMessageId && gatewayMessageId ? 'both' : providerMessageId ? 'provider' : 'gateway';
+  const rows = await takeEarly[by](db).execute({ providerMessageId, gatewayMessageId });
   return rows.sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime());
 }
 
