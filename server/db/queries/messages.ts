@@ -122,6 +122,12 @@ function outboundInsert(count: number) {
   );
 }
 
+/**
+ * `updated_at` as Drizzle's `$onUpdate` gives it (this process's clock), for updates built once: Drizzle
+ * would evaluate `$onUpdate` when the statement is built and keep that time.
+ */
+const nowText = () => new Date().toISOString();
+
 const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
 
 export async function insertOutbound(db: DbOrTx, rows: OutboundRow[]) {
@@ -417,6 +423,7 @@ const sent = builtOnce((db) => {
       sentAt: sql`coalesce(${messages.sentAt}, ${sql.placeholder('at')}::timestamptz)`,
       status: sql`case when ${advanceGuard('sent')} then 'sent' else ${messages.status} end`,
       error: sql`case when ${advanceGuard('sent')} then null else ${messages.error} end`,
+      updatedAt: sql`${sql.placeholder('now')}::timestamptz`,
     })
     .where(eq(messages.id, sql.placeholder('id')))
     .returning({
@@ -432,7 +439,7 @@ const sent = builtOnce((db) => {
 });
 
 export async function markSent(db: DbOrTx, id: string, gatewayMessageId: string | null, at: Date) {
-  const [row] = await sent(db).execute({ id, gatewayMessageId, at: at.toISOString() });
+  const [row] = await sent(db).execute({ id, gatewayMessageId, at: at.toISOString(), now: nowText() });
   return row ?? null;
 }
 
@@ -449,13 +456,14 @@ const requeued = builtOnce((db) => {
     .set({
       status: sql`case when ${withdrawn} then 'failed' else 'queued' end`,
       error: sql`case when ${withdrawn} then ${messages.error} else null end`,
+      updatedAt: sql`${sql.placeholder('now')}::timestamptz`,
     })
     .where(and(eq(messages.id, sql.placeholder('id')), eq(messages.status, 'pending')))
     .returning({ status: messages.status });
 });
 
 export async function requeue(db: DbOrTx, id: string) {
-  const [row] = await requeued(db).execute({ id });
+  const [row] = await requeued(db).execute({ id, now: nowText() });
   return row?.status ?? null;
 }
 
@@ -463,12 +471,16 @@ export async function requeue(db: DbOrTx, id: string) {
 const notConfigured = builtOnce((db) =>
   db
     .update(messages)
-    .set({ status: 'not_configured', error: sql`${sql.placeholder('error')}` })
+    .set({
+      status: 'not_configured',
+      error: sql`${sql.placeholder('error')}`,
+      updatedAt: sql`${sql.placeholder('now')}::timestamptz`,
+    })
     .where(and(eq(messages.id, sql.placeholder('id')), inArray(messages.status, ['queued', 'pending']))),
 );
 
 export async function markNotConfigured(db: DbOrTx, id: string, error: string) {
-  await notConfigured(db).execute({ id, error });
+  await notConfigured(db).execute({ id, error, now: nowText() });
 }
 
 /**
@@ -499,13 +511,17 @@ export async function withdrawQueuedBotMessages(db: DbOrTx, conversationId: stri
 const sendFailed = builtOnce((db) =>
   db
     .update(messages)
-    .set({ status: 'failed', error: sql`${sql.placeholder('error')}` })
+    .set({
+      status: 'failed',
+      error: sql`${sql.placeholder('error')}`,
+      updatedAt: sql`${sql.placeholder('now')}::timestamptz`,
+    })
     .where(and(eq(messages.id, sql.placeholder('id')), inArray(messages.status, ['queued', 'pending'])))
     .returning({ id: messages.id }),
 );
 
 export async function markSendFailed(db: DbOrTx, id: string, error: string) {
-  const [row] = await sendFailed(db).execute({ id, error: error.slice(0, 500) });
+  const [row] = await sendFailed(db).execute({ id, error: error.slice(0, 500), now: nowText() });
   return row !== undefined;
 }
 
