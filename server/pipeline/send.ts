@@ -213,11 +213,8 @@ async function recordSent(deps: PipelineDeps, msg: SendRow, providerId: string |
           const row = await mq.findOutboundForSend(tx, msg.id);
           if (row && row.status !== 'pending' && row.gatewayMessageId === providerId) return;
         }
+        // Records the message.status event too when the message is sent afterwards.
         const marked = await mq.markSent(tx, msg.id, providerId, at);
-        if (marked?.status === 'sent')
-          await recordEvents(tx, [
-            { type: 'message.status', conversationId: msg.conversationId, messageId: msg.id, status: 'sent' },
-          ]);
         if (marked && !marked.earlyKept) {
           // Nothing came early: the next part read with the update is still the one to send.
           if (marked.nextPartId) await sendPart(tx, deps, marked.nextPartId);

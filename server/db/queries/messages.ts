@@ -21,6 +21,7 @@ import {
   contacts,
   conversations,
   earlyStatuses,
+  events,
   type MessageStatus,
   type MessageType,
   messages,
@@ -31,7 +32,7 @@ import type { Db, DbOrTx } from '../types';
 import { EVENTS_CHANNEL } from './events';
 import { enqueueJobsSql } from './jobs';
 import { QUEUE_MEDIA } from './media';
-import { builtOnce } from './prepared';
+import { builtOnce, rawOnce } from './prepared';
 
 /** Forward order of delivery statuses; a status never moves to a lower rank. */
 export const STATUS_RANK: Record<MessageStatus, number> = {
@@ -409,38 +410,50 @@ export async function claimForSend(db: DbOrTx, id: string): Promise<'claimed' | 
 /**
  * The gateway accepted the message: it is sent, unless a status webhook moved it further already.
  * A failure of our own attempt with an unknown outcome (interrupted) is corrected to sent; a failure
- * the gateway reported is not. Returns the row's status afterwards and, read in the same statement,
- * what recording the send needs next: whether statuses for the gateway id came before it
- * (`earlyKept`: they are applied with `takeEarlyStatuses`) and the reply's next queued part
- * (`nextPartId`, as `nextPart` reads it). Null: no such message.
+ * the gateway reported is not. When the message is sent afterwards, its `message.status` event is
+ * recorded in the same statement (with the notification `recordEvents` sends). Returns the row's
+ * status afterwards and, read in the same statement, what recording the send needs next: whether
+ * statuses for the gateway id came before it (`earlyKept`: they are applied with `takeEarlyStatuses`)
+ * and the reply's next queued part (`nextPartId`, as `nextPart` reads it). Null: no such message.
  */
-const sent = builtOnce((db) => {
+const sentWithEvent = rawOnce<
+  Array<{ status: MessageStatus; earlyKept: boolean; nextPartId: string | null }>
+>(() => {
   const gatewayId = sql`${sql.placeholder('gatewayMessageId')}::text`;
-  return db
-    .update(messages)
-    .set({
-      gatewayMessageId: sql`coalesce(${gatewayId}, ${messages.gatewayMessageId})`,
-      sentAt: sql`coalesce(${messages.sentAt}, ${sql.placeholder('at')}::timestamptz)`,
-      status: sql`case when ${advanceGuard('sent')} then 'sent' else ${messages.status} end`,
-      error: sql`case when ${advanceGuard('sent')} then null else ${messages.error} end`,
-      updatedAt: sql`${sql.placeholder('now')}::timestamptz`,
-    })
-    .where(eq(messages.id, sql.placeholder('id')))
-    .returning({
-      status: messages.status,
-      earlyKept: sql<boolean>`(${gatewayId} is not null and exists (
-        select 1 from ${earlyStatuses} e where e.gateway_message_id = ${gatewayId}))`,
-      // The updated row's columns are written out in full: Drizzle leaves them unqualified here.
-      nextPartId: sql<string | null>`(select n.id from ${messages} n
-        where n.reply_group = "messages"."reply_group" and n.part_index > "messages"."part_index"
-          and n.status = 'queued'
-        order by n.part_index limit 1)`,
-    });
+  return sql`with m as (
+      update ${messages} set
+        gateway_message_id = coalesce(${gatewayId}, gateway_message_id),
+        sent_at = coalesce(sent_at, ${sql.placeholder('at')}::timestamptz),
+        status = case when ${advanceGuard('sent')} then 'sent' else status end,
+        error = case when ${advanceGuard('sent')} then null else error end,
+        updated_at = ${sql.placeholder('now')}::timestamptz
+      where id = ${sql.placeholder('id')}::uuid
+      returning id, conversation_id, status,
+        (${gatewayId} is not null and exists (
+          select 1 from ${earlyStatuses} e where e.gateway_message_id = ${gatewayId})) as early_kept,
+        (select n.id from ${messages} n
+          where n.reply_group = "messages"."reply_group" and n.part_index > "messages"."part_index"
+            and n.status = 'queued'
+          order by n.part_index limit 1) as next_part_id),
+    event as (
+      insert into ${events} (type, conversation_id, payload)
+      select 'message.status', m.conversation_id, jsonb_build_object(
+        'type', 'message.status', 'conversationId', m.conversation_id, 'messageId', m.id, 'status', 'sent')
+      from m where m.status = 'sent'
+      returning id)
+    select m.status, m.early_kept as "earlyKept", m.next_part_id as "nextPartId",
+      (select pg_notify(${EVENTS_CHANNEL}, max(id)::text) from event having count(*) > 0) as notified
+    from m`;
 });
 
 export async function markSent(db: DbOrTx, id: string, gatewayMessageId: string | null, at: Date) {
-  const [row] = await sent(db).execute({ id, gatewayMessageId, at: at.toISOString(), now: nowText() });
-  return row ?? null;
+  const [row] = await sentWithEvent(db).execute({
+    id,
+    gatewayMessageId,
+    at: at.toISOString(),
+    now: nowText(),
+  });
+  return row ? { status: row.status, earlyKept: row.earlyKept, nextPartId: row.nextPartId } : null;
 }
 
 /**
