@@ -377,6 +377,70 @@ export async function findOutboundForSend(db: DbOrTx, id: string) {
 }
 
 /**
+ * The send job's first statement: the message as `findOutboundForSend` reads it and, when `reserve` is
+ * given and the message is queued, the next slot of that throttle bucket as `reserveSlot` takes it
+ * (one round trip instead of two). `slot` is null when no slot was taken.
+ */
+const outboundForSendReserving = rawOnce<Array<Record<string, unknown>>>(() => {
+  const step = sql`(${sql.placeholder('micros')}::bigint * interval '1 microsecond')`;
+  return sql`with m as (
+      select m.id, m.conversation_id, m.body, m.type, m.status, m.reply_group, m.part_index,
+        m.provider_message_id, m.gateway_message_id, m.campaign_id, m.author, m.updated_at,
+        c.id as contact_id, c.phone, v.channel, v.last_inbound_at, m.cloud_template
+      from ${messages} m
+        join ${conversations} v on v.id = m.conversation_id
+        join ${contacts} c on c.id = v.contact_id
+      where m.id = ${sql.placeholder('id')}::uuid and m.direction = 'outbound'
+      limit 1),
+    reserved as (
+      insert into ${throttles} (name, next_slot_at)
+      select ${sql.placeholder('throttle')}::text, clock_timestamp() + ${step}
+      from m where ${sql.placeholder('reserve')}::boolean and m.status = 'queued'
+      on conflict (name) do update
+        set next_slot_at = greatest(${throttles}.next_slot_at, clock_timestamp()) + ${step}
+      returning next_slot_at - ${step} as slot)
+    select m.*, (select slot from reserved) as slot from m`;
+});
+
+const dateOrNull = (v: unknown) => (v == null ? null : new Date(v as string));
+
+export async function findOutboundForSendReserving(
+  db: DbOrTx,
+  id: string,
+  reserve: { throttle: string; intervalMs: number } | null,
+) {
+  const [r] = await outboundForSendReserving(db).execute({
+    id,
+    reserve: reserve !== null,
+    throttle: reserve?.throttle ?? '',
+    micros: Math.max(0, Math.round((reserve?.intervalMs ?? 0) * 1000)),
+  });
+  if (!r) return { msg: null, slot: null };
+  const msg: SendRow = {
+    id: r.id as string,
+    conversationId: r.conversation_id as string,
+    body: r.body as string | null,
+    type: r.type as MessageType,
+    status: r.status as MessageStatus,
+    replyGroup: r.reply_group as string | null,
+    partIndex: r.part_index as number,
+    providerMessageId: r.provider_message_id as string | null,
+    gatewayMessageId: r.gateway_message_id as string | null,
+    campaignId: r.campaign_id as string | null,
+    author: r.author as Author,
+    updatedAt: new Date(r.updated_at as string),
+    contactId: r.contact_id as string,
+    phone: r.phone as string,
+    channel: r.channel as SendRow['channel'],
+    lastInboundAt: dateOrNull(r.last_inbound_at),
+    cloudTemplate: r.cloud_template as SendRow['cloudTemplate'],
+  };
+  return { msg, slot: dateOrNull(r.slot) };
+}
+
+type SendRow = NonNullable<Awaited<ReturnType<typeof findOutboundForSend>>>;
+
+/**
  * Claims a queued message for sending (queued → pending): 'claimed', or null when another worker has
  * it or it is no longer queued. A bot message written before a person took its conversation over is
  * withdrawn here instead ('withdrawn': failed with that reason), whatever path left it queued: the
