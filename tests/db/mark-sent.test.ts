@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messages } from '../../drizzle';
-import { eventsAfter, latestEventId } from '../../server/db/queries/events';
+import { EVENTS_CHANNEL, eventsAfter, latestEventId } from '../../server/db/queries/events';
 import { claimForSend, insertOutbound, markSent } from '../../server/db/queries/messages';
 import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
 import { seedConversation } from '../helpers/seed';
@@ -69,5 +69,20 @@ describe('markSent', () => {
     expect(marked).toEqual({ status: 'delivered', earlyKept: false, nextPartId: null });
     expect(await markSent(db(), crypto.randomUUID(), 'gw-x', new Date())).toBeNull();
     expect(await eventsAfter(db(), { afterId: before, limit: 10 })).toEqual([]);
+  });
+
+  it.runIf(process.env.DATABASE_URL)('notifies listeners of the sent event once committed', async () => {
+    const { conversation } = await seedConversation(db(), { owner: 'bot' });
+    const [only] = await reply(conversation.id, 1);
+    expect(await claimForSend(db(), only!)).toBe('claimed');
+    const heard: string[] = [];
+    const listener = await t.runtime.database.sql.listen(EVENTS_CHANNEL, (payload) => heard.push(payload));
+    try {
+      await db().transaction((tx) => markSent(tx, only!, 'gw-2', new Date()));
+      const newest = await latestEventId(db());
+      await expect.poll(() => heard, { timeout: 5000 }).toContain(String(newest));
+    } finally {
+      await listener.unlisten();
+    }
   });
 });
