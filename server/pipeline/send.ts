@@ -66,7 +66,19 @@ export async function runSendJob(
   job: { data: SendJobData; retryCount: number },
 ): Promise<SendOutcome> {
   const { db, gateway, settings, log } = deps;
-  const msg = await mq.findOutboundForSend(db, job.data.messageId);
+  const slotHeld = job.data.slotAt ? new Date(job.data.slotAt) : null;
+  const held = slotHeld && !Number.isNaN(slotHeld.getTime()) ? slotHeld : null;
+  const interval = 60_000 / settings.sendRatePerMinute;
+  // Without a slot held, a queued message's slot is reserved as it is read, when nothing checked
+  // below can stop its send before the slot is taken: a configured gateway with no customer window
+  // (`windowRefusal` only refuses on the Cloud API).
+  const reserveNow = !held && gateway.configured && gateway.name !== 'whatsapp-cloud';
+  const found = await mq.findOutboundForSendReserving(
+    db,
+    job.data.messageId,
+    reserveNow ? { throttle: GATEWAY_THROTTLE, intervalMs: interval } : null,
+  );
+  const msg = found.msg;
   if (!msg) return 'skipped';
   if (msg.status === 'pending') {
     const settledAt = msg.updatedAt.getTime() + inFlightLimitMs(settings);
@@ -95,11 +107,7 @@ export async function runSendJob(
   }
 
   // This part's turn in the shared throttle: the slot it holds, or a new one.
-  const held = job.data.slotAt ? new Date(job.data.slotAt) : null;
-  const slot =
-    held && !Number.isNaN(held.getTime())
-      ? held
-      : await tq.reserveSlot(db, GATEWAY_THROTTLE, 60_000 / settings.sendRatePerMinute);
+  const slot = held ?? found.slot ?? (await tq.reserveSlot(db, GATEWAY_THROTTLE, interval));
   const wait = slot.getTime() - Date.now();
   if (wait > inJobWaitMs(settings)) {
     await deps.queue.send<SendJobData>(
@@ -213,11 +221,8 @@ async function recordSent(deps: PipelineDeps, msg: SendRow, providerId: string |
           const row = await mq.findOutboundForSend(tx, msg.id);
           if (row && row.status !== 'pending' && row.gatewayMessageId === providerId) return;
         }
+        // Records the message.status event too when the message is sent afterwards.
         const marked = await mq.markSent(tx, msg.id, providerId, at);
-        if (marked?.status === 'sent')
-          await recordEvents(tx, [
-            { type: 'message.status', conversationId: msg.conversationId, messageId: msg.id, status: 'sent' },
-          ]);
         if (marked && !marked.earlyKept) {
           // Nothing came early: the next part read with the update is still the one to send.
           if (marked.nextPartId) await sendPart(tx, deps, marked.nextPartId);

@@ -90,3 +90,39 @@ describe('builtOnce and rawOnce', () => {
     for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]!);
   });
 });
+
+describe('recordEvents', () => {
+  it('stores each event with its type, conversation, campaign and payload, in order', async () => {
+    const { recordEvents, eventsAfter, latestEventId } = await import('../../server/db/queries/events');
+    const conversationId = '00000000-0000-4000-8000-000000000001';
+    const campaignId = '00000000-0000-4000-8000-000000000002';
+    const before = await latestEventId(db());
+    await db().transaction(async (tx) => {
+      await recordEvents(tx, [
+        { type: 'message.status', conversationId, messageId: conversationId, status: 'sent' },
+        { type: 'campaign.progress', campaignId },
+      ]);
+      await recordEvents(tx, [
+        { type: 'message.status', conversationId, messageId: campaignId, status: 'read' },
+      ]);
+    });
+    const rows = await eventsAfter(db(), { afterId: before, limit: 10 });
+    expect(rows.map((r) => [r.type, r.conversationId, r.payload])).toEqual([
+      [
+        'message.status',
+        conversationId,
+        { type: 'message.status', conversationId, messageId: conversationId, status: 'sent' },
+      ],
+      ['campaign.progress', null, { type: 'campaign.progress', campaignId }],
+      [
+        'message.status',
+        conversationId,
+        { type: 'message.status', conversationId, messageId: campaignId, status: 'read' },
+      ],
+    ]);
+    const [campaign] = await t.runtime.database.sql<Array<{ campaign_id: string | null }>>`
+      select campaign_id from events where id = ${rows[1]!.id}`;
+    expect(campaign?.campaign_id).toBe(campaignId);
+    expect(rows[0]!.id).toBeLessThan(rows[1]!.id);
+  });
+});

@@ -2,30 +2,32 @@ import { and, asc, eq, gt, inArray, lte, or, type SQL, sql } from 'drizzle-orm';
 import { events } from '../../../drizzle';
 import type { TAppEvent } from '../../contracts';
 import type { DbOrTx } from '../types';
+import { rawOnce } from './prepared';
 
 export const EVENTS_CHANNEL = 'wcb_events';
 
 /**
+ * The insert of any number of events, given as one JSON array (each element is an event's payload;
+ * its type, conversation and campaign are read from it), with the notification carrying the newest id.
+ */
+const insertEvents = rawOnce(
+  () => sql`with inserted as (
+      insert into ${events} (type, conversation_id, campaign_id, payload)
+      select e->>'type', (e->>'conversationId')::uuid, (e->>'campaignId')::uuid, e
+      from jsonb_array_elements(${sql.placeholder('events')}::jsonb) with ordinality as x(e, n)
+      order by n
+      returning id)
+    select pg_notify(${EVENTS_CHANNEL}, max(id)::text) from inserted`,
+);
+
+/**
  * Appends events to the log inside the caller's transaction and notifies listeners: Postgres delivers
  * the notification only if the transaction commits, so nobody hears of a change that did not happen.
+ * One round trip: the rows and the notification (carrying the newest id) together.
  */
 export async function recordEvents(db: DbOrTx, list: TAppEvent[]): Promise<void> {
   if (!list.length) return;
-  const insert = db
-    .insert(events)
-    .values(
-      list.map((e) => ({
-        type: e.type,
-        conversationId: 'conversationId' in e ? e.conversationId : null,
-        campaignId: 'campaignId' in e ? e.campaignId : null,
-        payload: e as unknown as Record<string, unknown>,
-      })),
-    )
-    .returning({ id: events.id });
-  // One round trip: the rows and the notification (carrying the newest id) together.
-  await db.execute(
-    sql`with inserted as ${insert} select pg_notify(${EVENTS_CHANNEL}, max(id)::text) from inserted`,
-  );
+  await insertEvents(db).execute({ events: JSON.stringify(list) });
 }
 
 const columns = {

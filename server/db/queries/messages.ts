@@ -21,6 +21,7 @@ import {
   contacts,
   conversations,
   earlyStatuses,
+  events,
   type MessageStatus,
   type MessageType,
   messages,
@@ -31,7 +32,7 @@ import type { Db, DbOrTx } from '../types';
 import { EVENTS_CHANNEL } from './events';
 import { enqueueJobsSql } from './jobs';
 import { MEDIA_WAIT_LIMIT_MS, QUEUE_MEDIA } from './media';
-import { builtOnce } from './prepared';
+import { builtOnce, rawOnce } from './prepared';
 
 /** Forward order of delivery statuses; a status never moves to a lower rank. */
 export const STATUS_RANK: Record<MessageStatus, number> = {
@@ -89,11 +90,72 @@ export interface OutboundRow {
   type?: MessageType;
 }
 
-export function insertOutbound(db: DbOrTx, rows: OutboundRow[]) {
-  return db
-    .insert(messages)
-    .values(rows.map((r) => ({ ...r, direction: 'outbound' as const, type: r.type ?? ('text' as const) })))
-    .returning({ id: messages.id, partIndex: messages.partIndex, status: messages.status });
+/** The insert of `count` outbound rows, built once per count (a reply has a few parts at most). */
+const outboundInserts = new Map<number, ReturnType<typeof outboundInsert>>();
+function outboundInsert(count: number) {
+  return builtOnce((db) =>
+    db
+      .insert(messages)
+      .values(
+        Array.from({ length: count }, (_, i) => {
+          const p = (name: string) => sql.placeholder(`${name}${i}`);
+          return {
+            conversationId: p('conversationId'),
+            author: p('author'),
+            body: p('body'),
+            status: p('status'),
+            replyGroup: p('replyGroup'),
+            partIndex: p('partIndex'),
+            // jsonb values go in as text Drizzle does not encode, so a null stays SQL null.
+            ai: sql`${p('ai')}::jsonb`,
+            actorId: p('actorId'),
+            actorType: p('actorType'),
+            actorName: p('actorName'),
+            campaignId: p('campaignId'),
+            error: p('error'),
+            cloudTemplate: sql`${p('cloudTemplate')}::jsonb`,
+            type: p('type'),
+            direction: 'outbound' as const,
+          };
+        }),
+      )
+      .returning({ id: messages.id, partIndex: messages.partIndex, status: messages.status }),
+  );
+}
+
+/**
+ * `updated_at` as Drizzle's `$onUpdate` gives it (this process's clock), for updates built once: Drizzle
+ * would evaluate `$onUpdate` when the statement is built and keep that time.
+ */
+const nowText = () => new Date().toISOString();
+
+const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
+
+export async function insertOutbound(db: DbOrTx, rows: OutboundRow[]) {
+  if (!rows.length) throw new Error('insertOutbound: no rows');
+  let insert = outboundInserts.get(rows.length);
+  if (!insert) {
+    insert = outboundInsert(rows.length);
+    outboundInserts.set(rows.length, insert);
+  }
+  const values: Record<string, unknown> = {};
+  rows.forEach((r, i) => {
+    values[`conversationId${i}`] = r.conversationId;
+    values[`author${i}`] = r.author;
+    values[`body${i}`] = r.body;
+    values[`status${i}`] = r.status;
+    values[`replyGroup${i}`] = r.replyGroup;
+    values[`partIndex${i}`] = r.partIndex;
+    values[`ai${i}`] = json(r.ai);
+    values[`actorId${i}`] = r.actorId ?? null;
+    values[`actorType${i}`] = r.actorType ?? null;
+    values[`actorName${i}`] = r.actorName ?? null;
+    values[`campaignId${i}`] = r.campaignId ?? null;
+    values[`error${i}`] = r.error ?? null;
+    values[`cloudTemplate${i}`] = json(r.cloudTemplate);
+    values[`type${i}`] = r.type ?? 'text';
+  });
+  return insert(db).execute(values);
 }
 
 export async function findMessageByProviderId(db: DbOrTx, providerMessageId: string) {
@@ -280,9 +342,8 @@ function advanceGuard(status: MessageStatus) {
   return sql`${rank} < ${STATUS_RANK[status]}`;
 }
 
-/** The message a send job works on, with the phone it goes to. */
-export async function findOutboundForSend(db: DbOrTx, id: string) {
-  const [row] = await db
+const outboundForSend = builtOnce((db) =>
+  db
     .select({
       id: messages.id,
       conversationId: messages.conversationId,
@@ -305,10 +366,79 @@ export async function findOutboundForSend(db: DbOrTx, id: string) {
     .from(messages)
     .innerJoin(conversations, eq(conversations.id, messages.conversationId))
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
-    .where(and(eq(messages.id, id), eq(messages.direction, 'outbound')))
-    .limit(1);
+    .where(and(eq(messages.id, sql.placeholder('id')), eq(messages.direction, 'outbound')))
+    .limit(1),
+);
+
+/** The message a send job works on, with the phone it goes to. */
+export async function findOutboundForSend(db: DbOrTx, id: string) {
+  const [row] = await outboundForSend(db).execute({ id });
   return row ?? null;
 }
+
+/**
+ * The send job's first statement: the message as `findOutboundForSend` reads it and, when `reserve` is
+ * given and the message is queued, the next slot of that throttle bucket as `reserveSlot` takes it
+ * (one round trip instead of two). `slot` is null when no slot was taken.
+ */
+const outboundForSendReserving = rawOnce<Array<Record<string, unknown>>>(() => {
+  const step = sql`(${sql.placeholder('micros')}::bigint * interval '1 microsecond')`;
+  return sql`with m as (
+      select m.id, m.conversation_id, m.body, m.type, m.status, m.reply_group, m.part_index,
+        m.provider_message_id, m.gateway_message_id, m.campaign_id, m.author, m.updated_at,
+        c.id as contact_id, c.phone, v.channel, v.last_inbound_at, m.cloud_template
+      from ${messages} m
+        join ${conversations} v on v.id = m.conversation_id
+        join ${contacts} c on c.id = v.contact_id
+      where m.id = ${sql.placeholder('id')}::uuid and m.direction = 'outbound'
+      limit 1),
+    reserved as (
+      insert into ${throttles} (name, next_slot_at)
+      select ${sql.placeholder('throttle')}::text, clock_timestamp() + ${step}
+      from m where ${sql.placeholder('reserve')}::boolean and m.status = 'queued'
+      on conflict (name) do update
+        set next_slot_at = greatest(${throttles}.next_slot_at, clock_timestamp()) + ${step}
+      returning next_slot_at - ${step} as slot)
+    select m.*, (select slot from reserved) as slot from m`;
+});
+
+const dateOrNull = (v: unknown) => (v == null ? null : new Date(v as string));
+
+export async function findOutboundForSendReserving(
+  db: DbOrTx,
+  id: string,
+  reserve: { throttle: string; intervalMs: number } | null,
+) {
+  const [r] = await outboundForSendReserving(db).execute({
+    id,
+    reserve: reserve !== null,
+    throttle: reserve?.throttle ?? '',
+    micros: Math.max(0, Math.round((reserve?.intervalMs ?? 0) * 1000)),
+  });
+  if (!r) return { msg: null, slot: null };
+  const msg: SendRow = {
+    id: r.id as string,
+    conversationId: r.conversation_id as string,
+    body: r.body as string | null,
+    type: r.type as MessageType,
+    status: r.status as MessageStatus,
+    replyGroup: r.reply_group as string | null,
+    partIndex: r.part_index as number,
+    providerMessageId: r.provider_message_id as string | null,
+    gatewayMessageId: r.gateway_message_id as string | null,
+    campaignId: r.campaign_id as string | null,
+    author: r.author as Author,
+    updatedAt: new Date(r.updated_at as string),
+    contactId: r.contact_id as string,
+    phone: r.phone as string,
+    channel: r.channel as SendRow['channel'],
+    lastInboundAt: dateOrNull(r.last_inbound_at),
+    cloudTemplate: r.cloud_template as SendRow['cloudTemplate'],
+  };
+  return { msg, slot: dateOrNull(r.slot) };
+}
+
+type SendRow = NonNullable<Awaited<ReturnType<typeof findOutboundForSend>>>;
 
 /**
  * Claims a queued message for sending (queued → pending): 'claimed', or null when another worker has
@@ -319,20 +449,24 @@ export async function findOutboundForSend(db: DbOrTx, id: string) {
  * opt-out confirmation) go out. Both times are the database's (`owner_since` and `created_at` are
  * transaction times), so clocks of other hosts do not matter.
  */
-export async function claimForSend(db: DbOrTx, id: string): Promise<'claimed' | 'withdrawn' | null> {
+const claim = builtOnce((db) => {
   const stale = sql`(${messages.author} = 'bot' and exists (
     select 1 from ${conversations} c
     where c.id = ${messages.conversationId} and c.owner = 'human'
       and date_trunc('milliseconds', c.owner_since) > ${messages.createdAt}))`;
-  const [row] = await db
+  return db
     .update(messages)
     .set({
       status: sql`case when ${stale} then 'failed' else 'pending' end`,
       error: sql`case when ${stale} then ${WITHDRAWN_AFTER_TAKEOVER} else ${messages.error} end`,
       updatedAt: sql`now()`,
     })
-    .where(and(eq(messages.id, id), eq(messages.status, 'queued')))
+    .where(and(eq(messages.id, sql.placeholder('id')), eq(messages.status, 'queued')))
     .returning({ status: messages.status });
+});
+
+export async function claimForSend(db: DbOrTx, id: string): Promise<'claimed' | 'withdrawn' | null> {
+  const [row] = await claim(db).execute({ id });
   if (!row) return null;
   return row.status === 'pending' ? 'claimed' : 'withdrawn';
 }
@@ -340,32 +474,50 @@ export async function claimForSend(db: DbOrTx, id: string): Promise<'claimed' | 
 /**
  * The gateway accepted the message: it is sent, unless a status webhook moved it further already.
  * A failure of our own attempt with an unknown outcome (interrupted) is corrected to sent; a failure
- * the gateway reported is not. Returns the row's status afterwards and, read in the same statement,
- * what recording the send needs next: whether statuses for the gateway id came before it
- * (`earlyKept`: they are applied with `takeEarlyStatuses`) and the reply's next queued part
- * (`nextPartId`, as `nextPart` reads it). Null: no such message.
+ * the gateway reported is not. When the message is sent afterwards, its `message.status` event is
+ * recorded in the same statement (with the notification `recordEvents` sends). Returns the row's
+ * status afterwards and, read in the same statement, what recording the send needs next: whether
+ * statuses for the gateway id came before it (`earlyKept`: they are applied with `takeEarlyStatuses`)
+ * and the reply's next queued part (`nextPartId`, as `nextPart` reads it). Null: no such message.
  */
+const sentWithEvent = rawOnce<
+  Array<{ status: MessageStatus; earlyKept: boolean; nextPartId: string | null }>
+>(() => {
+  const gatewayId = sql`${sql.placeholder('gatewayMessageId')}::text`;
+  return sql`with m as (
+      update ${messages} set
+        gateway_message_id = coalesce(${gatewayId}, gateway_message_id),
+        sent_at = coalesce(sent_at, ${sql.placeholder('at')}::timestamptz),
+        status = case when ${advanceGuard('sent')} then 'sent' else status end,
+        error = case when ${advanceGuard('sent')} then null else error end,
+        updated_at = ${sql.placeholder('now')}::timestamptz
+      where id = ${sql.placeholder('id')}::uuid
+      returning id, conversation_id, status,
+        (${gatewayId} is not null and exists (
+          select 1 from ${earlyStatuses} e where e.gateway_message_id = ${gatewayId})) as early_kept,
+        (select n.id from ${messages} n
+          where n.reply_group = "messages"."reply_group" and n.part_index > "messages"."part_index"
+            and n.status = 'queued'
+          order by n.part_index limit 1) as next_part_id),
+    event as (
+      insert into ${events} (type, conversation_id, payload)
+      select 'message.status', m.conversation_id, jsonb_build_object(
+        'type', 'message.status', 'conversationId', m.conversation_id, 'messageId', m.id, 'status', 'sent')
+      from m where m.status = 'sent'
+      returning id)
+    select m.status, m.early_kept as "earlyKept", m.next_part_id as "nextPartId",
+      (select pg_notify(${EVENTS_CHANNEL}, max(id)::text) from event having count(*) > 0) as notified
+    from m`;
+});
+
 export async function markSent(db: DbOrTx, id: string, gatewayMessageId: string | null, at: Date) {
-  const [row] = await db
-    .update(messages)
-    .set({
-      gatewayMessageId: sql`coalesce(${gatewayMessageId}::text, ${messages.gatewayMessageId})`,
-      sentAt: sql`coalesce(${messages.sentAt}, ${at.toISOString()}::timestamptz)`,
-      status: sql`case when ${advanceGuard('sent')} then 'sent' else ${messages.status} end`,
-      error: sql`case when ${advanceGuard('sent')} then null else ${messages.error} end`,
-    })
-    .where(eq(messages.id, id))
-    .returning({
-      status: messages.status,
-      earlyKept: sql<boolean>`(${gatewayMessageId}::text is not null and exists (
-        select 1 from ${earlyStatuses} e where e.gateway_message_id = ${gatewayMessageId}::text))`,
-      // The updated row's columns are written out in full: Drizzle leaves them unqualified here.
-      nextPartId: sql<string | null>`(select n.id from ${messages} n
-        where n.reply_group = "messages"."reply_group" and n.part_index > "messages"."part_index"
-          and n.status = 'queued'
-        order by n.part_index limit 1)`,
-    });
-  return row ?? null;
+  const [row] = await sentWithEvent(db).execute({
+    id,
+    gatewayMessageId,
+    at: at.toISOString(),
+    now: nowText(),
+  });
+  return row ? { status: row.status, earlyKept: row.earlyKept, nextPartId: row.nextPartId } : null;
 }
 
 /**
@@ -374,25 +526,38 @@ export async function markSent(db: DbOrTx, id: string, gatewayMessageId: string 
  * `withdrawQueuedBotMessages`): then it is failed with that reason instead. Returns the status it
  * has afterwards (null: it was no longer pending).
  */
-export async function requeue(db: DbOrTx, id: string) {
+const requeued = builtOnce((db) => {
   const withdrawn = sql`${messages.error} is not distinct from ${WITHDRAWN_AFTER_TAKEOVER}`;
-  const [row] = await db
+  return db
     .update(messages)
     .set({
       status: sql`case when ${withdrawn} then 'failed' else 'queued' end`,
       error: sql`case when ${withdrawn} then ${messages.error} else null end`,
+      updatedAt: sql`${sql.placeholder('now')}::timestamptz`,
     })
-    .where(and(eq(messages.id, id), eq(messages.status, 'pending')))
+    .where(and(eq(messages.id, sql.placeholder('id')), eq(messages.status, 'pending')))
     .returning({ status: messages.status });
+});
+
+export async function requeue(db: DbOrTx, id: string) {
+  const [row] = await requeued(db).execute({ id, now: nowText() });
   return row?.status ?? null;
 }
 
 /** No gateway credentials: a message not yet sent is kept as not_configured. */
-export async function markNotConfigured(db: DbOrTx, id: string, error: string) {
-  await db
+const notConfigured = builtOnce((db) =>
+  db
     .update(messages)
-    .set({ status: 'not_configured', error })
-    .where(and(eq(messages.id, id), inArray(messages.status, ['queued', 'pending'])));
+    .set({
+      status: 'not_configured',
+      error: sql`${sql.placeholder('error')}`,
+      updatedAt: sql`${sql.placeholder('now')}::timestamptz`,
+    })
+    .where(and(eq(messages.id, sql.placeholder('id')), inArray(messages.status, ['queued', 'pending']))),
+);
+
+export async function markNotConfigured(db: DbOrTx, id: string, error: string) {
+  await notConfigured(db).execute({ id, error, now: nowText() });
 }
 
 /**
@@ -420,12 +585,20 @@ export async function withdrawQueuedBotMessages(db: DbOrTx, conversationId: stri
   return withdrawn;
 }
 
-export async function markSendFailed(db: DbOrTx, id: string, error: string) {
-  const [row] = await db
+const sendFailed = builtOnce((db) =>
+  db
     .update(messages)
-    .set({ status: 'failed', error: error.slice(0, 500) })
-    .where(and(eq(messages.id, id), inArray(messages.status, ['queued', 'pending'])))
-    .returning({ id: messages.id });
+    .set({
+      status: 'failed',
+      error: sql`${sql.placeholder('error')}`,
+      updatedAt: sql`${sql.placeholder('now')}::timestamptz`,
+    })
+    .where(and(eq(messages.id, sql.placeholder('id')), inArray(messages.status, ['queued', 'pending'])))
+    .returning({ id: messages.id }),
+);
+
+export async function markSendFailed(db: DbOrTx, id: string, error: string) {
+  const [row] = await sendFailed(db).execute({ id, error: error.slice(0, 500), now: nowText() });
   return row !== undefined;
 }
 
@@ -461,19 +634,23 @@ export async function sendQueueHealth(
   };
 }
 
-export async function nextPart(db: DbOrTx, replyGroup: string, afterIndex: number) {
-  const [row] = await db
+const firstQueuedPartAfter = builtOnce((db) =>
+  db
     .select({ id: messages.id })
     .from(messages)
     .where(
       and(
-        eq(messages.replyGroup, replyGroup),
-        gt(messages.partIndex, afterIndex),
+        eq(messages.replyGroup, sql.placeholder('replyGroup')),
+        gt(messages.partIndex, sql.placeholder('afterIndex')),
         eq(messages.status, 'queued'),
       ),
     )
     .orderBy(asc(messages.partIndex))
-    .limit(1);
+    .limit(1),
+);
+
+export async function nextPart(db: DbOrTx, replyGroup: string, afterIndex: number) {
+  const [row] = await firstQueuedPartAfter(db).execute({ replyGroup, afterIndex });
   return row ?? null;
 }
 
@@ -592,26 +769,38 @@ export async function keepEarlyStatus(
   await db.insert(earlyStatuses).values(row);
 }
 
+/** The statement taking early statuses by either id, by one of them, or by both. */
+const takeEarly = {
+  provider: takeEarlyBy('provider'),
+  gateway: takeEarlyBy('gateway'),
+  both: takeEarlyBy('both'),
+};
+function takeEarlyBy(by: 'provider' | 'gateway' | 'both') {
+  return builtOnce((db) => {
+    const provider = eq(earlyStatuses.providerMessageId, sql.placeholder('providerMessageId'));
+    const gateway = eq(earlyStatuses.gatewayMessageId, sql.placeholder('gatewayMessageId'));
+    return db
+      .delete(earlyStatuses)
+      .where(by === 'both' ? or(provider, gateway) : by === 'provider' ? provider : gateway)
+      .returning({
+        providerMessageId: earlyStatuses.providerMessageId,
+        gatewayMessageId: earlyStatuses.gatewayMessageId,
+        status: earlyStatuses.status,
+        error: earlyStatuses.error,
+        receivedAt: earlyStatuses.receivedAt,
+      });
+  });
+}
+
 /** Takes (deletes and returns, oldest first) the statuses kept for a message known by these ids. */
 export async function takeEarlyStatuses(
   db: DbOrTx,
   ids: { providerMessageId: string | null; gatewayMessageId: string | null },
 ) {
-  const conds = [
-    ids.providerMessageId ? eq(earlyStatuses.providerMessageId, ids.providerMessageId) : undefined,
-    ids.gatewayMessageId ? eq(earlyStatuses.gatewayMessageId, ids.gatewayMessageId) : undefined,
-  ].filter((c) => c !== undefined);
-  if (!conds.length) return [];
-  const rows = await db
-    .delete(earlyStatuses)
-    .where(or(...conds))
-    .returning({
-      providerMessageId: earlyStatuses.providerMessageId,
-      gatewayMessageId: earlyStatuses.gatewayMessageId,
-      status: earlyStatuses.status,
-      error: earlyStatuses.error,
-      receivedAt: earlyStatuses.receivedAt,
-    });
+  const { providerMessageId, gatewayMessageId } = ids;
+  if (!providerMessageId && !gatewayMessageId) return [];
+  const by = providerMessageId && gatewayMessageId ? 'both' : providerMessageId ? 'provider' : 'gateway';
+  const rows = await takeEarly[by](db).execute({ providerMessageId, gatewayMessageId });
   return rows.sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime());
 }
 

@@ -1,6 +1,7 @@
 import { eq, type SQL, sql } from 'drizzle-orm';
 import { throttles } from '../../../drizzle';
 import type { DbOrTx } from '../types';
+import { builtOnce } from './prepared';
 
 /**
  * The send throttle: one row per bucket (`throttles`), holding the time its next slot starts. Every
@@ -17,20 +18,26 @@ export function throttleStep(intervalMs: number): SQL {
   return sql.raw(`interval '${micros} microseconds'`);
 }
 
-/**
- * Reserves the next send slot of a throttle bucket: slots are `intervalMs` apart across every process.
- * Returns when the slot starts.
- */
-export async function reserveSlot(db: DbOrTx, name: string, intervalMs: number): Promise<Date> {
-  const step = throttleStep(intervalMs);
-  const [row] = await db
+const reserve = builtOnce((db) => {
+  // The gap in whole microseconds (see throttleStep), given per call.
+  const step = sql`(${sql.placeholder('micros')}::bigint * interval '1 microsecond')`;
+  return db
     .insert(throttles)
-    .values({ name, nextSlotAt: sql`clock_timestamp() + ${step}` })
+    .values({ name: sql.placeholder('name'), nextSlotAt: sql`clock_timestamp() + ${step}` })
     .onConflictDoUpdate({
       target: throttles.name,
       set: { nextSlotAt: sql`greatest(${throttles.nextSlotAt}, clock_timestamp()) + ${step}` },
     })
     .returning({ slot: sql<Date>`${throttles.nextSlotAt} - ${step}`.mapWith(throttles.nextSlotAt) });
+});
+
+/**
+ * Reserves the next send slot of a throttle bucket: slots are `intervalMs` apart across every process.
+ * Returns when the slot starts.
+ */
+export async function reserveSlot(db: DbOrTx, name: string, intervalMs: number): Promise<Date> {
+  const micros = Math.max(0, Math.round(intervalMs * 1000));
+  const [row] = await reserve(db).execute({ name, micros });
   return row!.slot;
 }
 
