@@ -125,4 +125,14 @@ describe('recordEvents', () => {
     expect(campaign?.campaign_id).toBe(campaignId);
     expect(rows[0]!.id).toBeLessThan(rows[1]!.id);
   });
+
+  it('refuse an update that would keep the time it was built at in updated_at', () => {
+    const stale = builtOnce((d) =>
+      d
+        .update(conversations)
+        .set({ lastMessagePreview: sql`${sql.placeholder('p')}::text` })
+        .where(eq(conversations.id, sql.placeholder('id'))),
+    );
+    expect(() => stale(db())).toThrow(/must set updatedAt per call/);
+  });
 });

@@ -1,4 +1,4 @@
-import type { SQL } from 'drizzle-orm';
+import { getTableColumns, type SQL, type Table } from 'drizzle-orm';
 import type { DbOrTx } from '../types';
 
 export type Executable<T> = { execute(values?: Record<string, unknown>): Promise<T> };
@@ -54,9 +54,28 @@ function bind<T>(template: Bindable<T>, db: DbOrTx): Executable<T> {
 export function builtOnce<T>(build: (db: DbOrTx) => { prepare(name: string): Executable<T> }) {
   let template: Bindable<T> | null = null;
   return (db: DbOrTx): Executable<T> => {
-    template ??= bindable(unnamed(build(db)));
+    if (!template) {
+      const query = build(db);
+      refuseBuildTimeValues(query);
+      template = bindable(unnamed(query));
+    }
     return bind(template, db);
   };
+}
+
+/**
+ * An update that leaves a column with an `$onUpdate` function (updated_at) unset would get that
+ * function's value once, when built, and write it on every later call: such a statement must set
+ * the column itself from a placeholder.
+ */
+function refuseBuildTimeValues(query: unknown) {
+  const config = (query as { config?: { table?: Table; set?: Record<string, unknown> } }).config;
+  if (!config?.table || !config.set) return;
+  for (const [key, column] of Object.entries(getTableColumns(config.table))) {
+    if ((column as { onUpdateFn?: unknown }).onUpdateFn !== undefined && config.set[key] === undefined) {
+      throw new Error(`builtOnce: this update must set ${key} per call (its $onUpdate value would be fixed)`);
+    }
+  }
 }
 
 /**
