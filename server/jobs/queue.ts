@@ -191,11 +191,15 @@ export async function startJobQueue(
               expireInSeconds: Number((j as unknown as { expireInSeconds: number }).expireInSeconds),
             }));
           }
-          const rows = await database.sql.unsafe<FetchedJob[]>(fetchSql, [name, n] as never[]);
+          const rows = await database.sql.unsafe<FetchedJob[]>(fetchSql, [name, n] as never[], {
+            prepare: true,
+          });
           return rows.map((r) => ({ ...r, expireInSeconds: Number(r.expireInSeconds) }));
         },
         nextDueInMs: async () => {
-          const [row] = await database.sql.unsafe<Array<{ ms: number | null }>>(NEXT_DUE_SQL, [name]);
+          const [row] = await database.sql.unsafe<Array<{ ms: number | null }>>(NEXT_DUE_SQL, [name], {
+            prepare: true,
+          });
           return row?.ms == null ? null : Number(row.ms);
         },
         complete,
