@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type SQL, sql } from 'drizzle-orm';
 import PgBoss from 'pg-boss';
+import type { Sql } from 'postgres';
 import type { Database } from '../db/client';
 import type { DbOrTx } from '../db/types';
 import type { Logger } from '../logger';
@@ -191,11 +191,15 @@ export async function startJobQueue(
               expireInSeconds: Number((j as unknown as { expireInSeconds: number }).expireInSeconds),
             }));
           }
-          const rows = await database.sql.unsafe<FetchedJob[]>(fetchSql, [name, n] as never[]);
+          const rows = await database.sql.unsafe<FetchedJob[]>(fetchSql, [name, n] as never[], {
+            prepare: true,
+          });
           return rows.map((r) => ({ ...r, expireInSeconds: Number(r.expireInSeconds) }));
         },
         nextDueInMs: async () => {
-          const [row] = await database.sql.unsafe<Array<{ ms: number | null }>>(NEXT_DUE_SQL, [name]);
+          const [row] = await database.sql.unsafe<Array<{ ms: number | null }>>(NEXT_DUE_SQL, [name], {
+            prepare: true,
+          });
           return row?.ms == null ? null : Number(row.ms);
         },
         complete,
@@ -500,24 +504,24 @@ function toParam(v: unknown) {
   return v;
 }
 
-/** pg-boss's statements, run on an open Drizzle transaction (positional parameters kept). */
+/**
+ * pg-boss's statements, run on an open Drizzle transaction: straight on the postgres.js connection the
+ * transaction holds (the handle Drizzle itself sends its statements through, so a statement is named
+ * and prepared exactly as Drizzle's own are), with positional parameters as pg-boss gives them.
+ */
 function transactionExecutor(tx: DbOrTx): PgBoss.Db {
+  const connection = connectionOf(tx);
   return {
     async executeSql(text: string, values: unknown[] = []) {
-      const rows = await tx.execute(positional(text, values));
+      const rows = await connection.unsafe(text, values.map(toParam) as never[]);
       return { rows: [...rows] };
     },
   };
 }
 
-function positional(text: string, values: unknown[]): SQL {
-  const chunks: SQL[] = [];
-  let last = 0;
-  for (const m of text.matchAll(/\$(\d+)/g)) {
-    chunks.push(sql.raw(text.slice(last, m.index)));
-    chunks.push(sql`${toParam(values[Number(m[1]) - 1])}`);
-    last = (m.index ?? 0) + m[0].length;
-  }
-  chunks.push(sql.raw(text.slice(last)));
-  return sql.join(chunks);
+/** The postgres.js connection of a Drizzle handle: the pool's client, or the transaction's. */
+function connectionOf(db: DbOrTx): Sql {
+  const client = (db as unknown as { session?: { client?: Sql } }).session?.client;
+  if (!client) throw new Error('job queue: this database handle has no postgres.js connection');
+  return client;
 }

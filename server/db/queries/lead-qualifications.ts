@@ -9,6 +9,7 @@ import {
 } from '../../../drizzle';
 import type { DbOrTx } from '../types';
 import { enqueueJobsSql } from './jobs';
+import { rawOnce } from './prepared';
 
 /** Assesses a conversation once it has been quiet long enough (one waiting job per conversation). */
 export const QUEUE_LEADS_QUALIFY = 'leads.qualify';
@@ -22,13 +23,43 @@ export interface ScoreJob {
   contactId: string;
 }
 
-const uuids = (ids: string[]) => sql`${`{${ids.join(',')}}`}::uuid[]`;
+/** Uuids as one Postgres array literal (cast with `::uuid[]`). */
+const uuidArray = (ids: string[]) => `{${ids.join(',')}}`;
+const uuids = (ids: string[]) => sql`${uuidArray(ids)}::uuid[]`;
 
 const qualifyRows = (conversationIds: string[], afterMs: number) => sql`
   select jsonb_build_object('conversationId', id) as data,
     now() + ${afterMs}::int * interval '1 millisecond' as start_after,
     id::text as singleton_key
   from unnest(${uuids(conversationIds)}) as id`;
+
+/** Each conversation's contact's rescore job, `rescoreAfterMs` from now (`ids`: the conversations). */
+const scoreJobsSql = () =>
+  enqueueJobsSql(
+    QUEUE_LEADS_SCORE,
+    sql`select jsonb_build_object('contactId', v.contact_id) as data,
+        now() + ${sql.placeholder('rescoreAfterMs')}::int * interval '1 millisecond' as start_after,
+        v.contact_id::text as singleton_key
+      from ${conversations} v where v.id = any(${sql.placeholder('ids')}::uuid[])`,
+    { singletonKey: true },
+  );
+
+/** Each conversation's assessment job, `qualifyAfterMs` from now (`ids`: the conversations). */
+const qualifyJobsSql = () =>
+  enqueueJobsSql(
+    QUEUE_LEADS_QUALIFY,
+    sql`select jsonb_build_object('conversationId', id) as data,
+        now() + ${sql.placeholder('qualifyAfterMs')}::int * interval '1 millisecond' as start_after,
+        id::text as singleton_key
+      from unnest(${sql.placeholder('ids')}::uuid[]) as id`,
+    { singletonKey: true },
+  );
+
+/** The statements of `enqueueAfterCustomerMessages`, built once: rescore only, and rescore with assessment. */
+const rescoreAfterMessages = rawOnce(() => sql`with score as (${scoreJobsSql()}) select 1`);
+const rescoreAndQualifyAfterMessages = rawOnce(
+  () => sql`with score as (${scoreJobsSql()}), qualify as (${qualifyJobsSql()}) select 1`,
+);
 
 /**
  * After customers' messages: in ONE statement, each conversation's assessment job (when `qualifyAfterMs`
@@ -41,20 +72,9 @@ export async function enqueueAfterCustomerMessages(
 ): Promise<void> {
   const ids = [...new Set(p.conversationIds)];
   if (!ids.length) return;
-  const qualify =
-    p.qualifyAfterMs === null
-      ? sql``
-      : sql`, qualify as (${enqueueJobsSql(QUEUE_LEADS_QUALIFY, qualifyRows(ids, p.qualifyAfterMs), { singletonKey: true })})`;
-  await db.execute(sql`
-    with score as (${enqueueJobsSql(
-      QUEUE_LEADS_SCORE,
-      sql`select jsonb_build_object('contactId', v.contact_id) as data,
-          now() + ${p.rescoreAfterMs}::int * interval '1 millisecond' as start_after,
-          v.contact_id::text as singleton_key
-        from ${conversations} v where v.id = any(${uuids(ids)})`,
-      { singletonKey: true },
-    )})${qualify}
-    select 1`);
+  const values = { ids: uuidArray(ids), rescoreAfterMs: p.rescoreAfterMs };
+  if (p.qualifyAfterMs === null) await rescoreAfterMessages(db).execute(values);
+  else await rescoreAndQualifyAfterMessages(db).execute({ ...values, qualifyAfterMs: p.qualifyAfterMs });
 }
 
 /** Schedules the assessment of a conversation at a later time (a job waiting for it stays as is). */
