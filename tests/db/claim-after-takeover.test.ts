@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conversations, messages } from '../../drizzle';
 import { claimForSend, WITHDRAWN_AFTER_TAKEOVER } from '../../server/db/queries/messages';
-import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
+import { useTestDatabase } from '../helpers/runtime';
 import { seedConversation } from '../helpers/seed';
 
 /**
@@ -11,15 +11,8 @@ import { seedConversation } from '../helpers/seed';
  * straight to the row, so the takeover's own withdrawal does not run). What is written after the
  * owner change, in its transaction or later, still goes out.
  */
-let t: TestRuntime;
-beforeAll(async () => {
-  t = await createTestRuntime({}, { workers: false });
-});
-afterAll(async () => {
-  await t?.close();
-});
-
-const db = () => t.runtime.database.db;
+const database = useTestDatabase();
+const db = () => database().db;
 
 async function queued(conversationId: string, author: 'bot' | 'agent', at?: Date) {
   const [row] = await db()

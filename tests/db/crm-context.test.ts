@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activities, deals, tasks } from '../../drizzle';
 import { crmContext } from '../../server/db/queries/contacts';
-import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
+import { useTestDatabase } from '../helpers/runtime';
 import { seedConversation } from '../helpers/seed';
 
 /**
@@ -9,15 +9,8 @@ import { seedConversation } from '../helpers/seed';
  * lost or deleted) with their value as written, open tasks with their due time, and the five newest
  * activities, newest first, with the types the prompt formats.
  */
-let t: TestRuntime;
-beforeAll(async () => {
-  t = await createTestRuntime({}, { workers: false });
-});
-afterAll(async () => {
-  await t?.close();
-});
-
-const db = () => t.runtime.database.db;
+const database = useTestDatabase();
+const db = () => database().db;
 
 describe('crmContext', () => {
   it('reads open deals, open tasks and the newest activities of the contact only', async () => {

@@ -3,22 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messages } from '../../drizzle';
 import { EVENTS_CHANNEL, eventsAfter, latestEventId } from '../../server/db/queries/events';
 import { claimForSend, insertOutbound, markSent } from '../../server/db/queries/messages';
-import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
+import { useTestDatabase } from '../helpers/runtime';
 import { seedConversation } from '../helpers/seed';
 
 /**
  * Recording a part the gateway accepted: the row becomes sent (never moving back), its sent event is
  * written in the same statement only when it became sent, and the reply's next queued part is found.
  */
-let t: TestRuntime;
-beforeAll(async () => {
-  t = await createTestRuntime({}, { workers: false });
-});
-afterAll(async () => {
-  await t?.close();
-});
-
-const db = () => t.runtime.database.db;
+const database = useTestDatabase();
+const db = () => database().db;
 
 async function reply(conversationId: string, parts: number) {
   const replyGroup = crypto.randomUUID();
@@ -76,7 +69,7 @@ describe('markSent', () => {
     const [only] = await reply(conversation.id, 1);
     expect(await claimForSend(db(), only!)).toBe('claimed');
     const heard: string[] = [];
-    const listener = await t.runtime.database.sql.listen(EVENTS_CHANNEL, (payload) => heard.push(payload));
+    const listener = await database().sql.listen(EVENTS_CHANNEL, (payload) => heard.push(payload));
     try {
       await db().transaction((tx) => markSent(tx, only!, 'gw-2', new Date()));
       const newest = await latestEventId(db());

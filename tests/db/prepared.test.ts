@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contacts, conversations } from '../../drizzle';
 import { setHandledThrough, touchConversation } from '../../server/db/queries/conversations';
 import { builtOnce, rawOnce } from '../../server/db/queries/prepared';
-import { createTestRuntime, type TestRuntime } from '../helpers/runtime';
+import { useTestDatabase } from '../helpers/runtime';
 import { seedConversation } from '../helpers/seed';
 
 /**
@@ -11,15 +11,8 @@ import { seedConversation } from '../helpers/seed';
  * committed rows, inside a transaction they see (and write) that transaction's uncommitted rows, and
  * a rolled-back transaction leaves nothing behind.
  */
-let t: TestRuntime;
-beforeAll(async () => {
-  t = await createTestRuntime({}, { workers: false });
-});
-afterAll(async () => {
-  await t?.close();
-});
-
-const db = () => t.runtime.database.db;
+const database = useTestDatabase();
+const db = () => database().db;
 
 const byPhone = builtOnce((d) =>
   d
@@ -120,7 +113,7 @@ describe('recordEvents', () => {
         { type: 'message.status', conversationId, messageId: campaignId, status: 'read' },
       ],
     ]);
-    const [campaign] = await t.runtime.database.sql<Array<{ campaign_id: string | null }>>`
+    const [campaign] = await database().sql<Array<{ campaign_id: string | null }>>`
       select campaign_id from events where id = ${rows[1]!.id}`;
     expect(campaign?.campaign_id).toBe(campaignId);
     expect(rows[0]!.id).toBeLessThan(rows[1]!.id);

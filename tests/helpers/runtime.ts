@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type pino from 'pino';
 import postgres from 'postgres';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { buildApp } from '../../server/app';
 import { loadConfig } from '../../server/config';
 import { createLogger } from '../../server/log';
@@ -102,3 +102,19 @@ export async function createTestRuntime(
 }
 
 export { systemCaller };
+
+/**
+ * The database of a runtime without workers, opened before the file's tests and closed after them:
+ * for tests of queries and statements. Returns a getter of its database (Drizzle's `db` and the
+ * postgres.js `sql`), usable once `beforeAll` ran.
+ */
+export function useTestDatabase() {
+  let t: TestRuntime | undefined;
+  beforeAll(async () => {
+    t = await createTestRuntime({}, { workers: false });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+  return () => t!.runtime.database;
+}
