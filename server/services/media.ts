@@ -89,13 +89,17 @@ export function requireFileSending<M extends { links: MediaLinks }>(
   return media;
 }
 
-/** Checks an uploaded file (a 400 before anything is stored) and stores it once, for every send it goes with. */
+/**
+ * Checks an uploaded file (a 400 naming `field` before anything is stored) and stores it once, for
+ * every send it goes with.
+ */
 export async function storeUpload(
   store: MediaStore,
   input: TCampaignAttachmentInput,
   maxBytes: number,
+  field = 'attachment.data',
 ): Promise<CampaignAttachment> {
-  const { bytes, mimeType } = checkUpload(input, maxBytes, 'attachment.data');
+  const { bytes, mimeType } = checkUpload(input, maxBytes, field);
   const storageKey = `out/${randomUUID()}.${extensionOf(mimeType)}`;
   await store.put(storageKey, bytes, mimeType);
   return {
@@ -166,11 +170,8 @@ export function createMediaService(
       if (!(await convQ.readConversation(db, input.conversationId)))
         throw notFound('Conversation', input.conversationId);
       requireFileSending(deps.media, gatewayFiles(deps.gateway));
-      const { bytes, mimeType } = checkUpload(input, opts.sendMaxBytes, 'data');
-      const mediaId = randomUUID();
-      const storageKey = `out/${mediaId}.${extensionOf(mimeType)}`;
       // Stored before the message exists: a failure here leaves no message behind (an orphan file at worst).
-      await store.put(storageKey, bytes, mimeType);
+      const file = await storeUpload(store, input, opts.sendMaxBytes, 'data');
 
       const actor = actorOf(caller);
       const configured = deps.gateway.configured;
@@ -191,16 +192,7 @@ export function createMediaService(
             actorName: actor.name,
           },
         ]);
-        await mediaQ.insertStored(tx, {
-          id: mediaId,
-          messageId: row!.id,
-          kind: input.kind,
-          mimeType,
-          fileName: input.fileName ?? null,
-          bytes: bytes.byteLength,
-          sha256: createHash('sha256').update(bytes).digest('hex'),
-          storageKey,
-        });
+        await mediaQ.insertStored(tx, { ...file, messageId: row!.id });
         await convQ.touchConversation(tx, input.conversationId, {
           at: new Date(),
           preview: caption ?? `[${input.kind}]`,

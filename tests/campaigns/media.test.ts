@@ -1,11 +1,11 @@
 import { readdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaigns, messageMedia, messages } from '../../drizzle';
 import { type PipelineHarness, startPipeline } from '../helpers/pipeline';
+import { freePort } from '../helpers/reliability';
 import { FAST_CAMPAIGNS, phones, seedContacts, sendsPerPhone, statusCounts, waitFor } from './support';
 
 /**
@@ -18,14 +18,6 @@ const PNG = Buffer.concat([
   Buffer.from('IHDR fake png body for a campaign'),
 ]);
 const MAX_BYTES = 4096;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 let h: PipelineHarness;
 let mediaDir: string;

@@ -1,5 +1,4 @@
 import { readdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -8,6 +7,7 @@ import { groupSends } from '../../drizzle';
 import { waitFor } from '../campaigns/support';
 import type { FakeWasenderGroup } from '../fakes/wasender-server';
 import { type PipelineHarness, startPipeline } from '../helpers/pipeline';
+import { freePort } from '../helpers/reliability';
 
 /**
  * Group sends with a file, end to end: the fake WaSender downloads the file from its signed link on
@@ -27,14 +27,6 @@ const PNG = Buffer.concat([
 ]);
 const PDF = Buffer.from('%PDF-1.4 a small group document');
 const MAX_BYTES = 4096;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 async function syncGroups(harness: PipelineHarness) {
   const run = await harness.caller('admin').groups.sync();

@@ -1,5 +1,4 @@
 import { readdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
@@ -14,20 +13,13 @@ import {
   startPipeline,
   textWebhook,
 } from '../helpers/pipeline';
+import { freePort } from '../helpers/reliability';
 
 const PNG = Buffer.concat([
   Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
   Buffer.from('IHDR fake png body for tests'),
 ]);
 const OGG = Buffer.concat([Buffer.from('OggS'), Buffer.alloc(60, 1), Buffer.from('OpusHead voice')]);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 let h: PipelineHarness;
 let mediaDir: string;
