@@ -33,6 +33,7 @@ import { EVENTS_CHANNEL } from './events';
 import { enqueueJobsSql } from './jobs';
 import { MEDIA_WAIT_LIMIT_MS, QUEUE_MEDIA } from './media';
 import { builtOnce, rawOnce } from './prepared';
+import { placeholderStep, stepMicros } from './throttles';
 
 /** Forward order of delivery statuses; a status never moves to a lower rank. */
 export const STATUS_RANK: Record<MessageStatus, number> = {
@@ -382,7 +383,8 @@ export async function findOutboundForSend(db: DbOrTx, id: string) {
  * (one round trip instead of two). `slot` is null when no slot was taken.
  */
 const outboundForSendReserving = rawOnce<Array<Record<string, unknown>>>(() => {
-  const step = sql`(${sql.placeholder('micros')}::bigint * interval '1 microsecond')`;
+  const step = placeholderStep();
+  // The reservation as reserveSlot makes it (throttles.ts), for a queued message only.
   return sql`with m as (
       select m.id, m.conversation_id, m.body, m.type, m.status, m.reply_group, m.part_index,
         m.provider_message_id, m.gateway_message_id, m.campaign_id, m.author, m.updated_at,
@@ -413,7 +415,7 @@ export async function findOutboundForSendReserving(
     id,
     reserve: reserve !== null,
     throttle: reserve?.throttle ?? '',
-    micros: Math.max(0, Math.round((reserve?.intervalMs ?? 0) * 1000)),
+    micros: stepMicros(reserve?.intervalMs ?? 0),
   });
   if (!r) return { msg: null, slot: null };
   const msg: SendRow = {

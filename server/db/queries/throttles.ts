@@ -14,13 +14,17 @@ import { builtOnce } from './prepared';
  * taken as 1 ms sends at 60% of the rate; above 120,000 a minute the gap rounds to nothing).
  */
 export function throttleStep(intervalMs: number): SQL {
-  const micros = Math.max(0, Math.round(intervalMs * 1000));
-  return sql.raw(`interval '${micros} microseconds'`);
+  return sql.raw(`interval '${stepMicros(intervalMs)} microseconds'`);
 }
 
+/** The gap between two slots in whole microseconds (see throttleStep). */
+export const stepMicros = (intervalMs: number) => Math.max(0, Math.round(intervalMs * 1000));
+
+/** The gap of a statement built once, given per call as the `micros` placeholder (see stepMicros). */
+export const placeholderStep = () => sql`(${sql.placeholder('micros')}::bigint * interval '1 microsecond')`;
+
 const reserve = builtOnce((db) => {
-  // The gap in whole microseconds (see throttleStep), given per call.
-  const step = sql`(${sql.placeholder('micros')}::bigint * interval '1 microsecond')`;
+  const step = placeholderStep();
   return db
     .insert(throttles)
     .values({ name: sql.placeholder('name'), nextSlotAt: sql`clock_timestamp() + ${step}` })
@@ -36,8 +40,7 @@ const reserve = builtOnce((db) => {
  * Returns when the slot starts.
  */
 export async function reserveSlot(db: DbOrTx, name: string, intervalMs: number): Promise<Date> {
-  const micros = Math.max(0, Math.round(intervalMs * 1000));
-  const [row] = await reserve(db).execute({ name, micros });
+  const [row] = await reserve(db).execute({ name, micros: stepMicros(intervalMs) });
   return row!.slot;
 }
 
