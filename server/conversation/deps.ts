@@ -80,8 +80,8 @@ export interface FactsSource {
 }
 
 export const QUEUE_REPLY = 'pipeline.reply';
-export const QUEUE_SEND = 'pipeline.send';
 export { QUEUE_MEDIA } from '../db/queries/media';
+export { QUEUE_SEND } from '../db/queries/messages';
 /** The send throttle every gateway send (replies and campaigns) takes its slot from. */
 export const GATEWAY_THROTTLE = 'gateway';
 

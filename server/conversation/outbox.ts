@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ActorType, AiUsage, Author } from '../../drizzle';
-import * as convQ from '../db/queries/conversations';
-import { recordEvents } from '../db/queries/events';
 import * as mq from '../db/queries/messages';
 import type { DbOrTx } from '../db/types';
-import { type PipelineDeps, QUEUE_SEND, type SendJob } from './deps';
+import type { PipelineDeps } from './deps';
 import { splitReply } from './split';
 
 export interface OutboundText {
@@ -21,63 +19,47 @@ export interface OutboundText {
   split?: boolean;
   /** Cloud API: send this approved template instead (`text` is what the message row shows). */
   cloudTemplate?: { name: string; language: string; values: string[] } | null;
+  /** A bot reply: also marks the conversation's inbound messages up to this time as handled. */
+  handledThrough?: Date;
 }
 
 /**
  * Stores an outbound text as one row per part and schedules the first part's send job, in the
- * caller's transaction: a message is either stored and scheduled, or neither. Parts go out in order,
- * each part's job scheduling the next. Without a gateway token the rows are kept as not_configured.
+ * caller's transaction and in one statement: a message is either stored and scheduled, or neither.
+ * Parts go out in order, each part's job scheduling the next. Without a gateway token the rows are
+ * kept as not_configured. The caller wakes the send workers once the transaction has committed.
  */
 export async function queueOutbound(
   tx: DbOrTx,
-  deps: Pick<PipelineDeps, 'queue' | 'gateway' | 'persona'>,
+  deps: Pick<PipelineDeps, 'gateway' | 'persona'>,
   msg: OutboundText,
 ): Promise<{ messageIds: string[] }> {
   const { maxChars, maxParts } = deps.persona.replySplitting;
   const parts =
     msg.split === false || msg.cloudTemplate ? [msg.text] : splitReply(msg.text, { maxChars, maxParts });
   if (!parts.length) return { messageIds: [] };
-  const replyGroup = randomUUID();
   const configured = deps.gateway.configured;
-  const rows = await mq.insertOutbound(
-    tx,
-    parts.map((body, i) => ({
-      conversationId: msg.conversationId,
-      author: msg.author,
-      body,
-      status: configured ? 'queued' : 'not_configured',
-      error: configured
-        ? null
-        : deps.gateway.name === 'whatsapp-cloud'
-          ? 'WHATSAPP_CLOUD_ACCESS_TOKEN or WHATSAPP_CLOUD_PHONE_NUMBER_ID is not configured'
-          : 'WASENDER_API_TOKEN is not configured',
-      replyGroup,
-      partIndex: i,
-      ai: i === 0 ? (msg.ai ?? null) : null,
-      actorId: msg.actorId ?? null,
-      actorType: msg.actorType ?? null,
-      actorName: msg.actorName ?? null,
-      campaignId: msg.campaignId ?? null,
-      cloudTemplate: msg.cloudTemplate ?? null,
-    })),
-  );
-  const ordered = [...rows].sort((a, b) => a.partIndex - b.partIndex);
-  await convQ.touchConversation(tx, msg.conversationId, {
+  const messageIds = await mq.storeOutbound(tx, {
+    conversationId: msg.conversationId,
+    author: msg.author,
+    parts,
+    status: configured ? 'queued' : 'not_configured',
+    error: configured
+      ? null
+      : deps.gateway.name === 'whatsapp-cloud'
+        ? 'WHATSAPP_CLOUD_ACCESS_TOKEN or WHATSAPP_CLOUD_PHONE_NUMBER_ID is not configured'
+        : 'WASENDER_API_TOKEN is not configured',
+    replyGroup: randomUUID(),
+    ai: msg.ai ?? null,
+    actorId: msg.actorId ?? null,
+    actorType: msg.actorType ?? null,
+    actorName: msg.actorName ?? null,
+    campaignId: msg.campaignId ?? null,
+    cloudTemplate: msg.cloudTemplate ?? null,
     at: new Date(),
-    preview: parts.at(-1)!,
-    inbound: false,
     agent: msg.author === 'agent',
+    handledThrough: msg.handledThrough ?? null,
+    send: configured,
   });
-  await recordEvents(
-    tx,
-    ordered.map((r) => ({
-      type: 'message.created' as const,
-      conversationId: msg.conversationId,
-      messageId: r.id,
-      direction: 'outbound' as const,
-      author: msg.author,
-    })),
-  );
-  if (configured) await deps.queue.send<SendJob>(QUEUE_SEND, { messageId: ordered[0]!.id }, { tx });
-  return { messageIds: ordered.map((r) => r.id) };
+  return { messageIds };
 }

@@ -60,7 +60,7 @@ export async function runReplyJob(
    * Writes the outcome if this job is still the one to answer and the bot still owns the
    * conversation; false when superseded or taken over meanwhile (nothing written then).
    */
-  const commit = async (write: (tx: Tx) => Promise<void>) => {
+  const commit = async (write: (tx: Tx) => Promise<unknown>) => {
     const ok = await finish(deps, conversationId, latest, { botSpeaks: true }, async (tx) => {
       if (resuming) {
         await setOwner(
@@ -74,7 +74,7 @@ export async function runReplyJob(
           { humanQuietMinutes: settings.humanQuietMinutes },
         );
       }
-      await write(tx);
+      return write(tx);
     });
     if (ok === 'human-owns') tookOver = true;
     return ok === 'written';
@@ -225,8 +225,16 @@ export async function runReplyJob(
       }
     : answer.usage;
   const ok = await commit(async (tx) => {
-    await queueOutbound(tx, deps, { conversationId, text, author: 'bot', ai: usage });
+    // The reply's statement marks the burst handled as well (one statement fewer for every reply).
+    await queueOutbound(tx, deps, {
+      conversationId,
+      text,
+      author: 'bot',
+      ai: usage,
+      handledThrough: latest.createdAt,
+    });
     await applyTools(tx);
+    return MARKED_HANDLED;
   });
   return outcome(ok, 'replied');
 }
@@ -395,9 +403,12 @@ async function businessFacts(deps: PipelineDeps, texts: string[], conversationId
   }
 }
 
+/** What a write in `finish` may return: it set the handled mark itself (anything else: it did not). */
+const MARKED_HANDLED = 'marked-handled';
+
 /**
  * Runs the write under the conversation's row lock if the burst is still unanswered and no newer
- * inbound message exists, then marks the burst handled. With `botSpeaks`, the bot must also still
+ * inbound message exists, then marks the burst handled (unless the write did). With `botSpeaks`, the bot must also still
  * own the conversation (or a human's quiet time must be over) at that moment, under the same lock:
  * a person who took over while the answer was being prepared (dashboard, bot switch, business
  * phone) wins, the burst counts as handled and nothing is written ('human-owns').
@@ -407,7 +418,7 @@ async function finish(
   conversationId: string,
   latest: { id: string; createdAt: Date },
   opts: { botSpeaks: boolean },
-  write: (tx: Tx) => Promise<void>,
+  write: (tx: Tx) => Promise<unknown>,
 ): Promise<'written' | 'superseded' | 'human-owns'> {
   return deps.db.transaction(async (tx) => {
     const locked = await convQ.lockConversation(tx, conversationId);
@@ -425,8 +436,8 @@ async function finish(
         return 'human-owns';
       }
     }
-    await write(tx);
-    await convQ.setHandledThrough(tx, conversationId, latest.createdAt);
+    if ((await write(tx)) !== MARKED_HANDLED)
+      await convQ.setHandledThrough(tx, conversationId, latest.createdAt);
     return 'written';
   });
 }

@@ -1,5 +1,5 @@
 import { eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { conversations, messages } from '../../drizzle';
 import { claimForSend, WITHDRAWN_AFTER_TAKEOVER } from '../../server/db/queries/messages';
 import { useTestDatabase } from '../helpers/runtime';

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { activities, deals, tasks } from '../../drizzle';
 import { crmContext } from '../../server/db/queries/contacts';
 import { useTestDatabase } from '../helpers/runtime';

@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { messages } from '../../drizzle';
 import { EVENTS_CHANNEL, eventsAfter, latestEventId } from '../../server/db/queries/events';
 import { claimForSend, insertOutbound, markSent } from '../../server/db/queries/messages';

@@ -1,5 +1,5 @@
 import { eq, sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { contacts, conversations } from '../../drizzle';
 import { setHandledThrough, touchConversation } from '../../server/db/queries/conversations';
 import { builtOnce, rawOnce } from '../../server/db/queries/prepared';

@@ -1,4 +1,4 @@
-import { and, eq, gt, inArray, lte } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { type MediaKindValue, type MediaStatus, messageMedia, messages } from '../../../drizzle';
 import type { DbOrTx } from '../types';
 

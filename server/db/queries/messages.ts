@@ -159,6 +159,115 @@ export async function insertOutbound(db: DbOrTx, rows: OutboundRow[]) {
   return insert(db).execute(values);
 }
 
+/** The queue of send jobs (one per outbound message part, the first part's job scheduling the next). */
+export const QUEUE_SEND = 'pipeline.send';
+
+export interface OutboundReply {
+  conversationId: string;
+  author: Author;
+  /** The parts, in order: one row each, `part_index` 0, 1, … */
+  parts: string[];
+  status: 'queued' | 'not_configured';
+  error: string | null;
+  replyGroup: string;
+  /** Kept on the first part. */
+  ai: AiUsage | null;
+  actorId: string | null;
+  actorType: ActorType | null;
+  actorName: string | null;
+  campaignId: string | null;
+  cloudTemplate: { name: string; language: string; values: string[] } | null;
+  /** The conversation's last message time (this process's clock, like every touch). */
+  at: Date;
+  /** Sets the conversation's `last_agent_at` too. */
+  agent: boolean;
+  /** Also marks the conversation's inbound messages up to this time as handled by the bot. */
+  handledThrough: Date | null;
+  /** Enqueue the first part's send job (false: the rows are kept unsent, e.g. not configured). */
+  send: boolean;
+}
+
+/**
+ * An outbound text in one statement: its parts' rows, the conversation's touch (and, for a bot
+ * reply, the handled mark), a `message.created` event per part with the notification carrying the
+ * newest event id, and the first part's send job. Values are arrays (unnest), so one rendered text
+ * serves any number of parts, and text goes in as text, never through JSON.
+ */
+const outboundStatement = rawOnce(() => {
+  const p = sql.placeholder;
+  const at = sql`${p('at')}::timestamptz`;
+  const handled = sql`${p('handledThrough')}::timestamptz`;
+  return sql`
+    with part as (
+      select * from unnest(${p('bodies')}::text[]) with ordinality as x(body, n)
+    ),
+    stored as (
+      insert into messages (conversation_id, direction, author, type, body, status, error, reply_group, part_index,
+        ai, cloud_template, actor_id, actor_type, actor_name, campaign_id)
+      select ${p('conversationId')}::uuid, 'outbound', ${p('author')}::text, 'text', body, ${p('status')}::text,
+        ${p('error')}::text, ${p('replyGroup')}::uuid, n - 1,
+        case when n = 1 then ${p('ai')}::jsonb end, ${p('cloudTemplate')}::jsonb,
+        ${p('actorId')}::text, ${p('actorType')}::text, ${p('actorName')}::text, ${p('campaignId')}::uuid
+      from part order by n
+      returning id, part_index
+    ),
+    touch as (
+      update conversations set last_message_at = ${at}, last_message_preview = ${p('preview')}::text,
+        last_agent_at = case when ${p('agent')}::boolean then ${at} else last_agent_at end,
+        bot_handled_through = case when ${handled} is null then bot_handled_through
+          else greatest(bot_handled_through, ${handled}) end,
+        updated_at = ${p('now')}::timestamptz
+      where id = ${p('conversationId')}::uuid
+    ),
+    event as (
+      insert into events (type, conversation_id, payload)
+      select 'message.created', ${p('conversationId')}::uuid, jsonb_build_object('type', 'message.created',
+        'conversationId', ${p('conversationId')}::uuid, 'messageId', id, 'direction', 'outbound',
+        'author', ${p('author')}::text)
+      from stored order by part_index
+      returning id
+    ),
+    send_job as (${enqueueJobsSql(
+      QUEUE_SEND,
+      sql`select jsonb_build_object('messageId', id) as data, now() as start_after
+        from stored where part_index = 0 and ${p('send')}::boolean`,
+    )}),
+    notified as (
+      select pg_notify(${EVENTS_CHANNEL}::text, max(id)::text) from event having count(*) > 0
+    )
+    select id, part_index as "partIndex", (select count(*) from send_job)::int as jobs,
+      (select count(*) from notified) as notified
+    from stored order by part_index`;
+});
+
+/** Stores an outbound text (see `outboundStatement`) in the caller's transaction; ids in part order. */
+export async function storeOutbound(tx: DbOrTx, r: OutboundReply): Promise<string[]> {
+  if (!r.parts.length) throw new Error('storeOutbound: no parts');
+  const rows = (await outboundStatement(tx).execute({
+    bodies: r.parts,
+    conversationId: r.conversationId,
+    author: r.author,
+    status: r.status,
+    error: r.error,
+    replyGroup: r.replyGroup,
+    ai: json(r.ai),
+    cloudTemplate: json(r.cloudTemplate),
+    actorId: r.actorId,
+    actorType: r.actorType,
+    actorName: r.actorName,
+    campaignId: r.campaignId,
+    at: r.at.toISOString(),
+    preview: r.parts.at(-1)!.slice(0, 200),
+    agent: r.agent,
+    handledThrough: r.handledThrough?.toISOString() ?? null,
+    now: nowText(),
+    send: r.send,
+  })) as unknown as Array<{ id: string; partIndex: number; jobs: number }>;
+  // The job insert joins the queue's row: a queue not created yet would silently get no job.
+  if (r.send && rows[0]?.jobs !== 1) throw new Error(`storeOutbound: the queue ${QUEUE_SEND} does not exist`);
+  return rows.map((row) => row.id);
+}
+
 export async function findMessageByProviderId(db: DbOrTx, providerMessageId: string) {
   const [row] = await db
     .select({ id: messages.id, conversationId: messages.conversationId, direction: messages.direction })
