@@ -215,6 +215,12 @@ async function recordSent(deps: PipelineDeps, msg: SendRow, providerId: string |
   const at = new Date();
   for (const [attempt, retryInMs] of [250, 1000, 4000, -1].entries()) {
     try {
+      // Usually one statement does it all (row, event, next part's job); when statuses came first, or
+      // on a retry, a transaction applies them and looks at what the previous attempt left.
+      if (attempt === 0) {
+        const delayMs = deps.persona.replySplitting.delayMs;
+        if ((await mq.markSentAlone(deps.db, msg.id, providerId, at, delayMs)) === 'recorded') return;
+      }
       await deps.db.transaction(async (tx) => {
         if (attempt > 0) {
           // The previous attempt may have committed and only its answer been lost.

@@ -589,23 +589,30 @@ export async function claimForSend(db: DbOrTx, id: string): Promise<'claimed' | 
  * recorded in the same statement (with the notification `recordEvents` sends). Returns the row's
  * status afterwards and, read in the same statement, what recording the send needs next: whether
  * statuses for the gateway id came before it (`earlyKept`: they are applied with `takeEarlyStatuses`)
- * and the reply's next queued part (`nextPartId`, as `nextPart` reads it). Null: no such message.
+ * and the reply's next queued part (`nextPartId`, as `nextPart` reads it).
+ *
+ * With `alone`, the statement is the whole record of the send, outside any transaction: it changes
+ * nothing when early statuses wait for the gateway id (the caller then records the send in a
+ * transaction that applies them), and it enqueues the next part's send job itself.
  */
 const sentWithEvent = rawOnce<
-  Array<{ status: MessageStatus; earlyKept: boolean; nextPartId: string | null }>
+  Array<{ status: MessageStatus | null; earlyKept: boolean; nextPartId: string | null }>
 >(() => {
   const gatewayId = sql`${sql.placeholder('gatewayMessageId')}::text`;
-  return sql`with m as (
+  const alone = sql`${sql.placeholder('alone')}::boolean`;
+  return sql`with early as (
+      select (${gatewayId} is not null and exists (
+        select 1 from ${earlyStatuses} e where e.gateway_message_id = ${gatewayId})) as kept
+    ),
+    m as (
       update ${messages} set
         gateway_message_id = coalesce(${gatewayId}, gateway_message_id),
         sent_at = coalesce(sent_at, ${sql.placeholder('at')}::timestamptz),
         status = case when ${advanceGuard('sent')} then 'sent' else status end,
         error = case when ${advanceGuard('sent')} then null else error end,
         updated_at = ${sql.placeholder('now')}::timestamptz
-      where id = ${sql.placeholder('id')}::uuid
+      where id = ${sql.placeholder('id')}::uuid and not (${alone} and (select kept from early))
       returning id, conversation_id, status,
-        (${gatewayId} is not null and exists (
-          select 1 from ${earlyStatuses} e where e.gateway_message_id = ${gatewayId})) as early_kept,
         (select n.id from ${messages} n
           where n.reply_group = "messages"."reply_group" and n.part_index > "messages"."part_index"
             and n.status = 'queued'
@@ -615,20 +622,55 @@ const sentWithEvent = rawOnce<
       select 'message.status', m.conversation_id, jsonb_build_object(
         'type', 'message.status', 'conversationId', m.conversation_id, 'messageId', m.id, 'status', 'sent')
       from m where m.status = 'sent'
-      returning id)
-    select m.status, m.early_kept as "earlyKept", m.next_part_id as "nextPartId",
+      returning id),
+    next_job as (${enqueueJobsSql(
+      QUEUE_SEND,
+      sql`select jsonb_build_object('messageId', next_part_id) as data,
+          now() + ${sql.placeholder('nextDelayMs')}::int * interval '1 millisecond' as start_after
+        from m where ${alone} and next_part_id is not null`,
+    )})
+    select m.status, e.kept as "earlyKept", m.next_part_id as "nextPartId",
+      (select count(*) from next_job) as scheduled,
       (select pg_notify(${EVENTS_CHANNEL}, max(id)::text) from event having count(*) > 0) as notified
-    from m`;
+    from early e left join m on true`;
 });
 
+/** Records an accepted send inside the caller's transaction (see `sentWithEvent`); null: no such message. */
 export async function markSent(db: DbOrTx, id: string, gatewayMessageId: string | null, at: Date) {
   const [row] = await sentWithEvent(db).execute({
     id,
     gatewayMessageId,
     at: at.toISOString(),
     now: nowText(),
+    alone: false,
+    nextDelayMs: 0,
   });
-  return row ? { status: row.status, earlyKept: row.earlyKept, nextPartId: row.nextPartId } : null;
+  return row?.status ? { status: row.status, earlyKept: row.earlyKept, nextPartId: row.nextPartId } : null;
+}
+
+/**
+ * Records an accepted send in one statement of its own, the next part's job (due after
+ * `nextDelayMs`) included: 'recorded', or 'early-statuses' when statuses for the gateway id came
+ * first, or null when there is no such message (nothing is changed in either case).
+ */
+export async function markSentAlone(
+  db: Db,
+  id: string,
+  gatewayMessageId: string | null,
+  at: Date,
+  nextDelayMs: number,
+): Promise<'recorded' | 'early-statuses' | null> {
+  const [row] = await sentWithEvent(db as DbOrTx).execute({
+    id,
+    gatewayMessageId,
+    at: at.toISOString(),
+    now: nowText(),
+    alone: true,
+    nextDelayMs: Math.max(0, Math.round(nextDelayMs)),
+  });
+  // The next part's job joins the send queue's row, which exists: this part's own job came from it.
+  if (row?.status) return 'recorded';
+  return row?.earlyKept ? 'early-statuses' : null;
 }
 
 /**
