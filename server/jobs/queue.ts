@@ -295,7 +295,8 @@ interface Runner {
  * sleeps until it is woken (a job was enqueued), the next delayed job falls due, or the polling
  * interval passes. Finished jobs are completed in groups (see `groupedCompletions`), failed jobs one
  * by one, and one running past its queue's expiry is failed (pg-boss retries it) the way pg-boss's
- * own workers do.
+ * own workers do. A job's slot is free as soon as its handler is done, not once its completion is
+ * stored: workers do not wait for one another's completion statement (stop() still waits for it).
  */
 function createRunner(p: {
   name: string;
@@ -308,7 +309,10 @@ function createRunner(p: {
   fail(id: string, err: unknown): Promise<void>;
   handler: JobHandler<unknown>;
 }): Runner {
+  /** Jobs until they are recorded as completed or failed (stop() waits for them). */
   const running = new Map<string, Promise<void>>();
+  /** Jobs whose handler runs: at most `concurrency`. */
+  const slots = new Set<string>();
   let stopping = false;
   let woken = false;
   let waiter: { on: 'wake' | 'slot'; done(): void } | null = null;
@@ -330,22 +334,33 @@ function createRunner(p: {
     });
 
   function run(job: FetchedJob) {
+    let handled = false;
+    /** The slot is free once the handler is done: its completion is recorded meanwhile. */
+    const release = () => {
+      if (handled) return;
+      handled = true;
+      slots.delete(job.id);
+      signal('slot');
+    };
     const task = (async () => {
       try {
         await withinSeconds(
           p.handler({ id: job.id, data: job.data, retryCount: job.retryCount }),
           job.expireInSeconds,
         );
+        release();
         await p.complete(job.id);
       } catch (err) {
+        release();
         await p.fail(job.id, err).catch((e: unknown) => p.log.warn({ err: e }, 'could not fail a job'));
       }
     })()
       .catch((err: unknown) => p.log.warn({ err, queue: p.name }, 'could not record a finished job'))
       .finally(() => {
+        release();
         running.delete(job.id);
-        signal('slot');
       });
+    slots.add(job.id);
     running.set(job.id, task);
   }
 
@@ -359,7 +374,7 @@ function createRunner(p: {
         moreDue = true;
         continue;
       }
-      const free = p.concurrency - running.size;
+      const free = p.concurrency - slots.size;
       if (free <= 0) {
         await waitFor('slot', Number.POSITIVE_INFINITY);
         continue;

@@ -63,6 +63,59 @@ describe('draining a queue', () => {
     expect(most).toBe(4);
   });
 
+  it.runIf(process.env.DATABASE_URL)(
+    "a job's slot is free once its handler is done, while its completion is still being recorded",
+    async () => {
+      const name = queueName('slot');
+      await queue.define({ name });
+      const sql = t.runtime.database.sql;
+      let release!: () => void;
+      const released = new Promise<void>((r) => {
+        release = r;
+      });
+      let locked!: () => void;
+      const lockHeld = new Promise<void>((r) => {
+        locked = r;
+      });
+      let holder: Promise<unknown> | null = null;
+      const started: number[] = [];
+      await queue.work<{ i: number }>(
+        name,
+        { concurrency: 1, pollingIntervalSeconds: AN_HOUR },
+        async (job) => {
+          started.push(job.data.i);
+          if (job.data.i !== 0) return;
+          // The first job's row stays locked after its handler returns: its completion has to wait.
+          holder = sql.begin(async (tx) => {
+            await tx`select 1 from pgboss.job where id = ${job.id} for update`;
+            locked();
+            await released;
+          });
+          await lockHeld;
+        },
+      );
+      await queue.send(name, { i: 0 });
+      queue.wake(name);
+      await waitUntil('the first job started', () => started.length === 1, { timeoutMs: BOUND_MS });
+      await queue.send(name, { i: 1 });
+      queue.wake(name);
+      await waitUntil('the second job started', () => started.length === 2, { timeoutMs: BOUND_MS });
+      const [first] = await sql<Array<{ state: string }>>`
+        select state from pgboss.job where name = ${name} and data->>'i' = '0'`;
+      expect(first?.state).toBe('active');
+      release();
+      await holder;
+      await waitUntil(
+        'both jobs completed',
+        async () => {
+          const rows = await sql`select 1 from pgboss.job where name = ${name} and state = 'completed'`;
+          return rows.length === 2;
+        },
+        { timeoutMs: BOUND_MS },
+      );
+    },
+  );
+
   it('a delayed job starts when it falls due, without a poll or another wake', async () => {
     const name = queueName('delayed');
     await queue.define({ name });
