@@ -58,7 +58,7 @@ export interface Knowledge {
   ): Promise<ReturnType<typeof factsMessage>>;
   /** Schedules embedding of a document (inside `tx` when given); no-op without an OpenAI key. */
   enqueue(documentId: string, tx?: DbOrTx): Promise<void>;
-  /** Wakes the embed workers after an enqueue committed. */
+  /** Wakes the embed workers after an enqueue committed; the next reply asks afresh whether passages exist. */
   wake(): void;
   defineQueues(): Promise<void>;
   /** Starts the embed worker, then `reconcile`. */
@@ -86,6 +86,9 @@ export interface Knowledge {
   }>;
 }
 
+/** How long replies reuse the answer to "has the knowledge base any passages?". */
+const PRESENCE_TTL_MS = 2000;
+
 export function createKnowledge(deps: {
   db: Db;
   queue: JobQueue;
@@ -96,6 +99,24 @@ export function createKnowledge(deps: {
   const { db, queue, embeddings, settings, log } = deps;
   let vectorEnabled = false;
   const indexed = new Set<number>();
+  /**
+   * Whether the knowledge base has passages, as replies ask it: one answer serves every reply for
+   * `PRESENCE_TTL_MS` (a document added through this process is seen at once, through another
+   * process that much later at most).
+   */
+  let presence: { at: number; answer: Promise<boolean> } | null = null;
+  const hasPassages = () => {
+    const now = Date.now();
+    if (!presence || now - presence.at > PRESENCE_TTL_MS) {
+      const answer = kq.hasPassages(db);
+      const entry = { at: now, answer };
+      presence = entry;
+      answer.catch(() => {
+        if (presence === entry) presence = null;
+      });
+    }
+    return presence.answer;
+  };
   const retrieval = (): 'hybrid' | 'lexical' =>
     vectorEnabled && embeddings.configured ? 'hybrid' : 'lexical';
 
@@ -245,8 +266,8 @@ export function createKnowledge(deps: {
     async forPrompt(query, opts = {}) {
       const maxTokens = Math.min(settings.promptTokens, opts.maxTokens ?? settings.promptTokens);
       if (settings.topK === 0 || maxTokens <= 0 || !query.trim()) return { message: null, used: [] };
-      // An empty knowledge base costs one cheap query, not an embeddings call per reply.
-      if (!(await kq.hasPassages(db))) return { message: null, used: [] };
+      // An empty knowledge base costs one cheap query now and then, not an embeddings call per reply.
+      if (!(await hasPassages())) return { message: null, used: [] };
       const { hits } = await search(query, { limit: settings.topK, signal: opts.signal });
       return factsMessage(
         hits.filter((h) => h.relevant),
@@ -262,6 +283,7 @@ export function createKnowledge(deps: {
       );
     },
     wake() {
+      presence = null;
       queue.wake(kq.QUEUE_KNOWLEDGE_EMBED);
     },
     async defineQueues() {
