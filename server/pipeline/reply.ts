@@ -11,6 +11,7 @@ import * as convQ from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
 import * as mediaQ from '../db/queries/media';
 import * as mq from '../db/queries/messages';
+import { promptContext } from '../db/queries/prompt-context';
 import type { Tx } from '../db/types';
 import { AiRetryableError, type AiTool, type AiUsageInfo, type ChatMessage } from '../integrations/ai';
 import type { FixedTextKey } from '../persona';
@@ -169,10 +170,12 @@ export async function runReplyJob(
     return fallback('OpenAI is not configured');
   }
 
-  const [history, crm] = await Promise.all([
-    mq.historyBefore(db, conversationId, burst[0]!.createdAt, settings.historyMaxMessages),
-    contactQ.crmContext(db, conv.contactId),
-  ]);
+  const { history, crm } = await promptContext(db, {
+    conversationId,
+    contactId: conv.contactId,
+    before: burst[0]!.createdAt,
+    historyLimit: settings.historyMaxMessages,
+  });
   const knowledge = await businessFacts(deps, texts, conversationId);
   const messages = buildPrompt({
     persona,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { activities, deals, tasks } from '../../drizzle';
 import { crmContext } from '../../server/db/queries/contacts';
+import { promptContext } from '../../server/db/queries/prompt-context';
 import { useTestDatabase } from '../helpers/runtime';
 import { seedConversation } from '../helpers/seed';
 
@@ -66,5 +67,64 @@ describe('crmContext', () => {
   it('gives empty lists for a contact with no CRM records', async () => {
     const { contact } = await seedConversation(db());
     expect(await crmContext(db(), contact.id)).toEqual({ openDeals: [], pendingTasks: [], recent: [] });
+  });
+});
+
+/**
+ * The prompt's reads besides the burst in one statement: the history before the burst (newest first,
+ * at most the limit, failed and unsent messages left out, this conversation only) and the CRM record.
+ */
+describe('promptContext', () => {
+  it('reads the history before a point, newest first, with the CRM record', async () => {
+    const base = Date.parse('2026-03-01T10:00:00.000Z');
+    const at = (i: number) => new Date(base + i * 1000);
+    const { contact, conversation } = await seedConversation(db(), {
+      messages: [
+        { direction: 'inbound', body: 'oldest', at: at(0) },
+        { direction: 'outbound', body: 'bot answer', at: at(1) },
+        { direction: 'outbound', body: 'never sent', at: at(2), status: 'failed' },
+        { direction: 'outbound', body: 'no token', at: at(3), status: 'not_configured' },
+        { direction: 'inbound', body: 'quote "x" \\ {y}', at: at(4) },
+        { direction: 'outbound', body: 'agent words', author: 'agent', at: at(5) },
+        { direction: 'inbound', body: 'the burst', at: at(6) },
+      ],
+    });
+    await seedConversation(db(), { messages: [{ direction: 'inbound', body: 'other customer', at: at(2) }] });
+    await db().insert(tasks).values({ contactId: contact.id, title: 'Call back' });
+
+    const all = await promptContext(db(), {
+      conversationId: conversation.id,
+      contactId: contact.id,
+      before: at(6),
+      historyLimit: 10,
+    });
+    expect(all.history).toEqual([
+      { author: 'agent', direction: 'outbound', body: 'agent words', type: 'text' },
+      { author: 'contact', direction: 'inbound', body: 'quote "x" \\ {y}', type: 'text' },
+      { author: 'bot', direction: 'outbound', body: 'bot answer', type: 'text' },
+      { author: 'contact', direction: 'inbound', body: 'oldest', type: 'text' },
+    ]);
+    expect(all.crm).toEqual(await crmContext(db(), contact.id));
+    expect(all.crm.pendingTasks.map((t) => t.title)).toEqual(['Call back']);
+
+    const two = await promptContext(db(), {
+      conversationId: conversation.id,
+      contactId: contact.id,
+      before: at(6),
+      historyLimit: 2,
+    });
+    expect(two.history.map((m) => m.body)).toEqual(['agent words', 'quote "x" \\ {y}']);
+  });
+
+  it('gives an empty history and empty CRM lists for a new conversation', async () => {
+    const { contact, conversation } = await seedConversation(db());
+    expect(
+      await promptContext(db(), {
+        conversationId: conversation.id,
+        contactId: contact.id,
+        before: new Date(),
+        historyLimit: 20,
+      }),
+    ).toEqual({ history: [], crm: { openDeals: [], pendingTasks: [], recent: [] } });
   });
 });

@@ -369,28 +369,39 @@ export async function setOptOut(db: DbOrTx, contactId: string, optedOutAt: Date 
  * What the bot knows about a customer beyond the chat: open deals, pending tasks, recent activities,
  * read in one statement (each list as JSON).
  */
-const crmContextStatement = rawOnce<Array<{ deals: unknown; tasks: unknown; recent: unknown }>>(
-  () => sql`
-    select
+/**
+ * The customer's CRM record as a reply's prompt shows it, as three JSON columns (`deals`, `tasks`,
+ * `recent`) of a select; read them with `parseCrmContext`.
+ */
+export function crmContextColumns(contactId: SQL) {
+  return sql`
       (select coalesce(json_agg(d), '[]') from (
         select title, stage, value::text as value, currency from deals
-        where contact_id = ${sql.placeholder('contactId')}::uuid and deleted_at is null
+        where contact_id = ${contactId} and deleted_at is null
           and stage not in ('won','lost')
         limit 5) d) as deals,
       (select coalesce(json_agg(t), '[]') from (
         select title, due_at as "dueAt" from tasks
-        where contact_id = ${sql.placeholder('contactId')}::uuid and status = 'open'
+        where contact_id = ${contactId} and status = 'open'
         limit 5) t) as tasks,
       (select coalesce(json_agg(a order by a."occurredAt" desc), '[]') from (
         select type, summary, occurred_at as "occurredAt" from activities
-        where contact_id = ${sql.placeholder('contactId')}::uuid
+        where contact_id = ${contactId}
         order by occurred_at desc
-        limit 5) a) as recent`,
+        limit 5) a) as recent`;
+}
+
+const crmContextStatement = rawOnce<Array<{ deals: unknown; tasks: unknown; recent: unknown }>>(
+  () => sql`select ${crmContextColumns(sql`${sql.placeholder('contactId')}::uuid`)}`,
 );
 
 export async function crmContext(db: DbOrTx, contactId: string) {
   const rows = await crmContextStatement(db).execute({ contactId });
-  const row = rows[0];
+  return parseCrmContext(rows[0]);
+}
+
+/** The CRM record from the columns of `crmContextColumns`. */
+export function parseCrmContext(row: { deals: unknown; tasks: unknown; recent: unknown } | undefined) {
   const openDeals = jsonList<{ title: string; stage: string; value: string; currency: string }>(row?.deals);
   const pendingTasks = jsonList<{ title: string; dueAt: string | null }>(row?.tasks).map((t) => ({
     title: t.title,
@@ -405,7 +416,7 @@ export async function crmContext(db: DbOrTx, contactId: string) {
 }
 
 /** A JSON array column: the driver gives JSON as text or as parsed values depending on its setup. */
-function jsonList<T>(raw: unknown): T[] {
+export function jsonList<T>(raw: unknown): T[] {
   const v = typeof raw === 'string' ? (JSON.parse(raw) as unknown) : raw;
   return Array.isArray(v) ? (v as T[]) : [];
 }

@@ -11,6 +11,7 @@ import {
   lt,
   lte,
   or,
+  type SQL,
   sql,
 } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
@@ -880,29 +881,37 @@ export async function latestInboundTexts(
   return rows.map((r) => r.body ?? '').filter((b) => b.trim().length > 0);
 }
 
-const historyStatement = builtOnce((db) =>
-  db
-    .select({
-      author: messages.author,
-      direction: messages.direction,
-      body: messages.body,
-      type: messages.type,
-    })
-    .from(messages)
-    .where(
-      and(
-        eq(messages.conversationId, sql.placeholder('conversationId')),
-        lt(messages.createdAt, sql.placeholder('before')),
-        inArray(messages.status, ['received', 'sent', 'delivered', 'read', 'played', 'queued', 'pending']),
-      ),
-    )
-    .orderBy(desc(messages.createdAt), desc(messages.id))
-    .limit(sql.placeholder('limit')),
-);
+/** Statuses of the messages a prompt's history shows (failed and unsent ones are left out). */
+const HISTORY_STATUSES = ['received', 'sent', 'delivered', 'read', 'played', 'queued', 'pending'];
 
-/** The latest messages before a point, newest first (for the prompt's history window). */
-export function historyBefore(db: DbOrTx, conversationId: string, before: Date, limit: number) {
-  return historyStatement(db).execute({ conversationId, before: before.toISOString(), limit });
+/**
+ * The latest messages of a conversation before a point, newest first, as one JSON column (`history`)
+ * of a select: `[{ author, direction, body, type }]`. Read it with `parseHistory`.
+ */
+export function historyColumn(p: { conversationId: SQL; before: SQL; limit: SQL }) {
+  const statuses = sql.join(
+    HISTORY_STATUSES.map((s) => sql.raw(`'${s}'`)),
+    sql`, `,
+  );
+  return sql`(select coalesce(json_agg(json_build_object('author', h.author, 'direction', h.direction,
+        'body', h.body, 'type', h.type) order by h.created_at desc, h.id desc), '[]')
+      from (select author, direction, body, type, created_at, id from messages
+        where conversation_id = ${p.conversationId} and created_at < ${p.before} and status in (${statuses})
+        order by created_at desc, id desc
+        limit ${p.limit}) h) as history`;
+}
+
+export type HistoryMessage = {
+  author: Author;
+  direction: 'inbound' | 'outbound';
+  body: string | null;
+  type: MessageType;
+};
+
+/** The messages of `historyColumn`. */
+export function parseHistory(raw: unknown): HistoryMessage[] {
+  const v = typeof raw === 'string' ? (JSON.parse(raw) as unknown) : raw;
+  return Array.isArray(v) ? (v as HistoryMessage[]) : [];
 }
 
 /**
