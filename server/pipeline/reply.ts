@@ -10,7 +10,6 @@ import * as contactQ from '../db/queries/contacts';
 import * as convQ from '../db/queries/conversations';
 import { recordEvents } from '../db/queries/events';
 import * as mediaQ from '../db/queries/media';
-import * as mq from '../db/queries/messages';
 import { promptContext } from '../db/queries/prompt-context';
 import type { Tx } from '../db/types';
 import { AiRetryableError, type AiTool, type AiUsageInfo, type ChatMessage } from '../integrations/ai';
@@ -45,7 +44,7 @@ export async function runReplyJob(
 ): Promise<ReplyOutcome> {
   const { db, persona, settings, log } = deps;
   const { conversationId } = job.data;
-  const conv = await convQ.readConversation(db, conversationId);
+  const conv = await convQ.readConversationForReply(db, conversationId);
   const latest = conv?.latest;
   if (!conv || !latest || latest.id !== job.data.messageId) return 'not-latest';
   if (conv.botHandledThrough && conv.botHandledThrough >= latest.createdAt) return 'already-handled';
@@ -86,7 +85,7 @@ export async function runReplyJob(
     ok ? done : tookOver ? 'human-owns' : 'superseded';
 
   // A file still downloading: its media job asks for the reply again once it is settled.
-  const unanswered = await mq.inboundSince(db, conversationId, conv.botHandledThrough, latest.createdAt);
+  const unanswered = conv.burst;
   if (unanswered.some((m) => m.mediaPending)) return 'waiting-media';
   const burst = await withMedia(deps, unanswered);
   const texts = burst.map((m) => m.body?.trim() ?? '').filter(Boolean);

@@ -7,6 +7,7 @@ import {
   contacts,
   conversationActivityAt,
   conversations,
+  type MessageType,
   messages,
   type Owner,
   staff,
@@ -15,6 +16,7 @@ import {
 import type { Db, DbOrTx } from '../types';
 import { contactSearchCondition, contactSummaryColumns } from './contacts';
 import { afterKeyset, type Keyset, keysetOrder, keyText, likePattern } from './keyset';
+import { MEDIA_WAIT_LIMIT_MS } from './media';
 import { builtOnce, type Executable, unnamed } from './prepared';
 
 export const conversationColumns = {
@@ -585,26 +587,28 @@ export async function lockConversation(db: DbOrTx, id: string) {
   return row ? { ...row, latest: parseLatest(row.latest) } : null;
 }
 
+const readColumns = {
+  id: conversations.id,
+  contactId: conversations.contactId,
+  channel: conversations.channel,
+  lastInboundAt: conversations.lastInboundAt,
+  owner: conversations.owner,
+  botResumesAt: conversations.botResumesAt,
+  botHandledThrough: conversations.botHandledThrough,
+  phone: contacts.phone,
+  name: contacts.name,
+  pushName: contacts.pushName,
+  company: contacts.company,
+  position: contacts.position,
+  email: contacts.email,
+  leadStatus: contacts.leadStatus,
+  optedOutAt: contacts.optedOutAt,
+  latest: latestInboundSql,
+};
+
 const readStatement = builtOnce((db) =>
   db
-    .select({
-      id: conversations.id,
-      contactId: conversations.contactId,
-      channel: conversations.channel,
-      lastInboundAt: conversations.lastInboundAt,
-      owner: conversations.owner,
-      botResumesAt: conversations.botResumesAt,
-      botHandledThrough: conversations.botHandledThrough,
-      phone: contacts.phone,
-      name: contacts.name,
-      pushName: contacts.pushName,
-      company: contacts.company,
-      position: contacts.position,
-      email: contacts.email,
-      leadStatus: contacts.leadStatus,
-      optedOutAt: contacts.optedOutAt,
-      latest: latestInboundSql,
-    })
+    .select(readColumns)
     .from(conversations)
     .innerJoin(contacts, eq(contacts.id, conversations.contactId))
     .where(eq(conversations.id, sql.placeholder('id')))
@@ -614,6 +618,61 @@ const readStatement = builtOnce((db) =>
 export async function readConversation(db: DbOrTx, id: string) {
   const [row] = await readStatement(db).execute({ id });
   return row ? { ...row, latest: parseLatest(row.latest) } : null;
+}
+
+/**
+ * The inbound messages after the bot's handled mark (the burst a reply answers), oldest first, as
+ * JSON; `mediaPending` when a message's file is still being downloaded, for at most
+ * MEDIA_WAIT_LIMIT_MS (a file pending longer no longer holds the reply back).
+ */
+const burstSql = sql<unknown>`(
+  select coalesce(json_agg(json_build_object('id', m.id, 'type', m.type, 'body', m.body,
+      'createdAt', m.created_at, 'mediaPending', exists (select 1 from message_media mm
+        where mm.message_id = m.id and mm.status = 'pending'
+          and mm.created_at > ${sql.placeholder('mediaSince')}::timestamptz))
+    order by m.created_at, m.id), '[]')
+  from messages m
+  where m.conversation_id = "conversations"."id" and m.direction = 'inbound'
+    and ("conversations"."bot_handled_through" is null or m.created_at > "conversations"."bot_handled_through"))`;
+
+const readForReplyStatement = builtOnce((db) =>
+  db
+    .select({ ...readColumns, burst: burstSql })
+    .from(conversations)
+    .innerJoin(contacts, eq(contacts.id, conversations.contactId))
+    .where(eq(conversations.id, sql.placeholder('id')))
+    .limit(1),
+);
+
+export interface BurstMessage {
+  id: string;
+  type: MessageType;
+  body: string | null;
+  createdAt: Date;
+  mediaPending: boolean;
+}
+
+/**
+ * The conversation a reply job starts from (as `readConversation`), with, read in the same
+ * statement, the burst it answers: every inbound message after the handled mark, up to the newest
+ * one (`latest`).
+ */
+export async function readConversationForReply(db: DbOrTx, id: string) {
+  const [row] = await readForReplyStatement(db).execute({
+    id,
+    mediaSince: new Date(Date.now() - MEDIA_WAIT_LIMIT_MS).toISOString(),
+  });
+  if (!row) return null;
+  const { burst, ...conv } = row;
+  const raw = typeof burst === 'string' ? (JSON.parse(burst) as unknown) : burst;
+  const list = (Array.isArray(raw) ? raw : []) as Array<
+    Omit<BurstMessage, 'createdAt'> & { createdAt: string }
+  >;
+  return {
+    ...conv,
+    latest: parseLatest(conv.latest),
+    burst: list.map((m): BurstMessage => ({ ...m, createdAt: new Date(m.createdAt) })),
+  };
 }
 
 const handledStatement = builtOnce((db) =>

@@ -9,7 +9,6 @@ import {
   isNotNull,
   isNull,
   lt,
-  lte,
   or,
   type SQL,
   sql,
@@ -32,7 +31,7 @@ import { once } from '../../once';
 import type { Db, DbOrTx } from '../types';
 import { EVENTS_CHANNEL } from './events';
 import { enqueueJobsSql } from './jobs';
-import { MEDIA_WAIT_LIMIT_MS, QUEUE_MEDIA } from './media';
+import { QUEUE_MEDIA } from './media';
 import { builtOnce, rawOnce } from './prepared';
 import { placeholderStep, stepMicros } from './throttles';
 
@@ -820,44 +819,6 @@ export async function failRemainingParts(db: DbOrTx, replyGroup: string, afterIn
         eq(messages.status, 'queued'),
       ),
     );
-}
-
-const burstStatement = builtOnce((db) =>
-  db
-    .select({
-      id: messages.id,
-      type: messages.type,
-      body: messages.body,
-      createdAt: messages.createdAt,
-      mediaPending: sql<boolean>`exists (select 1 from message_media mm
-        where mm.message_id = "messages"."id" and mm.status = 'pending'
-          and mm.created_at > ${sql.placeholder('mediaSince')}::timestamptz)`,
-    })
-    .from(messages)
-    .where(
-      and(
-        eq(messages.conversationId, sql.placeholder('conversationId')),
-        eq(messages.direction, 'inbound'),
-        sql`(${sql.placeholder('after')}::timestamptz is null or ${messages.createdAt} > ${sql.placeholder('after')}::timestamptz)`,
-        lte(messages.createdAt, sql.placeholder('upTo')),
-      ),
-    )
-    .orderBy(asc(messages.createdAt), asc(messages.id)),
-);
-
-/**
- * Inbound messages after a point in time (the burst the bot has not answered yet), oldest first;
- * `mediaPending` when the message's file is still being downloaded (for at most MEDIA_WAIT_LIMIT_MS:
- * a file pending longer no longer holds the reply back).
- */
-export function inboundSince(db: DbOrTx, conversationId: string, after: Date | null, upTo: Date) {
-  // Placeholders get no column encoding: times go in as ISO text.
-  return burstStatement(db).execute({
-    conversationId,
-    after: after?.toISOString() ?? null,
-    upTo: upTo.toISOString(),
-    mediaSince: new Date(Date.now() - MEDIA_WAIT_LIMIT_MS).toISOString(),
-  });
 }
 
 /** The bodies of a conversation's latest inbound messages that have text, newest first. */
