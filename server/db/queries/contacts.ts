@@ -366,12 +366,8 @@ export async function setOptOut(db: DbOrTx, contactId: string, optedOutAt: Date 
 }
 
 /**
- * What the bot knows about a customer beyond the chat: open deals, pending tasks, recent activities,
- * read in one statement (each list as JSON).
- */
-/**
- * The customer's CRM record as a reply's prompt shows it, as three JSON columns (`deals`, `tasks`,
- * `recent`) of a select; read them with `parseCrmContext`.
+ * What the bot knows about a customer beyond the chat (open deals, pending tasks, recent activities)
+ * as three JSON columns (`deals`, `tasks`, `recent`) of a select; read them with `parseCrmContext`.
  */
 export function crmContextColumns(contactId: SQL) {
   return sql`
@@ -416,7 +412,7 @@ export function parseCrmContext(row: { deals: unknown; tasks: unknown; recent: u
 }
 
 /** A JSON array column: the driver gives JSON as text or as parsed values depending on its setup. */
-export function jsonList<T>(raw: unknown): T[] {
+function jsonList<T>(raw: unknown): T[] {
   const v = typeof raw === 'string' ? (JSON.parse(raw) as unknown) : raw;
   return Array.isArray(v) ? (v as T[]) : [];
 }
