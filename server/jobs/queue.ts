@@ -334,33 +334,26 @@ function createRunner(p: {
     });
 
   function run(job: FetchedJob) {
-    let handled = false;
-    /** The slot is free once the handler is done: its completion is recorded meanwhile. */
-    const release = () => {
-      if (handled) return;
-      handled = true;
-      slots.delete(job.id);
-      signal('slot');
-    };
+    slots.add(job.id);
     const task = (async () => {
       try {
-        await withinSeconds(
-          p.handler({ id: job.id, data: job.data, retryCount: job.retryCount }),
-          job.expireInSeconds,
-        );
-        release();
+        try {
+          await withinSeconds(
+            p.handler({ id: job.id, data: job.data, retryCount: job.retryCount }),
+            job.expireInSeconds,
+          );
+        } finally {
+          // The slot is free once the handler is done: its completion is recorded meanwhile.
+          slots.delete(job.id);
+          signal('slot');
+        }
         await p.complete(job.id);
       } catch (err) {
-        release();
         await p.fail(job.id, err).catch((e: unknown) => p.log.warn({ err: e }, 'could not fail a job'));
       }
     })()
       .catch((err: unknown) => p.log.warn({ err, queue: p.name }, 'could not record a finished job'))
-      .finally(() => {
-        release();
-        running.delete(job.id);
-      });
-    slots.add(job.id);
+      .finally(() => running.delete(job.id));
     running.set(job.id, task);
   }
 

@@ -410,10 +410,11 @@ const MARKED_HANDLED = 'marked-handled';
 
 /**
  * Runs the write under the conversation's row lock if the burst is still unanswered and no newer
- * inbound message exists, then marks the burst handled (unless the write did). With `botSpeaks`, the bot must also still
- * own the conversation (or a human's quiet time must be over) at that moment, under the same lock:
- * a person who took over while the answer was being prepared (dashboard, bot switch, business
- * phone) wins, the burst counts as handled and nothing is written ('human-owns').
+ * inbound message exists, then marks the burst handled (unless the write did). With `botSpeaks`,
+ * the bot must also still own the conversation (or a human's quiet time must be over) at that
+ * moment, under the same lock: a person who took over while the answer was being prepared
+ * (dashboard, bot switch, business phone) wins, the burst counts as handled and nothing is written
+ * ('human-owns').
  */
 async function finish(
   deps: PipelineDeps,

@@ -412,7 +412,7 @@ export function parseCrmContext(row: { deals: unknown; tasks: unknown; recent: u
 }
 
 /** A JSON array column: the driver gives JSON as text or as parsed values depending on its setup. */
-function jsonList<T>(raw: unknown): T[] {
+export function jsonList<T>(raw: unknown): T[] {
   const v = typeof raw === 'string' ? (JSON.parse(raw) as unknown) : raw;
   return Array.isArray(v) ? (v as T[]) : [];
 }

@@ -14,7 +14,7 @@ import {
   tasks,
 } from '../../../drizzle';
 import type { Db, DbOrTx } from '../types';
-import { contactSearchCondition, contactSummaryColumns } from './contacts';
+import { contactSearchCondition, contactSummaryColumns, jsonList } from './contacts';
 import { afterKeyset, type Keyset, keysetOrder, keyText, likePattern } from './keyset';
 import { MEDIA_WAIT_LIMIT_MS } from './media';
 import { builtOnce, type Executable, unnamed } from './prepared';
@@ -664,14 +664,12 @@ export async function readConversationForReply(db: DbOrTx, id: string) {
   });
   if (!row) return null;
   const { burst, ...conv } = row;
-  const raw = typeof burst === 'string' ? (JSON.parse(burst) as unknown) : burst;
-  const list = (Array.isArray(raw) ? raw : []) as Array<
-    Omit<BurstMessage, 'createdAt'> & { createdAt: string }
-  >;
   return {
     ...conv,
     latest: parseLatest(conv.latest),
-    burst: list.map((m): BurstMessage => ({ ...m, createdAt: new Date(m.createdAt) })),
+    burst: jsonList<Omit<BurstMessage, 'createdAt'> & { createdAt: string }>(burst).map(
+      (m): BurstMessage => ({ ...m, createdAt: new Date(m.createdAt) }),
+    ),
   };
 }
 

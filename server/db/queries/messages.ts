@@ -29,6 +29,7 @@ import {
 } from '../../../drizzle';
 import { once } from '../../once';
 import type { Db, DbOrTx } from '../types';
+import { jsonList } from './contacts';
 import { EVENTS_CHANNEL } from './events';
 import { enqueueJobsSql } from './jobs';
 import { QUEUE_MEDIA } from './media';
@@ -870,10 +871,7 @@ export type HistoryMessage = {
 };
 
 /** The messages of `historyColumn`. */
-export function parseHistory(raw: unknown): HistoryMessage[] {
-  const v = typeof raw === 'string' ? (JSON.parse(raw) as unknown) : raw;
-  return Array.isArray(v) ? (v as HistoryMessage[]) : [];
-}
+export const parseHistory = (raw: unknown) => jsonList<HistoryMessage>(raw);
 
 /**
  * Keeps a delivery status about a message not known yet (see `early_statuses`); rows older than a
